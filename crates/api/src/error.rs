@@ -1,0 +1,231 @@
+//! The API's one error type. Every 4xx/5xx body has the shape of API.md:
+//! `{"error": {"code": "snake_case", "message": "One sentence."}}` with an
+//! optional `details`. Client errors carry a safe message; internal errors
+//! are logged once and answered with an opaque 500.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: the request could not be read (bad JSON syntax, bad header…).
+    #[error("{0}")]
+    Malformed(String),
+    /// 401: no credential, or one we do not accept.
+    #[error("a valid credential is required")]
+    Unauthorized,
+    /// 403: the credential is valid but may not do this.
+    #[error("this credential may not do that")]
+    Forbidden,
+    /// 404: no such thing (also used where a 403 would reveal existence).
+    #[error("not found")]
+    NotFound,
+    /// 405: the path exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: conflicts with the current state.
+    #[error("{message}")]
+    Conflict {
+        /// Machine-readable code.
+        code: &'static str,
+        /// One sentence for a person.
+        message: String,
+    },
+    /// 413: the body is larger than the configured limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// 415: the body is not `application/json`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 422: well-formed but invalid values.
+    #[error("{message}")]
+    Invalid {
+        /// Machine-readable code.
+        code: &'static str,
+        /// One sentence for a person.
+        message: String,
+    },
+    /// 503 from `/readyz`: which dependency failed.
+    #[error("not ready")]
+    NotReady(Value),
+    /// 503: a dependency (PostgreSQL, Redis, LiveKit) is down.
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
+    /// 500: a bug or an unexpected failure; never shown to the client.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable, snake_case.
+    #[schema(example = "not_found")]
+    pub code: String,
+    /// One sentence for a person.
+    #[schema(example = "Nothing exists at this address.")]
+    pub message: String,
+    /// Extra structured information, when useful.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+impl Error {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotReady(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn body(&self) -> ErrorDetail {
+        let (code, message, details) = match self {
+            Self::Malformed(m) => ("malformed_request", m.clone(), None),
+            Self::Unauthorized => (
+                "unauthorized",
+                "A valid credential is required.".to_owned(),
+                None,
+            ),
+            Self::Forbidden => (
+                "forbidden",
+                "This credential is not allowed to do that.".to_owned(),
+                None,
+            ),
+            Self::NotFound => (
+                "not_found",
+                "Nothing exists at this address.".to_owned(),
+                None,
+            ),
+            Self::MethodNotAllowed => (
+                "method_not_allowed",
+                "This address does not accept that method.".to_owned(),
+                None,
+            ),
+            Self::Conflict { code, message } | Self::Invalid { code, message } => {
+                (*code, message.clone(), None)
+            }
+            Self::PayloadTooLarge => (
+                "payload_too_large",
+                "The request body is too large.".to_owned(),
+                None,
+            ),
+            Self::UnsupportedMediaType => (
+                "unsupported_media_type",
+                "The request body must be JSON (Content-Type: application/json).".to_owned(),
+                None,
+            ),
+            Self::NotReady(details) => (
+                "not_ready",
+                "A dependency is not answering; see details.".to_owned(),
+                Some(details.clone()),
+            ),
+            Self::Unavailable(what) => (
+                "unavailable",
+                format!("{what} is not answering; try again shortly."),
+                None,
+            ),
+            Self::Internal(_) => (
+                "internal",
+                "Something went wrong on our side.".to_owned(),
+                None,
+            ),
+        };
+        ErrorDetail {
+            code: code.to_owned(),
+            message,
+            details,
+        }
+    }
+
+    /// The generic error for a status produced outside our handlers (a
+    /// middleware, a framework rejection without JSON body).
+    pub fn for_status(status: StatusCode) -> Response {
+        let error = match status {
+            StatusCode::BAD_REQUEST => Self::Malformed("The request could not be read.".to_owned()),
+            StatusCode::UNAUTHORIZED => Self::Unauthorized,
+            StatusCode::FORBIDDEN => Self::Forbidden,
+            StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable("A dependency"),
+            s if s.is_client_error() => Self::Invalid {
+                code: "invalid_request",
+                message: "The request was refused.".to_owned(),
+            },
+            _ => return opaque(status),
+        };
+        let mut response = error.into_response();
+        *response.status_mut() = status;
+        response
+    }
+}
+
+fn opaque(status: StatusCode) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: "internal".to_owned(),
+            message: "Something went wrong on our side.".to_owned(),
+            details: None,
+        },
+    };
+    (status, Json(body)).into_response()
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Self::Internal(e) = &self {
+            // Logged once, here; the client sees only "internal".
+            tracing::error!(error = ?e, "internal error");
+        }
+        (self.status(), Json(ErrorBody { error: self.body() })).into_response()
+    }
+}
+
+impl From<JsonRejection> for Error {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::UNPROCESSABLE_ENTITY => Self::Invalid {
+                code: "invalid_body",
+                message: rejection.body_text(),
+            },
+            _ => Self::Malformed(rejection.body_text()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                Self::Unavailable("PostgreSQL")
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Estrade's HTTP API. [`app`] builds the whole router from an [`AppState`];
+//! the binary (or a test) binds the listener and passes the shutdown signal,
+//! so tests run the real router on port 0.
+
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use estrade_livekit::Gateway;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::Error;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// PostgreSQL, the truth.
+    pub db: PgPool,
+    /// Redis: job queue and live-update fan-out.
+    pub redis: redis::aio::ConnectionManager,
+    /// LiveKit's server API.
+    pub livekit: Gateway,
+    /// Settings read from the configuration.
+    pub settings: Arc<Settings>,
+}
+
+/// The parts of the configuration the API reads per request.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+}
+
+/// Connects to Redis lazily: the API starts (and reports itself not ready)
+/// while Redis is down, and reconnects by itself when it is back.
+pub fn redis_connection(url: &str) -> redis::RedisResult<redis::aio::ConnectionManager> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(2);
+    redis::aio::ConnectionManager::new_lazy_with_config(redis::Client::open(url)?, config)
+}
+
+/// The whole API router.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.settings.body_limit_bytes;
+    Router::new()
+        .merge(routes::health::router())
+        .merge(openapi::router())
+        .fallback(|| async { Error::NotFound })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(ensure_error_shape))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    // The matched route, never the raw URI: paths carry ids
+                    // and query strings may carry tokens.
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", |p| p.as_str());
+                    let request_id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!(
+                        "request",
+                        http.method = %req.method(),
+                        http.route = route,
+                        request.id = request_id,
+                    )
+                })
+                .on_request(())
+                .on_response(|res: &Response, latency: Duration, _span: &tracing::Span| {
+                    tracing::info!(
+                        http.status = res.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "request done"
+                    );
+                }),
+        )
+        .layer(CatchPanicLayer::custom(|_panic| {
+            Error::Internal(anyhow::anyhow!("handler panicked")).into_response_now()
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+impl Error {
+    fn into_response_now(self) -> Response {
+        axum::response::IntoResponse::into_response(self)
+    }
+}
+
+/// Gives every error response the API.md shape, including those produced
+/// by the framework (a path that does not parse, a missing header): any
+/// 4xx/5xx whose body is not JSON is replaced by the standard error body
+/// for its status. Headers such as `Allow` and `Retry-After` are kept.
+async fn ensure_error_shape(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let replacement = Error::for_status(status);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, replacement.into_body())
+}
+
+/// Serves `app` on `listener` until `shutdown` is cancelled, then drains
+/// in-flight requests for at most `drain`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result,
+        () = async { shutdown.cancelled().await; tokio::time::sleep(drain).await } => {
+            tracing::warn!(drain_s = drain.as_secs(), "drain timed out; closing remaining connections");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The API's routes, one module per area; each exposes `router()`.
+
+pub mod health;

@@ -1,0 +1,487 @@
+//! Typed configuration, read once from environment variables at start-up.
+//!
+//! Parsing takes a lookup function instead of reading the process
+//! environment directly, so tests (and `estrade dev`, which fills in the
+//! URLs of the services it starts) never mutate the environment. Every
+//! problem is collected, so one start-up error lists everything to fix.
+//! Every variable is documented in `docs/CONFIGURATION.md`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// Everything `estrade serve` and `estrade worker` need.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where PostgreSQL is.
+    pub database: DatabaseConfig,
+    /// Redis connection URL (`REDIS_URL`); may carry a password.
+    pub redis_url: SecretString,
+    /// How to reach LiveKit.
+    pub livekit: LiveKitConfig,
+    /// Address the HTTP API listens on (`ESTRADE_LISTEN`).
+    pub listen: SocketAddr,
+    /// Address `/metrics` is served on (`ESTRADE_METRICS_LISTEN`), kept off
+    /// the public listener so only the internal network can scrape it.
+    pub metrics_listen: SocketAddr,
+    /// Public base URL of the web client, used to build join links
+    /// (`ESTRADE_PUBLIC_URL`).
+    pub public_url: Url,
+    /// HMAC secret for participant tokens (`ESTRADE_PARTICIPANT_TOKEN_SECRET`).
+    pub participant_token_secret: SecretString,
+    /// Largest request body accepted, in bytes (`ESTRADE_BODY_LIMIT_BYTES`).
+    pub body_limit_bytes: usize,
+    /// How long shutdown may drain in-flight work (`ESTRADE_SHUTDOWN_TIMEOUT_S`).
+    pub shutdown_timeout: Duration,
+    /// How long learner names are kept after a session ends
+    /// (`ESTRADE_RETENTION_DAYS`).
+    pub retention: Duration,
+}
+
+/// Where PostgreSQL is: all that `migrate` and `admin` need.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Connection URL (`DATABASE_URL`); may carry a password.
+    pub url: SecretString,
+    /// Pool size per process (`ESTRADE_DB_MAX_CONNECTIONS`).
+    pub max_connections: u32,
+}
+
+/// How to reach LiveKit's server API.
+#[derive(Debug, Clone)]
+pub struct LiveKitConfig {
+    /// LiveKit's URL as clients use it (`LIVEKIT_URL`, `ws(s)://` or `http(s)://`).
+    pub url: Url,
+    /// API key (`LIVEKIT_API_KEY`); it is the issuer of every token.
+    pub api_key: String,
+    /// API secret (`LIVEKIT_API_SECRET`).
+    pub api_secret: SecretString,
+    /// Deadline for one call to LiveKit (`ESTRADE_LIVEKIT_TIMEOUT_MS`).
+    pub request_timeout: Duration,
+    /// Lifetime of LiveKit access tokens we mint (`ESTRADE_LIVEKIT_TOKEN_TTL_S`).
+    pub token_ttl: Duration,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `estrade=debug,info` (`ESTRADE_LOG`).
+    pub filter: String,
+    /// Output format (`ESTRADE_LOG_FORMAT`).
+    pub format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line, for production.
+    Json,
+    /// Human-readable lines, for a terminal.
+    Pretty,
+}
+
+/// One variable that is missing or invalid, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The environment variable.
+    pub var: &'static str,
+    /// A sentence saying what is wrong and what to set.
+    pub message: String,
+}
+
+/// Every problem found in the environment; start-up stops on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The problems, in the order the variables were read.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for p in &self.problems {
+            writeln!(f, "  - {}: {}", p.var, p.message)?;
+        }
+        write!(f, "see docs/CONFIGURATION.md")
+    }
+}
+
+/// Smallest secret length accepted. LiveKit itself refuses shorter API
+/// secrets, and 32 bytes is the HMAC-SHA256 key size.
+const MIN_SECRET_LEN: usize = 32;
+
+/// Reads variables through `lookup`, remembering every problem.
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Self {
+            lookup,
+            problems: Vec::new(),
+        }
+    }
+
+    fn raw(&self, var: &str) -> Option<String> {
+        (self.lookup)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn problem(&mut self, var: &'static str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            var,
+            message: message.into(),
+        });
+    }
+
+    fn required(&mut self, var: &'static str, hint: &str) -> Option<String> {
+        let value = self.raw(var);
+        if value.is_none() {
+            self.problem(var, format!("is not set; {hint}"));
+        }
+        value
+    }
+
+    fn parsed<T: std::str::FromStr>(&mut self, var: &'static str, default: T, what: &str) -> T {
+        match self.raw(var) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|_| {
+                self.problem(var, format!("is {v:?}, which is not {what}"));
+                default
+            }),
+        }
+    }
+
+    fn ranged(&mut self, var: &'static str, default: u64, min: u64, max: u64) -> u64 {
+        let value = self.parsed(var, default, "a whole number");
+        if !(min..=max).contains(&value) {
+            self.problem(var, format!("is {value}, outside {min}..={max}"));
+            return default;
+        }
+        value
+    }
+
+    fn url(&mut self, var: &'static str, schemes: &[&str], hint: &str) -> Option<Url> {
+        let raw = self.required(var, hint)?;
+        match Url::parse(&raw) {
+            Ok(url) if schemes.contains(&url.scheme()) => Some(url),
+            Ok(url) => {
+                let scheme = url.scheme().to_owned();
+                self.problem(
+                    var,
+                    format!(
+                        "has scheme {scheme:?}; expected one of {}",
+                        schemes.join(", ")
+                    ),
+                );
+                None
+            }
+            // The URL may hold a password: never echo it.
+            Err(e) => {
+                self.problem(var, format!("is not a valid URL ({e})"));
+                None
+            }
+        }
+    }
+
+    fn secret(&mut self, var: &'static str, hint: &str) -> Option<SecretString> {
+        let value = self.required(var, hint)?;
+        if value.len() < MIN_SECRET_LEN {
+            self.problem(
+                var,
+                format!("must be at least {MIN_SECRET_LEN} characters long"),
+            );
+            return None;
+        }
+        Some(SecretString::from(value))
+    }
+
+    fn finish<T>(self, value: Option<T>) -> Result<T, ConfigError> {
+        match value {
+            Some(v) if self.problems.is_empty() => Ok(v),
+            _ => Err(ConfigError {
+                problems: self.problems,
+            }),
+        }
+    }
+}
+
+fn database(r: &mut Reader<'_>) -> Option<DatabaseConfig> {
+    let url = r.url(
+        "DATABASE_URL",
+        &["postgres", "postgresql"],
+        "set it to a PostgreSQL URL such as postgres://estrade@127.0.0.1:5432/estrade",
+    );
+    let max_connections = r.ranged("ESTRADE_DB_MAX_CONNECTIONS", 10, 1, 500) as u32;
+    Some(DatabaseConfig {
+        url: SecretString::from(String::from(url?)),
+        max_connections,
+    })
+}
+
+impl DatabaseConfig {
+    /// Reads the database settings alone.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut r = Reader::new(&lookup);
+        let db = database(&mut r);
+        r.finish(db)
+    }
+}
+
+impl LogConfig {
+    /// Reads the log settings; logging starts before anything else.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut r = Reader::new(&lookup);
+        let filter = r.raw("ESTRADE_LOG").unwrap_or_else(|| "info".to_owned());
+        let format = match r.raw("ESTRADE_LOG_FORMAT").as_deref() {
+            None | Some("json") => Some(LogFormat::Json),
+            Some("pretty") => Some(LogFormat::Pretty),
+            Some(other) => {
+                r.problem(
+                    "ESTRADE_LOG_FORMAT",
+                    format!("is {other:?}; expected json or pretty"),
+                );
+                None
+            }
+        };
+        let cfg = format.map(|format| LogConfig { filter, format });
+        r.finish(cfg)
+    }
+}
+
+impl Config {
+    /// Reads the whole configuration through `lookup` (usually
+    /// `|k| std::env::var(k).ok()`), reporting every problem at once.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut r = Reader::new(&lookup);
+        let database = database(&mut r);
+        let redis_url = r.url(
+            "REDIS_URL",
+            &["redis", "rediss"],
+            "set it to a Redis URL such as redis://127.0.0.1:6379",
+        );
+        let livekit_url = r.url(
+            "LIVEKIT_URL",
+            &["ws", "wss", "http", "https"],
+            "set it to LiveKit's URL such as wss://lk.example.org",
+        );
+        let api_key = r.required(
+            "LIVEKIT_API_KEY",
+            "set it to the key in LiveKit's `keys:` config",
+        );
+        let api_secret = r.secret(
+            "LIVEKIT_API_SECRET",
+            "set it to the secret in LiveKit's `keys:` config",
+        );
+        let request_timeout =
+            Duration::from_millis(r.ranged("ESTRADE_LIVEKIT_TIMEOUT_MS", 5_000, 100, 60_000));
+        let token_ttl =
+            Duration::from_secs(r.ranged("ESTRADE_LIVEKIT_TOKEN_TTL_S", 900, 60, 86_400));
+        let listen = r.parsed(
+            "ESTRADE_LISTEN",
+            SocketAddr::from(([0, 0, 0, 0], 8080)),
+            "an address such as 0.0.0.0:8080",
+        );
+        let metrics_listen = r.parsed(
+            "ESTRADE_METRICS_LISTEN",
+            SocketAddr::from(([127, 0, 0, 1], 9464)),
+            "an address such as 127.0.0.1:9464",
+        );
+        let public_url = r.url(
+            "ESTRADE_PUBLIC_URL",
+            &["http", "https"],
+            "set it to the public base URL, such as https://app.example.org",
+        );
+        let participant_token_secret = r.secret(
+            "ESTRADE_PARTICIPANT_TOKEN_SECRET",
+            "set it to a random string (scripts/gen-secrets writes one)",
+        );
+        let body_limit_bytes = r.ranged(
+            "ESTRADE_BODY_LIMIT_BYTES",
+            64 * 1024,
+            1024,
+            16 * 1024 * 1024,
+        ) as usize;
+        let shutdown_timeout =
+            Duration::from_secs(r.ranged("ESTRADE_SHUTDOWN_TIMEOUT_S", 20, 1, 300));
+        let retention =
+            Duration::from_secs(r.ranged("ESTRADE_RETENTION_DAYS", 30, 1, 3650) * 86_400);
+
+        let config = (|| {
+            Some(Config {
+                database: database?,
+                redis_url: SecretString::from(String::from(redis_url?)),
+                livekit: LiveKitConfig {
+                    url: livekit_url?,
+                    api_key: api_key?,
+                    api_secret: api_secret?,
+                    request_timeout,
+                    token_ttl,
+                },
+                listen,
+                metrics_listen,
+                public_url: public_url?,
+                participant_token_secret: participant_token_secret?,
+                body_limit_bytes,
+                shutdown_timeout,
+                retention,
+            })
+        })();
+        r.finish(config)
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+}
+
+impl LiveKitConfig {
+    /// The HTTP(S) base URL of LiveKit's server API: `ws` becomes `http`
+    /// and `wss` becomes `https`, as LiveKit's own SDKs do.
+    pub fn api_url(&self) -> String {
+        let mut s = self.url.to_string();
+        if let Some(rest) = s.strip_prefix("ws") {
+            s = format!("http{rest}");
+        }
+        s.trim_end_matches('/').to_owned()
+    }
+
+    /// The secret, for the one place that signs tokens with it.
+    pub fn expose_secret(&self) -> &str {
+        self.api_secret.expose_secret()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn complete() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (
+                "DATABASE_URL",
+                "postgres://estrade:hunter2@127.0.0.1/estrade",
+            ),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("LIVEKIT_URL", "wss://lk.example.org"),
+            ("LIVEKIT_API_KEY", "APIkey"),
+            ("LIVEKIT_API_SECRET", SECRET),
+            ("ESTRADE_PUBLIC_URL", "https://app.example.org"),
+            ("ESTRADE_PARTICIPANT_TOKEN_SECRET", SECRET),
+        ]
+    }
+
+    #[test]
+    fn a_complete_environment_loads_with_defaults_for_the_rest() {
+        let cfg = Config::from_lookup(env(&complete())).unwrap();
+        assert_eq!(cfg.listen, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(cfg.livekit.token_ttl, Duration::from_secs(900));
+        assert_eq!(cfg.livekit.api_url(), "https://lk.example.org");
+        assert_eq!(cfg.body_limit_bytes, 65_536);
+    }
+
+    #[test]
+    fn an_empty_environment_names_every_required_variable() {
+        let err = Config::from_lookup(env(&[])).unwrap_err();
+        let vars: Vec<_> = err.problems.iter().map(|p| p.var).collect();
+        assert_eq!(
+            vars,
+            [
+                "DATABASE_URL",
+                "REDIS_URL",
+                "LIVEKIT_URL",
+                "LIVEKIT_API_KEY",
+                "LIVEKIT_API_SECRET",
+                "ESTRADE_PUBLIC_URL",
+                "ESTRADE_PARTICIPANT_TOKEN_SECRET"
+            ]
+        );
+        assert!(
+            err.to_string()
+                .contains("DATABASE_URL: is not set; set it to a PostgreSQL URL")
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_a_clear_message() {
+        let mut vars = complete();
+        vars.push(("ESTRADE_LISTEN", "not-an-address"));
+        vars.push(("ESTRADE_LIVEKIT_TIMEOUT_MS", "0"));
+        vars.retain(|(k, _)| *k != "REDIS_URL");
+        vars.push(("REDIS_URL", "http://127.0.0.1:6379"));
+        let err = Config::from_lookup(env(&vars)).unwrap_err();
+        let msgs: Vec<_> = err
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.var, p.message))
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                "REDIS_URL: has scheme \"http\"; expected one of redis, rediss",
+                "ESTRADE_LIVEKIT_TIMEOUT_MS: is 0, outside 100..=60000",
+                "ESTRADE_LISTEN: is \"not-an-address\", which is not an address such as 0.0.0.0:8080",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        let mut vars = complete();
+        vars.retain(|(k, _)| *k != "LIVEKIT_API_SECRET");
+        vars.push(("LIVEKIT_API_SECRET", "short"));
+        let err = Config::from_lookup(env(&vars)).unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        assert_eq!(err.problems[0].var, "LIVEKIT_API_SECRET");
+        assert!(
+            !err.to_string().contains("short"),
+            "the value itself is never echoed"
+        );
+    }
+
+    #[test]
+    fn an_unparseable_database_url_is_refused_without_echoing_it() {
+        let err = DatabaseConfig::from_lookup(env(&[("DATABASE_URL", "postgres://u:pw@[bad")]))
+            .unwrap_err();
+        assert_eq!(err.problems[0].var, "DATABASE_URL");
+        assert!(!err.to_string().contains("pw"));
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets_and_urls_with_passwords() {
+        let cfg = Config::from_lookup(env(&complete())).unwrap();
+        let debug = format!("{cfg:?}");
+        assert!(!debug.contains(SECRET));
+        assert!(!debug.contains("hunter2"));
+        assert!(debug.contains("REDACTED"));
+    }
+
+    #[test]
+    fn log_format_accepts_json_and_pretty_only() {
+        assert_eq!(
+            LogConfig::from_lookup(env(&[])).unwrap().format,
+            LogFormat::Json
+        );
+        let pretty = LogConfig::from_lookup(env(&[("ESTRADE_LOG_FORMAT", "pretty")])).unwrap();
+        assert_eq!(pretty.format, LogFormat::Pretty);
+        assert!(LogConfig::from_lookup(env(&[("ESTRADE_LOG_FORMAT", "xml")])).is_err());
+    }
+}

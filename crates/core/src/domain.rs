@@ -1,0 +1,184 @@
+//! Domain vocabulary: small types with a `parse` constructor, so a value
+//! that exists is a valid one ("parse, don't validate").
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    /// IT staff: sees and manages everything.
+    Admin,
+    /// A teacher: owns its own sessions.
+    Teacher,
+}
+
+impl AccountRole {
+    /// The name stored in Postgres and used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Teacher => "teacher",
+        }
+    }
+}
+
+impl fmt::Display for AccountRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is neither `admin` nor `teacher`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("role must be admin or teacher")]
+pub struct UnknownRole;
+
+impl FromStr for AccountRole {
+    type Err = UnknownRole;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Self::Admin),
+            "teacher" => Ok(Self::Teacher),
+            _ => Err(UnknownRole),
+        }
+    }
+}
+
+/// A human-readable name for an account: trimmed, 1 to 128 characters, no
+/// control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct AccountName(String);
+
+/// Why a name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Nothing left after trimming.
+    #[error("name must not be empty")]
+    Empty,
+    /// Longer than allowed.
+    #[error("name must be at most {0} characters")]
+    TooLong(usize),
+    /// Contains a control character (newline, tab, escape…).
+    #[error("name must not contain control characters")]
+    ControlCharacter,
+}
+
+fn parse_name(raw: &str, max: usize) -> Result<String, NameError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if name.chars().count() > max {
+        return Err(NameError::TooLong(max));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(NameError::ControlCharacter);
+    }
+    Ok(name.to_owned())
+}
+
+impl AccountName {
+    /// Longest accepted name, in characters (matches the column's check).
+    pub const MAX_CHARS: usize = 128;
+
+    /// Trims and checks a name.
+    pub fn parse(raw: &str) -> Result<Self, NameError> {
+        parse_name(raw, Self::MAX_CHARS).map(Self)
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in [AccountRole::Admin, AccountRole::Teacher] {
+            assert_eq!(role.as_str().parse::<AccountRole>(), Ok(role));
+        }
+        assert_eq!("root".parse::<AccountRole>(), Err(UnknownRole));
+    }
+
+    #[test]
+    fn account_names_are_trimmed_and_checked() {
+        assert_eq!(
+            AccountName::parse("  Chef Anne ").unwrap().as_str(),
+            "Chef Anne"
+        );
+        assert_eq!(AccountName::parse("   "), Err(NameError::Empty));
+        assert_eq!(AccountName::parse("a\nb"), Err(NameError::ControlCharacter));
+        assert_eq!(
+            AccountName::parse(&"é".repeat(129)),
+            Err(NameError::TooLong(128))
+        );
+        assert!(AccountName::parse(&"é".repeat(128)).is_ok());
+    }
+}
+
+/// A session's join code: six digits, read aloud in class.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct JoinCode(String);
+
+/// A join code that is not six digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a join code is six digits")]
+pub struct InvalidJoinCode;
+
+impl JoinCode {
+    /// Draws a random code. Uniqueness among live sessions is the
+    /// database's job (a partial unique index); callers retry on conflict.
+    pub fn generate() -> Self {
+        use rand::Rng as _;
+        Self(format!("{:06}", rand::rng().random_range(0..1_000_000u32)))
+    }
+
+    /// Accepts six digits, ignoring spaces and dashes people type
+    /// ("123 456", "123-456").
+    pub fn parse(raw: &str) -> Result<Self, InvalidJoinCode> {
+        let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        if digits.len() == 6 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(digits))
+        } else {
+            Err(InvalidJoinCode)
+        }
+    }
+
+    /// The six digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod join_code_tests {
+    use super::*;
+
+    #[test]
+    fn generated_codes_are_six_digits() {
+        for _ in 0..1000 {
+            let code = JoinCode::generate();
+            assert_eq!(JoinCode::parse(code.as_str()), Ok(code));
+        }
+    }
+
+    #[test]
+    fn codes_typed_with_spaces_or_dashes_are_accepted() {
+        assert_eq!(JoinCode::parse("012 345").unwrap().as_str(), "012345");
+        assert_eq!(JoinCode::parse("012-345").unwrap().as_str(), "012345");
+        assert_eq!(JoinCode::parse("12345"), Err(InvalidJoinCode));
+        assert_eq!(JoinCode::parse("12345a"), Err(InvalidJoinCode));
+        assert_eq!(JoinCode::parse("١٢٣٤٥٦"), Err(InvalidJoinCode));
+    }
+}

@@ -1,0 +1,9 @@
+//! Estrade's core: typed configuration and the domain vocabulary shared by
+//! every other crate. Nothing here performs I/O, so everything here is tested
+//! with plain unit tests.
+
+pub mod api_key;
+pub mod config;
+pub mod domain;
+
+pub use config::{Config, ConfigError};
