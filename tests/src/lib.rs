@@ -1,1 +1,210 @@
-//! Shared test harness (filled below).
+//! The shared test harness: starts the real API router on a random port
+//! against real PostgreSQL (a fresh database per test, from `#[sqlx::test]`),
+//! real Redis (`REDIS_URL`, or a private `redis-server`) and an in-process
+//! LiveKit stand-in.
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use estrade_api::{AppState, Settings};
+use estrade_core::config::LiveKitConfig;
+use estrade_livekit::Gateway;
+use estrade_livekit_stub::{Stub, StubConfig};
+use secrecy::SecretString;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+/// The LiveKit API key every test uses.
+pub const LIVEKIT_KEY: &str = "testkey";
+/// The LiveKit API secret every test uses.
+pub const LIVEKIT_SECRET: &str = "test-secret-0123456789abcdef0123456789";
+
+/// An HTTP client for tests. reqwest is built with rustls but no crypto
+/// provider (livekit-api chooses that), so the process-wide provider is
+/// installed here once.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// The Redis the suite uses: `REDIS_URL`, else the default local one.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Gateway settings pointing at a stand-in.
+pub fn livekit_config(url: &str) -> LiveKitConfig {
+    LiveKitConfig {
+        url: url.parse().expect("stub url"),
+        api_key: LIVEKIT_KEY.to_owned(),
+        api_secret: SecretString::from(LIVEKIT_SECRET),
+        request_timeout: Duration::from_secs(2),
+        token_ttl: Duration::from_secs(900),
+    }
+}
+
+/// Starts a LiveKit stand-in with the test credentials.
+pub async fn start_stub() -> Stub {
+    Stub::start(StubConfig {
+        api_key: LIVEKIT_KEY.to_owned(),
+        api_secret: LIVEKIT_SECRET.to_owned(),
+    })
+    .await
+    .expect("start the LiveKit stand-in")
+}
+
+/// Options for [`TestApp::spawn_with`].
+pub struct Options {
+    /// Redis to use.
+    pub redis_url: String,
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            redis_url: redis_url(),
+            body_limit_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// A running API with its dependencies.
+pub struct TestApp {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    /// The test's own database.
+    pub db: PgPool,
+    /// The LiveKit stand-in the API talks to.
+    pub stub: Stub,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl TestApp {
+    /// Starts the API against `db`, the suite's Redis and a fresh stand-in.
+    pub async fn spawn(db: PgPool) -> Self {
+        Self::spawn_with(db, Options::default()).await
+    }
+
+    /// Starts the API with explicit options.
+    pub async fn spawn_with(db: PgPool, options: Options) -> Self {
+        let stub = start_stub().await;
+        let state = AppState {
+            db: db.clone(),
+            redis: estrade_api::redis_connection(&options.redis_url).expect("redis url"),
+            livekit: Gateway::new(&livekit_config(&stub.url())),
+            settings: Arc::new(Settings {
+                body_limit_bytes: options.body_limit_bytes,
+            }),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let shutdown = CancellationToken::new();
+        tokio::spawn(estrade_api::serve(
+            listener,
+            estrade_api::app(state),
+            shutdown.clone(),
+            Duration::from_secs(5),
+        ));
+        Self {
+            addr,
+            db,
+            stub,
+            client: http_client(),
+            shutdown,
+        }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// GETs `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A private `redis-server` on a free port, for tests that stop Redis.
+pub struct RedisServer {
+    /// Its URL.
+    pub url: String,
+    child: Child,
+}
+
+impl RedisServer {
+    /// Starts it and waits until it answers `PING`.
+    pub fn start() -> Self {
+        let port = StdListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test installs it)");
+        let server = Self {
+            url: format!("redis://127.0.0.1:{port}"),
+            child,
+        };
+        wait_until(Duration::from_secs(10), || server.answers());
+        server
+    }
+
+    fn answers(&self) -> bool {
+        std::net::TcpStream::connect(self.url.trim_start_matches("redis://")).is_ok()
+    }
+
+    /// Kills it and waits until it is gone.
+    pub fn stop(&mut self) {
+        self.child.kill().expect("kill redis-server");
+        self.child.wait().expect("reap redis-server");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `condition` until it holds, panicking after `timeout`.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -59,15 +59,28 @@ pub fn redis_connection(url: &str) -> redis::RedisResult<redis::aio::ConnectionM
 /// The whole API router.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
-    Router::new()
+    let routes = Router::new()
         .merge(routes::health::router())
         .merge(openapi::router())
+        .with_state(state);
+    with_common_layers(routes, body_limit)
+}
+
+/// What every route gets: the error shape for every error (including
+/// unknown paths and methods), the body limit, metrics, request spans,
+/// request ids and panic recovery.
+fn with_common_layers(routes: Router, body_limit: usize) -> Router {
+    routes
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
-        .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(ensure_error_shape))
-        .layer(middleware::from_fn(metrics::track))
+        // Holding the handle guarantees the recorder is installed before the
+        // first request is counted.
+        .layer(middleware::from_fn_with_state(
+            metrics::handle(),
+            metrics::track,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
@@ -156,5 +169,108 @@ pub async fn serve(
             tracing::warn!(drain_s = drain.as_secs(), "drain timed out; closing remaining connections");
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::post;
+    use serde_json::Value;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::extract::Json;
+
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[allow(dead_code)]
+        name: String,
+    }
+
+    async fn boom() -> &'static str {
+        panic!("bug")
+    }
+
+    /// A JSON route behind the real layers, to exercise the rejections.
+    fn echo_app() -> Router {
+        let routes = Router::new()
+            .route("/echo", post(|Json(_): Json<Named>| async { "ok" }))
+            .route("/boom", post(boom));
+        with_common_layers(routes, 1024)
+    }
+
+    async fn call(request: Request<Body>) -> (StatusCode, Value) {
+        let response = echo_app().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).expect("every error body is JSON"),
+        )
+    }
+
+    fn post_json(body: impl Into<Body>) -> Request<Body> {
+        Request::post("/echo")
+            .header("content-type", "application/json")
+            .body(body.into())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_a_400_in_the_error_shape() {
+        let (status, body) = call(post_json("{not json")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["code"], "malformed_request");
+        assert!(body["error"]["message"].as_str().unwrap().len() > 10);
+    }
+
+    #[tokio::test]
+    async fn json_of_the_wrong_shape_is_a_422_in_the_error_shape() {
+        let (status, body) = call(post_json(r#"{"title": 3}"#)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["error"]["code"], "invalid_body");
+        assert!(body["error"]["message"].as_str().unwrap().contains("name"));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_json_is_a_415_in_the_error_shape() {
+        let request = Request::post("/echo")
+            .header("content-type", "text/plain")
+            .body(Body::from("hi"))
+            .unwrap();
+        let (status, body) = call(request).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(body["error"]["code"], "unsupported_media_type");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_a_413_in_the_error_shape() {
+        let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(2048));
+        let (status, body) = call(post_json(big)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["error"]["code"], "payload_too_large");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_an_opaque_500_in_the_error_shape() {
+        let request = Request::post("/boom").body(Body::empty()).unwrap();
+        let (status, body) = call(request).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(!body.to_string().contains("bug"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_route_and_a_wrong_method_answer_in_the_error_shape() {
+        let (status, body) = call(Request::get("/nowhere").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "not_found");
+        let (status, body) = call(Request::get("/echo").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(body["error"]["code"], "method_not_allowed");
     }
 }

@@ -35,7 +35,11 @@ pub fn handle() -> PrometheusHandle {
 
 /// Records one request: `http_requests_total` and
 /// `http_request_duration_seconds`, by method, route and status.
-pub(crate) async fn track(req: Request, next: Next) -> Response {
+pub(crate) async fn track(
+    State(_installed): State<PrometheusHandle>,
+    req: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let route = req
         .extensions()

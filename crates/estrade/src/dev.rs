@@ -84,7 +84,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
 
     let result = run_with(config, shutdown).await;
 
-    if let Some(stub) = stub {
+    if let Some(mut stub) = stub {
         stub.shutdown().await;
     }
     drop(redis);

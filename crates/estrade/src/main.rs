@@ -94,11 +94,11 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             let config = Config::from_env()?;
-            run::serve(config, shutdown::on_signal()).await
+            run::serve(config, shutdown::on_signal()?).await
         }
         Command::Worker => {
             let config = Config::from_env()?;
-            run::worker(config, shutdown::on_signal()).await
+            run::worker(config, shutdown::on_signal()?).await
         }
         Command::Migrate => {
             let db = DatabaseConfig::from_lookup(env)?;
@@ -111,6 +111,6 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             println!("{}", key.expose());
             Ok(())
         }
-        Command::Dev(args) => dev::run(args, shutdown::on_signal()).await,
+        Command::Dev(args) => dev::run(args, shutdown::on_signal()?).await,
     }
 }

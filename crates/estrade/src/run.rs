@@ -62,7 +62,11 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     let metrics_listener = TcpListener::bind(config.metrics_listen)
         .await
         .with_context(|| format!("binding ESTRADE_METRICS_LISTEN={}", config.metrics_listen))?;
-    tracing::info!(listen = %config.listen, metrics = %config.metrics_listen, "API listening");
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        metrics = %metrics_listener.local_addr()?,
+        "API listening"
+    );
     let drain = config.shutdown_timeout;
     let api = estrade_api::serve(listener, estrade_api::app(state), shutdown.clone(), drain);
     let metrics = estrade_api::serve(

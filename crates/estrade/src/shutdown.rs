@@ -1,32 +1,26 @@
 //! The one shutdown signal: a token cancelled on SIGTERM or SIGINT, passed
 //! to the servers, the workers and every loop.
 
+use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 /// Returns a token that is cancelled when SIGTERM or SIGINT arrives.
-pub fn on_signal() -> CancellationToken {
+///
+/// The handlers are installed before this returns, so a signal that
+/// arrives right after start-up is never left to the default action
+/// (which would kill the process without draining).
+pub fn on_signal() -> std::io::Result<CancellationToken> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let token = CancellationToken::new();
     let trigger = token.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
         tracing::info!("shutdown signal received");
         trigger.cancel();
     });
-    token
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C will stop");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    Ok(token)
 }

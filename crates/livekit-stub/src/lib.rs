@@ -121,12 +121,12 @@ impl Stub {
             .collect()
     }
 
-    /// Stops serving and waits for in-flight requests.
-    pub async fn shutdown(mut self) {
+    /// Stops serving and waits for in-flight requests. Safe to call twice.
+    pub async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+            let _ = (&mut self.task).await;
         }
-        let _ = (&mut self.task).await;
     }
 }
 

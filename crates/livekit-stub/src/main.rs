@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter("info").init();
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
-    let stub = Stub::serve(
+    let mut stub = Stub::serve(
         listener,
         StubConfig {
             api_key: args.key,

@@ -1,0 +1,111 @@
+//! The query functions against a real, migrated database.
+
+use std::time::Duration;
+
+use estrade_core::api_key::{self, NewApiKey};
+use estrade_core::domain::{AccountName, AccountRole};
+use estrade_db::participants::ERASED_NAME;
+use sqlx::PgPool;
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn an_account_is_created_with_its_key_stored_only_as_a_hash(db: PgPool) {
+    let key = NewApiKey::generate();
+    let name = AccountName::parse("Chef Anne").unwrap();
+    let account = estrade_db::accounts::create_with_key(&db, &name, AccountRole::Teacher, &key)
+        .await
+        .unwrap();
+    assert_eq!(account.role, "teacher");
+
+    let (prefix, hash): (String, Vec<u8>) =
+        sqlx::query_as("select prefix, key_hash from api_keys where account_id = $1")
+            .bind(account.id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(hash, api_key::hash(key.expose()).to_vec());
+    assert!(key.expose().starts_with(&prefix));
+    assert!(prefix.len() < 20, "only a short prefix is kept in clear");
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_session_gets_a_six_digit_code_and_its_own_room(db: PgPool) {
+    let key = NewApiKey::generate();
+    let name = AccountName::parse("T").unwrap();
+    let teacher = estrade_db::accounts::create_with_key(&db, &name, AccountRole::Teacher, &key)
+        .await
+        .unwrap();
+    let mut conn = db.acquire().await.unwrap();
+    let a = estrade_db::sessions::insert(&mut conn, teacher.id, "Sauces")
+        .await
+        .unwrap();
+    let b = estrade_db::sessions::insert(&mut conn, teacher.id, "Sauces")
+        .await
+        .unwrap();
+    assert_eq!(a.join_code.len(), 6);
+    assert_ne!(a.room_name, b.room_name);
+    assert_ne!(a.join_code, b.join_code);
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn learner_names_are_erased_only_after_the_retention_period(db: PgPool) {
+    let teacher: uuid::Uuid = sqlx::query_scalar(
+        "insert into accounts (name, role) values ('T', 'teacher') returning id",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    // One session ended 40 days ago, one ended an hour ago.
+    for (code, ended) in [("111111", "40 days"), ("222222", "1 hour")] {
+        let session: uuid::Uuid = sqlx::query_scalar(
+            "insert into sessions (teacher_id, title, room_name, join_code, status, started_at, ended_at)
+             values ($1, 'C', 'room-' || $2, $2, 'ended', now() - $3::interval, now() - $3::interval)
+             returning id",
+        )
+        .bind(teacher)
+        .bind(code)
+        .bind(ended)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        for (kind, identity) in [("learner", "l-"), ("teacher", "t-"), ("classroom", "c-")] {
+            sqlx::query(
+                "insert into participants (session_id, kind, identity, display_name) values ($1, $2, $3 || $4, 'Ana')",
+            )
+            .bind(session)
+            .bind(kind)
+            .bind(identity)
+            .bind(format!("{code}00"))
+            .execute(&db)
+            .await
+            .unwrap();
+        }
+    }
+
+    let erased = estrade_db::participants::erase_names_after(&db, Duration::from_secs(30 * 86_400))
+        .await
+        .unwrap();
+
+    assert_eq!(erased, 2);
+    let names: Vec<(String, String)> =
+        sqlx::query_as("select identity, display_name from participants order by identity")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    let erased_name = ERASED_NAME.to_owned();
+    assert_eq!(
+        names,
+        [
+            ("c-11111100".to_owned(), erased_name.clone()),
+            ("c-22222200".to_owned(), "Ana".to_owned()),
+            ("l-11111100".to_owned(), erased_name),
+            ("l-22222200".to_owned(), "Ana".to_owned()),
+            ("t-11111100".to_owned(), "Ana".to_owned()),
+            ("t-22222200".to_owned(), "Ana".to_owned()),
+        ]
+    );
+    // Running again changes nothing.
+    let again = estrade_db::participants::erase_names_after(&db, Duration::from_secs(30 * 86_400))
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}

@@ -1,0 +1,227 @@
+//! The binary as an operator runs it: configuration errors, migrations,
+//! the first admin key, and graceful shutdown on SIGTERM.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+
+const BIN: &str = env!("CARGO_BIN_EXE_estrade");
+
+/// The URL of the test's own database (same server as `DATABASE_URL`).
+fn url_of(db: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(db.connect_options().get_database().unwrap());
+    url.to_string()
+}
+
+fn estrade(envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+#[test]
+fn serve_refuses_to_start_without_configuration_and_names_what_to_set() {
+    let out = estrade(&[]).arg("serve").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for var in [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "LIVEKIT_URL",
+        "LIVEKIT_API_SECRET",
+        "ESTRADE_PUBLIC_URL",
+    ] {
+        assert!(
+            stderr.contains(&format!("{var}: is not set")),
+            "{var} missing from: {stderr}"
+        );
+    }
+    assert!(stderr.contains("docs/CONFIGURATION.md"));
+}
+
+#[test]
+fn an_invalid_log_format_stops_the_binary_with_exit_code_2() {
+    let out = estrade(&[("ESTRADE_LOG_FORMAT", "xml")])
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ESTRADE_LOG_FORMAT"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn migrate_then_create_key_prints_a_key_that_is_stored_hashed(db: PgPool) {
+    let url = url_of(&db);
+    let migrate = estrade(&[("DATABASE_URL", &url)])
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+
+    let out = estrade(&[("DATABASE_URL", &url)])
+        .args([
+            "admin",
+            "create-key",
+            "--name",
+            "IT desk",
+            "--role",
+            "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("estrade_"));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(&key),
+        "the key is never logged"
+    );
+
+    let (name, role): (String, String) = sqlx::query_as(
+        "select a.name, a.role from api_keys k join accounts a on a.id = k.account_id where k.key_hash = $1",
+    )
+    .bind(estrade_core::api_key::hash(&key).to_vec())
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((name.as_str(), role.as_str()), ("IT desk", "admin"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn create_key_refuses_an_unknown_role_and_creates_nothing(db: PgPool) {
+    let url = url_of(&db);
+    estrade_db::migrate(&db).await.unwrap();
+    let out = estrade(&[("DATABASE_URL", &url)])
+        .args(["admin", "create-key", "--name", "X", "--role", "root"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("admin or teacher"));
+    let accounts: i64 = sqlx::query_scalar("select count(*) from accounts")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(accounts, 0);
+}
+
+/// Waits for a JSON log line with `message`, returning it.
+fn wait_for_log(child: &mut Child, message: &str) -> serde_json::Value {
+    let stderr = child.stderr.as_mut().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    loop {
+        let line = lines.next().expect("process ended before logging").unwrap();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+            && v["message"] == message
+        {
+            return v;
+        }
+    }
+}
+
+/// Sends SIGTERM and waits (bounded) for the process to exit.
+fn terminate(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not exit within {within:?} of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn full_env(db: &PgPool, stub_url: &str) -> Vec<(&'static str, String)> {
+    estrade_db::migrate(db).await.unwrap();
+    let secret = "0123456789abcdef0123456789abcdef".to_owned();
+    vec![
+        ("DATABASE_URL", url_of(db)),
+        (
+            "REDIS_URL",
+            std::env::var("REDIS_URL").unwrap_or("redis://127.0.0.1:6379".into()),
+        ),
+        ("LIVEKIT_URL", stub_url.to_owned()),
+        ("LIVEKIT_API_KEY", "clikey".to_owned()),
+        ("LIVEKIT_API_SECRET", secret.clone()),
+        ("ESTRADE_PUBLIC_URL", "http://127.0.0.1".to_owned()),
+        ("ESTRADE_PARTICIPANT_TOKEN_SECRET", secret),
+        ("ESTRADE_LISTEN", "127.0.0.1:0".to_owned()),
+        ("ESTRADE_METRICS_LISTEN", "127.0.0.1:0".to_owned()),
+        ("ESTRADE_SHUTDOWN_TIMEOUT_S", "5".to_owned()),
+    ]
+}
+
+#[sqlx::test(migrations = false)]
+async fn serve_answers_then_stops_cleanly_on_sigterm(db: PgPool) {
+    let stub = estrade_livekit_stub::Stub::start(estrade_livekit_stub::StubConfig {
+        api_key: "clikey".into(),
+        api_secret: "0123456789abcdef0123456789abcdef".into(),
+    })
+    .await
+    .unwrap();
+    let env = full_env(&db, &stub.url()).await;
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut child = estrade(&envs)
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let listening = wait_for_log(&mut child, "API listening");
+    let addr = listening["listen"].as_str().unwrap().to_owned();
+    let metrics_addr = listening["metrics"].as_str().unwrap().to_owned();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let metrics = client
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert!(metrics.text().await.unwrap().contains(r#"route="/readyz""#));
+
+    let status = terminate(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_worker_stops_cleanly_on_sigterm(db: PgPool) {
+    let env = full_env(&db, "http://127.0.0.1:9").await;
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut child = estrade(&envs)
+        .arg("worker")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_log(&mut child, "worker running");
+    let status = terminate(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+}

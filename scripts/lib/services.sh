@@ -1,0 +1,102 @@
+# Shared by scripts/test and scripts/dev: make PostgreSQL and Redis answer,
+# installing and starting them when they are absent. Source it; it defines
+# functions and changes nothing by itself.
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root to run: $*"; return 1; fi
+}
+
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  log "installing $*"
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# A TCP port nobody listens on.
+free_port() {
+  local port
+  while :; do
+    port=$(( (RANDOM % 20000) + 30000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+}
+
+pg_bin() {
+  local bin
+  bin=$(command -v "$1" 2>/dev/null) && { echo "$bin"; return; }
+  ls -d /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -n 1
+}
+
+postgres_answers() { [ -n "$(pg_bin psql)" ] && "$(pg_bin psql)" -q "$1" -c 'select 1' >/dev/null 2>&1; }
+
+# Exports DATABASE_URL pointing at a PostgreSQL where we may create databases.
+ensure_postgres() {
+  [ -n "$(pg_bin initdb)" ] && [ -n "$(pg_bin psql)" ] || apt_install postgresql postgresql-client
+  local candidate
+  for candidate in "${DATABASE_URL:-}" postgres://postgres@127.0.0.1:5432/postgres; do
+    if [ -n "$candidate" ] && postgres_answers "$candidate"; then
+      export DATABASE_URL=$candidate; log "PostgreSQL: using $candidate"; return
+    fi
+  done
+  # Nothing answers: a throwaway cluster, stopped when the script exits.
+  local dir port run=()
+  dir=$(mktemp -d /tmp/estrade-pg.XXXXXX)
+  port=$(free_port)
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; run=(runuser -u postgres --); fi
+  "${run[@]}" "$(pg_bin initdb)" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >/dev/null
+  "${run[@]}" "$(pg_bin pg_ctl)" -D "$dir/data" -l "$dir/log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+  PG_STOP=("${run[@]}" "$(pg_bin pg_ctl)" -D "$dir/data" -m fast -w stop)
+  export DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres
+  log "PostgreSQL: started a throwaway cluster on port $port"
+}
+
+redis_answers() {
+  local hostport=${1#redis://}; hostport=${hostport%%/*}
+  # In a subshell: a failed `exec` redirection would end the calling shell.
+  (
+    exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || exit 1
+    printf 'PING\r\n' >&3
+    read -r -t 2 reply <&3 || exit 1
+    [[ "$reply" == +PONG* ]]
+  ) 2>/dev/null
+}
+
+# Exports REDIS_URL pointing at a Redis that answers. The tests also need the
+# redis-server binary itself (one stops a private Redis on purpose).
+ensure_redis() {
+  command -v redis-server >/dev/null || apt_install redis-server
+  local candidate
+  for candidate in "${REDIS_URL:-}" redis://127.0.0.1:6379; do
+    if [ -n "$candidate" ] && redis_answers "$candidate"; then
+      export REDIS_URL=$candidate; log "Redis: using $candidate"; return
+    fi
+  done
+  local port dir
+  port=$(free_port); dir=$(mktemp -d /tmp/estrade-redis.XXXXXX)
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+  REDIS_STOP=(kill "$(cat_when_ready "$dir/redis.pid")")
+  export REDIS_URL=redis://127.0.0.1:$port
+  local tries=0
+  until redis_answers "$REDIS_URL"; do
+    tries=$((tries + 1)); [ $tries -lt 100 ] || { log "redis-server did not start"; return 1; }
+    sleep 0.1
+  done
+  log "Redis: started a throwaway server on port $port"
+}
+
+cat_when_ready() {
+  local tries=0
+  until [ -s "$1" ]; do tries=$((tries + 1)); [ $tries -lt 100 ] || return 1; sleep 0.1; done
+  cat "$1"
+}
+
+stop_services() {
+  if [ -n "${PG_STOP+x}" ]; then "${PG_STOP[@]}" >/dev/null 2>&1 || true; fi
+  if [ -n "${REDIS_STOP+x}" ]; then "${REDIS_STOP[@]}" >/dev/null 2>&1 || true; fi
+}
