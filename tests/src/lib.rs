@@ -12,6 +12,7 @@ use estrade_api::{AppState, Settings};
 use estrade_core::config::LiveKitConfig;
 use estrade_livekit::Gateway;
 use estrade_livekit_stub::{Stub, StubConfig};
+use livekit_api::access_token::{AccessToken, VideoGrants};
 use secrecy::SecretString;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -47,12 +48,38 @@ pub fn livekit_config(url: &str) -> LiveKitConfig {
 
 /// Starts a LiveKit stand-in with the test credentials.
 pub async fn start_stub() -> Stub {
-    Stub::start(StubConfig {
-        api_key: LIVEKIT_KEY.to_owned(),
-        api_secret: LIVEKIT_SECRET.to_owned(),
+    start_stub_with(StubConfig::new(LIVEKIT_KEY, LIVEKIT_SECRET)).await
+}
+
+/// Starts a LiveKit stand-in with a custom configuration.
+pub async fn start_stub_with(config: StubConfig) -> Stub {
+    Stub::start(config)
+        .await
+        .expect("start the LiveKit stand-in")
+}
+
+/// A gateway speaking to `stub` with the test credentials.
+pub fn gateway(stub: &Stub) -> Gateway {
+    Gateway::new(&livekit_config(&stub.url()))
+}
+
+/// A server-API token with the grants `set` chooses, for requests our
+/// gateway would never make.
+pub fn service_token(set: impl FnOnce(&mut VideoGrants)) -> String {
+    let mut grants = VideoGrants::default();
+    set(&mut grants);
+    AccessToken::with_api_key(LIVEKIT_KEY, LIVEKIT_SECRET)
+        .with_grants(grants)
+        .to_jwt()
+        .unwrap()
+}
+
+/// A token with `roomAdmin` on `room`.
+pub fn admin_token(room: &str) -> String {
+    service_token(|g| {
+        g.room_admin = true;
+        g.room = room.to_owned();
     })
-    .await
-    .expect("start the LiveKit stand-in")
 }
 
 /// Options for [`TestApp::spawn_with`].
@@ -97,7 +124,7 @@ impl TestApp {
         let state = AppState {
             db: db.clone(),
             redis: estrade_api::redis_connection(&options.redis_url).expect("redis url"),
-            livekit: Gateway::new(&livekit_config(&stub.url())),
+            livekit: gateway(&stub),
             settings: Arc::new(Settings {
                 body_limit_bytes: options.body_limit_bytes,
             }),
@@ -194,6 +221,90 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `condition` until it holds, panicking after `timeout` (async).
+pub async fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// One webhook request as received.
+#[derive(Debug, Clone)]
+pub struct ReceivedWebhook {
+    /// The `Authorization` header, verbatim.
+    pub authorization: Option<String>,
+    /// The `Content-Type` header.
+    pub content_type: Option<String>,
+    /// The exact body bytes.
+    pub body: Vec<u8>,
+}
+
+/// An HTTP endpoint that records webhooks and answers with scripted
+/// statuses (200 once the script is exhausted).
+#[derive(Clone, Default)]
+pub struct WebhookSink {
+    received: Arc<std::sync::Mutex<Vec<ReceivedWebhook>>>,
+    statuses: Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+}
+
+impl WebhookSink {
+    /// Starts it; returns the sink and its URL.
+    pub async fn start() -> (Self, String) {
+        use axum::body::Bytes;
+        use axum::http::{HeaderMap, StatusCode};
+        let sink = Self::default();
+        let handler_sink = sink.clone();
+        let app = axum::Router::new().route(
+            "/webhooks/livekit",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let sink = handler_sink.clone();
+                async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    sink.received.lock().unwrap().push(ReceivedWebhook {
+                        authorization: header("authorization"),
+                        content_type: header("content-type"),
+                        body: body.to_vec(),
+                    });
+                    let status = sink.statuses.lock().unwrap().pop_front().unwrap_or(200);
+                    StatusCode::from_u16(status).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/webhooks/livekit", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (sink, url)
+    }
+
+    /// The next answers, in order.
+    pub fn answer_with(&self, statuses: &[u16]) {
+        self.statuses.lock().unwrap().extend(statuses);
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<ReceivedWebhook> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The events received so far, parsed.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.received()
+            .iter()
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
     }
 }
 

@@ -60,12 +60,9 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         Some(_) => None,
         None => {
             let (key, secret) = ("devkey".to_owned(), random_secret());
-            let stub = Stub::start(StubConfig {
-                api_key: key.clone(),
-                api_secret: secret.clone(),
-            })
-            .await
-            .context("starting the LiveKit stand-in")?;
+            let stub = Stub::start(StubConfig::new(key.clone(), secret.clone()))
+                .await
+                .context("starting the LiveKit stand-in")?;
             overrides.insert("LIVEKIT_URL", stub.url());
             overrides.insert("LIVEKIT_API_KEY", key);
             overrides.insert("LIVEKIT_API_SECRET", secret);

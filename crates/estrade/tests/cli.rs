@@ -176,10 +176,10 @@ async fn full_env(db: &PgPool, stub_url: &str) -> Vec<(&'static str, String)> {
 
 #[sqlx::test(migrations = false)]
 async fn serve_answers_then_stops_cleanly_on_sigterm(db: PgPool) {
-    let stub = estrade_livekit_stub::Stub::start(estrade_livekit_stub::StubConfig {
-        api_key: "clikey".into(),
-        api_secret: "0123456789abcdef0123456789abcdef".into(),
-    })
+    let stub = estrade_livekit_stub::Stub::start(estrade_livekit_stub::StubConfig::new(
+        "clikey",
+        "0123456789abcdef0123456789abcdef",
+    ))
     .await
     .unwrap();
     let env = full_env(&db, &stub.url()).await;

@@ -9,25 +9,33 @@ use livekit_api::access_token::Claims;
 use livekit_protocol as proto;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 use crate::Shared;
 
 /// A Twirp error: `{"code": …, "msg": …}` with the matching HTTP status.
-#[derive(Debug)]
-pub(crate) struct TwirpError {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwirpError {
     code: &'static str,
     msg: String,
 }
 
 impl TwirpError {
-    pub(crate) fn new(code: &'static str, msg: impl Into<String>) -> Self {
+    /// An error with a Twirp code and a message.
+    pub fn new(code: &'static str, msg: impl Into<String>) -> Self {
         Self {
             code,
             msg: msg.into(),
         }
     }
 
-    fn status(&self) -> StatusCode {
+    /// The Twirp error code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The HTTP status Twirp pairs with the code.
+    pub fn status(&self) -> StatusCode {
         // The table in the Twirp specification (v7), "Error codes".
         match self.code {
             "canceled" => StatusCode::REQUEST_TIMEOUT,
@@ -117,27 +125,52 @@ enum Needs<'a> {
     Admin(&'a str),
 }
 
-fn authorize(shared: &Shared, headers: &HeaderMap, needs: Needs<'_>) -> Result<Claims, TwirpError> {
+/// A request refused before it reaches the service: LiveKit answers a bad
+/// token with a plain-text 401 (not a Twirp body), and a missing token or
+/// grant with Twirp `permission_denied`.
+enum Refusal {
+    InvalidToken,
+    Twirp(TwirpError),
+}
+
+impl From<TwirpError> for Refusal {
+    fn from(e: TwirpError) -> Self {
+        Self::Twirp(e)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "invalid token",
+            )
+                .into_response(),
+            Self::Twirp(e) => e.into_response(),
+        }
+    }
+}
+
+fn authorize(shared: &Shared, headers: &HeaderMap, needs: Needs<'_>) -> Result<Claims, Refusal> {
+    let denied = || Refusal::Twirp(TwirpError::new("permission_denied", "permissions denied"));
     let raw = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| TwirpError::new("unauthenticated", "missing bearer token"))?;
+        .ok_or_else(denied)?;
     let claims = shared
         .verifier
         .verify(raw)
-        .map_err(|e| TwirpError::new("unauthenticated", format!("invalid token: {e}")))?;
+        .map_err(|_| Refusal::InvalidToken)?;
     let v = &claims.video;
     let allowed = match needs {
         Needs::Create => v.room_create,
         Needs::List => v.room_list,
         Needs::Admin(room) => v.room_admin && v.room == room,
     };
-    if allowed {
-        Ok(claims)
-    } else {
-        Err(TwirpError::new("permission_denied", "permissions denied"))
-    }
+    if allowed { Ok(claims) } else { Err(denied()) }
 }
 
 /// `POST /twirp/livekit.RoomService/{method}`.
@@ -147,9 +180,23 @@ pub(crate) async fn room_service(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let (latency, fail) = {
+        let mut faults = shared.faults.lock().expect("faults");
+        let fail = faults.fail_next_twirp > 0;
+        if fail {
+            faults.fail_next_twirp -= 1;
+        }
+        (Duration::from_millis(faults.latency_ms), fail)
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if fail {
+        return TwirpError::new("unavailable", "injected fault").into_response();
+    }
     match dispatch(&shared, &method, &headers, &body) {
         Ok(response) => response,
-        Err(e) => e.into_response(),
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -158,87 +205,93 @@ fn dispatch(
     method: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Response, TwirpError> {
+) -> Result<Response, Refusal> {
     let format = Format::of(headers)?;
-    match method {
+    // Decode first (a malformed body is `malformed` whatever the token),
+    // then check the grant the method needs, then act.
+    let mut world = shared.world.lock().expect("stub state");
+    let (response, events) = match method {
         "CreateRoom" => {
             let req: proto::CreateRoomRequest = format.decode(body)?;
             authorize(shared, headers, Needs::Create)?;
-            Ok(format.encode(&create_room(shared, req)?))
+            let (room, events) = world.create_room(req)?;
+            (format.encode(&room), events)
         }
         "ListRooms" => {
             let req: proto::ListRoomsRequest = format.decode(body)?;
             authorize(shared, headers, Needs::List)?;
-            let world = shared.world.lock().expect("stub state");
-            let rooms = world
-                .rooms
-                .values()
-                .filter(|r| req.names.is_empty() || req.names.contains(&r.name))
-                .cloned()
-                .collect();
-            Ok(format.encode(&proto::ListRoomsResponse { rooms }))
+            let rooms = world.list_rooms(&req.names);
+            (
+                format.encode(&proto::ListRoomsResponse { rooms }),
+                Vec::new(),
+            )
         }
         "DeleteRoom" => {
             let req: proto::DeleteRoomRequest = format.decode(body)?;
             authorize(shared, headers, Needs::Create)?;
-            let mut world = shared.world.lock().expect("stub state");
-            if world.rooms.remove(&req.room).is_none() {
-                return Err(TwirpError::new(
-                    "not_found",
-                    "requested room does not exist",
-                ));
-            }
-            Ok(format.encode(&proto::DeleteRoomResponse {}))
+            let events = world.delete_room(&req.room)?;
+            (format.encode(&proto::DeleteRoomResponse {}), events)
         }
         "ListParticipants" => {
             let req: proto::ListParticipantsRequest = format.decode(body)?;
             authorize(shared, headers, Needs::Admin(&req.room))?;
-            let world = shared.world.lock().expect("stub state");
-            if !world.rooms.contains_key(&req.room) {
-                return Err(TwirpError::new(
-                    "not_found",
-                    "requested room does not exist",
-                ));
-            }
-            Ok(format.encode(&proto::ListParticipantsResponse {
-                participants: Vec::new(),
-            }))
+            let participants = world.list_participants(&req.room)?;
+            (
+                format.encode(&proto::ListParticipantsResponse { participants }),
+                Vec::new(),
+            )
         }
-        "GetParticipant" | "RemoveParticipant" | "MutePublishedTrack" | "UpdateParticipant"
-        | "UpdateRoomMetadata" | "SendData" => Err(TwirpError::new(
-            "unimplemented",
-            format!("{method} is not implemented yet"),
-        )),
-        _ => Err(TwirpError::new(
-            "bad_route",
-            format!("no handler for RoomService/{method}"),
-        )),
-    }
-}
-
-fn create_room(shared: &Shared, req: proto::CreateRoomRequest) -> Result<proto::Room, TwirpError> {
-    if req.name.is_empty() {
-        return Err(TwirpError::new("invalid_argument", "room name is required"));
-    }
-    let mut world = shared.world.lock().expect("stub state");
-    // LiveKit's CreateRoom is idempotent: an existing room is returned as is.
-    if let Some(room) = world.rooms.get(&req.name) {
-        return Ok(room.clone());
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let room = proto::Room {
-        sid: world.sid("RM"),
-        name: req.name.clone(),
-        empty_timeout: req.empty_timeout,
-        departure_timeout: req.departure_timeout,
-        max_participants: req.max_participants,
-        creation_time: now.as_secs() as i64,
-        creation_time_ms: now.as_millis() as i64,
-        metadata: req.metadata,
-        ..Default::default()
+        "GetParticipant" => {
+            let req: proto::RoomParticipantIdentity = format.decode(body)?;
+            authorize(shared, headers, Needs::Admin(&req.room))?;
+            (
+                format.encode(&world.get_participant(&req.room, &req.identity)?),
+                Vec::new(),
+            )
+        }
+        "RemoveParticipant" => {
+            let req: proto::RoomParticipantIdentity = format.decode(body)?;
+            authorize(shared, headers, Needs::Admin(&req.room))?;
+            let events = world.remove_participant(&req)?;
+            (format.encode(&proto::RemoveParticipantResponse {}), events)
+        }
+        "MutePublishedTrack" => {
+            let req: proto::MuteRoomTrackRequest = format.decode(body)?;
+            authorize(shared, headers, Needs::Admin(&req.room))?;
+            let track = world.mute_track(&req)?;
+            (
+                format.encode(&proto::MuteRoomTrackResponse { track: Some(track) }),
+                Vec::new(),
+            )
+        }
+        "UpdateParticipant" => {
+            let req: proto::UpdateParticipantRequest = format.decode(body)?;
+            authorize(shared, headers, Needs::Admin(&req.room))?;
+            let (info, events) = world.update_participant(req)?;
+            (format.encode(&info), events)
+        }
+        "UpdateRoomMetadata" => {
+            let req: proto::UpdateRoomMetadataRequest = format.decode(body)?;
+            authorize(shared, headers, Needs::Admin(&req.room))?;
+            (format.encode(&world.update_room_metadata(req)?), Vec::new())
+        }
+        "SendData" => {
+            let req: proto::SendDataRequest = format.decode(body)?;
+            authorize(shared, headers, Needs::Admin(&req.room))?;
+            world.send_data(req)?;
+            (format.encode(&proto::SendDataResponse {}), Vec::new())
+        }
+        _ => {
+            return Err(TwirpError::new(
+                "bad_route",
+                format!("no handler for RoomService/{method}"),
+            )
+            .into());
+        }
     };
-    world.rooms.insert(req.name, room.clone());
-    Ok(room)
+    // Queued under the state lock, so webhooks leave in the order the
+    // changes were made.
+    shared.webhooks.send(events);
+    drop(world);
+    Ok(response)
 }

@@ -1,16 +1,26 @@
 //! The gateway to LiveKit: the only crate that talks to the SFU. It wraps
 //! the official `livekit-api` client, puts a deadline on every call and maps
 //! LiveKit's Twirp errors to [`Error`], so callers can tell "the room is
-//! gone" from "LiveKit is down".
+//! gone" from "LiveKit is down". Token grants and permissions are pure
+//! functions in [`grants`]; webhook verification is in [`webhook`].
 
+pub mod grants;
+pub mod webhook;
+
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use estrade_core::config::LiveKitConfig;
-use livekit_api::services::room::RoomClient;
+use livekit_api::services::room::{
+    CreateRoomOptions, RemoveParticipantOptions, RoomClient, UpdateParticipantOptions,
+};
 use livekit_api::services::{ServerError, ServiceError};
+use livekit_protocol::{ParticipantInfo, ParticipantPermission, Room, TrackSource};
 
+pub use grants::{MintedToken, Role, TokenSpec};
 pub use livekit_protocol as proto;
+pub use webhook::{WebhookError, WebhookVerifier};
 
 /// Why a LiveKit call failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +41,19 @@ pub enum Error {
     /// with an error on its side: worth retrying later.
     #[error("LiveKit is unavailable: {0}")]
     Unavailable(String),
+    /// We refused to send a permission LiveKit would misread.
+    #[error(transparent)]
+    UnsafePermission(#[from] grants::UnboundedPublish),
+    /// A token could not be signed (empty key or secret, missing identity).
+    #[error("cannot sign a LiveKit token: {0}")]
+    Token(String),
+}
+
+impl Error {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
 }
 
 impl Error {
@@ -50,10 +73,30 @@ impl Error {
 }
 
 /// A handle on LiveKit's server API. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Gateway {
     rooms: Arc<RoomClient>,
     timeout: Duration,
+    api_key: String,
+    api_secret: Arc<str>,
+    token_ttl: Duration,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("api_key", &self.api_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings of a room we create.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomSettings {
+    /// Most participants LiveKit admits (teacher + learners + observers).
+    pub max_participants: u32,
+    /// Seconds LiveKit keeps an empty room before closing it.
+    pub empty_timeout_s: u32,
 }
 
 impl Gateway {
@@ -65,7 +108,34 @@ impl Gateway {
         Self {
             rooms: Arc::new(rooms),
             timeout: config.request_timeout,
+            api_key: config.api_key.clone(),
+            api_secret: Arc::from(config.expose_secret()),
+            token_ttl: config.token_ttl,
         }
+    }
+
+    /// Signs an access token for `role` (see [`grants::video_grants`]),
+    /// valid for the configured TTL.
+    pub fn mint(
+        &self,
+        role: Role,
+        room: &str,
+        identity: &str,
+        name: &str,
+    ) -> Result<MintedToken, Error> {
+        let spec = TokenSpec {
+            role,
+            room,
+            identity,
+            name,
+            ttl: self.token_ttl,
+        };
+        grants::mint(&self.api_key, &self.api_secret, spec).map_err(|e| Error::Token(e.to_string()))
+    }
+
+    /// A verifier for webhooks signed with the same credentials.
+    pub fn webhook_verifier(&self) -> WebhookVerifier {
+        WebhookVerifier::new(&self.api_key, &self.api_secret)
     }
 
     /// Runs one call under our own deadline as well as the client's, so no
@@ -78,6 +148,137 @@ impl Gateway {
             Ok(result) => result.map_err(Error::from_service),
             Err(_) => Err(Error::Unavailable("timed out".to_owned())),
         }
+    }
+
+    /// Creates `room`, or returns it if it exists (LiveKit's CreateRoom is
+    /// idempotent).
+    pub async fn create_room(&self, room: &str, settings: RoomSettings) -> Result<Room, Error> {
+        let options = CreateRoomOptions {
+            max_participants: settings.max_participants,
+            empty_timeout: settings.empty_timeout_s,
+            ..Default::default()
+        };
+        self.call(self.rooms.create_room(room, options)).await
+    }
+
+    /// Deletes `room`, disconnecting everyone in it. [`Error::NotFound`]
+    /// when it does not exist.
+    pub async fn delete_room(&self, room: &str) -> Result<(), Error> {
+        self.call(self.rooms.delete_room(room)).await
+    }
+
+    /// Lists rooms: all of them when `names` is empty.
+    pub async fn list_rooms(&self, names: Vec<String>) -> Result<Vec<Room>, Error> {
+        self.call(self.rooms.list_rooms(names)).await
+    }
+
+    /// Everyone in `room`.
+    pub async fn list_participants(&self, room: &str) -> Result<Vec<ParticipantInfo>, Error> {
+        self.call(self.rooms.list_participants(room)).await
+    }
+
+    /// One participant of `room`.
+    pub async fn get_participant(
+        &self,
+        room: &str,
+        identity: &str,
+    ) -> Result<ParticipantInfo, Error> {
+        self.call(self.rooms.get_participant(room, identity)).await
+    }
+
+    /// Disconnects a participant and invalidates every token issued to that
+    /// identity before `revoke_before`, so it cannot reconnect with one.
+    pub async fn remove_participant(
+        &self,
+        room: &str,
+        identity: &str,
+        revoke_before: SystemTime,
+    ) -> Result<(), Error> {
+        // Unix seconds: LiveKit compares it with the token's `nbf`, which is
+        // in seconds (the Rust SDK's doc comment says milliseconds; the
+        // protocol's says "nbf before this value").
+        let revoke_token_ts = revoke_before
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
+        let options = RemoveParticipantOptions { revoke_token_ts };
+        self.call(
+            self.rooms
+                .remove_participant_with_options(room, identity, options),
+        )
+        .await
+    }
+
+    /// Replaces a participant's whole permission. Refuses, without calling
+    /// LiveKit, a permission that would let it publish every source.
+    pub async fn set_permission(
+        &self,
+        room: &str,
+        identity: &str,
+        permission: ParticipantPermission,
+    ) -> Result<ParticipantInfo, Error> {
+        grants::check_permission(&permission)?;
+        let options = UpdateParticipantOptions {
+            permission: Some(permission),
+            ..Default::default()
+        };
+        self.call(self.rooms.update_participant(room, identity, options))
+            .await
+    }
+
+    /// Gives a learner the floor: its usual rights plus the microphone.
+    pub async fn grant_floor(&self, room: &str, identity: &str) -> Result<ParticipantInfo, Error> {
+        self.set_permission(room, identity, grants::floor_permission(true))
+            .await
+    }
+
+    /// Takes the floor back: no publishing, then every microphone track it
+    /// still has is muted at the SFU. Returns how many tracks were muted.
+    pub async fn revoke_floor(&self, room: &str, identity: &str) -> Result<usize, Error> {
+        let info = self
+            .set_permission(room, identity, grants::floor_permission(false))
+            .await?;
+        let mut muted = 0;
+        for track in &info.tracks {
+            if track.source == TrackSource::Microphone as i32 && !track.muted {
+                self.mute_track(room, identity, &track.sid).await?;
+                muted += 1;
+            }
+        }
+        Ok(muted)
+    }
+
+    /// Mutes one published track at the SFU.
+    pub async fn mute_track(
+        &self,
+        room: &str,
+        identity: &str,
+        track_sid: &str,
+    ) -> Result<(), Error> {
+        // The SDK unwraps the response's track; LiveKit always sends it on
+        // success, and the stand-in does too.
+        self.call(
+            self.rooms
+                .mute_published_track(room, identity, track_sid, true),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Sets participant attributes (merged by LiveKit; an empty value
+    /// deletes a key). The permission is left as it is.
+    pub async fn set_attributes(
+        &self,
+        room: &str,
+        identity: &str,
+        attributes: HashMap<String, String>,
+    ) -> Result<ParticipantInfo, Error> {
+        let options = UpdateParticipantOptions {
+            attributes,
+            ..Default::default()
+        };
+        self.call(self.rooms.update_participant(room, identity, options))
+            .await
     }
 
     /// Checks that LiveKit answers an authenticated call (readiness).
