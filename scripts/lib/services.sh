@@ -100,3 +100,31 @@ stop_services() {
   if [ -n "${PG_STOP+x}" ]; then "${PG_STOP[@]}" >/dev/null 2>&1 || true; fi
   if [ -n "${REDIS_STOP+x}" ]; then "${REDIS_STOP[@]}" >/dev/null 2>&1 || true; fi
 }
+
+# Installs LiveKit's official server SDKs (pinned) into tests/sdk/, where the
+# fidelity test runs them against the stand-in. Skipped when the lock files
+# have not changed since the last install.
+ensure_sdks() {
+  local sdk=tests/sdk stamp
+  command -v node >/dev/null || apt_install nodejs npm
+  stamp=$(sha256sum "$sdk/package-lock.json" | cut -c1-16)
+  if [ "$(cat "$sdk/node_modules/.estrade-stamp" 2>/dev/null)" != "$stamp" ]; then
+    log "installing the Node LiveKit SDK (npm ci)"
+    (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$stamp" > "$sdk/node_modules/.estrade-stamp"
+  fi
+  command -v python3 >/dev/null || apt_install python3
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  stamp=$(sha256sum "$sdk/requirements.txt" | cut -c1-16)
+  if [ "$(cat "$sdk/.deps/python/.estrade-stamp" 2>/dev/null)" != "$stamp" ]; then
+    log "installing the Python LiveKit SDK (pip --target)"
+    rm -rf "$sdk/.deps/python"
+    # --target writes only under tests/sdk; the environment marker check
+    # (PEP 668) is about system packages, which this never touches.
+    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check \
+      --no-warn-script-location --target "$sdk/.deps/python" -r "$sdk/requirements.txt" 2>&1 \
+      | grep -v "Running pip as the 'root' user" >&2 || true
+    [ -d "$sdk/.deps/python/livekit/api" ] || { log "pip could not install tests/sdk/requirements.txt"; return 1; }
+    echo "$stamp" > "$sdk/.deps/python/.estrade-stamp"
+  fi
+}

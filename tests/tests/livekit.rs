@@ -310,6 +310,23 @@ async fn room_service_checks_the_grant_each_method_needs() {
     assert_eq!((status, body.contains("bad_route")), (404, true));
     let (status, body) = twirp_json(&stub, "ListRooms", &json!({"names": 3}), &create).await;
     assert_eq!((status, body.contains("malformed")), (400, true));
+    let garbage = http_client()
+        .post(format!(
+            "{}/twirp/livekit.RoomService/CreateRoom",
+            stub.url()
+        ))
+        .header("content-type", "application/protobuf")
+        .bearer_auth(&create)
+        .body(vec![0xff, 0xff, 0xff])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        garbage.status(),
+        400,
+        "protobuf that does not decode is malformed"
+    );
+    assert!(stub.room_names() == [ROOM], "and creates nothing");
 }
 
 async fn stub_with_sink(timing: DeliveryTiming) -> (Stub, WebhookSink) {

@@ -198,8 +198,15 @@ pub struct Stub {
 }
 
 impl Stub {
-    /// Starts serving on `listener` in a background task.
+    /// Starts serving on `listener` in a background task. Refuses an empty
+    /// API key or secret, which could sign nothing.
     pub fn serve(listener: TcpListener, config: StubConfig) -> std::io::Result<Self> {
+        if config.api_key.is_empty() || config.api_secret.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the stand-in needs a non-empty API key and secret",
+            ));
+        }
         let addr = listener.local_addr()?;
         let shared = Shared::new(config);
         let app = router(shared.clone());
