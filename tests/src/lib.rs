@@ -5,11 +5,13 @@
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use estrade_api::{AppState, Settings};
-use estrade_core::config::LiveKitConfig;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use estrade_api::AppState;
+use estrade_core::config::{Config, LiveKitConfig};
 use estrade_livekit::Gateway;
 use estrade_livekit_stub::{Stub, StubConfig};
 use livekit_api::access_token::{AccessToken, VideoGrants};
@@ -86,17 +88,45 @@ pub fn admin_token(room: &str) -> String {
 pub struct Options {
     /// Redis to use.
     pub redis_url: String,
-    /// Largest request body accepted.
-    pub body_limit_bytes: usize,
+    /// Configuration variables set on top of the test defaults
+    /// (`ESTRADE_BODY_LIMIT_BYTES`, rate limits…).
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             redis_url: redis_url(),
-            body_limit_bytes: 64 * 1024,
+            env: Vec::new(),
         }
     }
+}
+
+/// The secret participant tokens are signed with in tests.
+pub const PARTICIPANT_SECRET: &str = "participant-secret-0123456789abcdef";
+
+/// The configuration a test app runs with.
+pub fn test_config(stub_url: &str, options: &Options) -> Config {
+    let mut vars: HashMap<&str, String> = [
+        (
+            "DATABASE_URL",
+            "postgres://unused@127.0.0.1/unused".to_owned(),
+        ),
+        ("REDIS_URL", options.redis_url.clone()),
+        ("LIVEKIT_URL", stub_url.to_owned()),
+        ("LIVEKIT_API_KEY", LIVEKIT_KEY.to_owned()),
+        ("LIVEKIT_API_SECRET", LIVEKIT_SECRET.to_owned()),
+        ("ESTRADE_LIVEKIT_TIMEOUT_MS", "2000".to_owned()),
+        ("ESTRADE_PUBLIC_URL", "https://app.estrade.test".to_owned()),
+        (
+            "ESTRADE_PARTICIPANT_TOKEN_SECRET",
+            PARTICIPANT_SECRET.to_owned(),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    vars.extend(options.env.iter().cloned());
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration")
 }
 
 /// A running API with its dependencies.
@@ -121,14 +151,8 @@ impl TestApp {
     /// Starts the API with explicit options.
     pub async fn spawn_with(db: PgPool, options: Options) -> Self {
         let stub = start_stub().await;
-        let state = AppState {
-            db: db.clone(),
-            redis: estrade_api::redis_connection(&options.redis_url).expect("redis url"),
-            livekit: gateway(&stub),
-            settings: Arc::new(Settings {
-                body_limit_bytes: options.body_limit_bytes,
-            }),
-        };
+        let config = test_config(&stub.url(), &options);
+        let state = AppState::new(&config, db.clone()).expect("redis url");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -20,12 +20,34 @@ pub enum Error {
     /// 401: no credential, or one we do not accept.
     #[error("a valid credential is required")]
     Unauthorized,
+    /// 401: a participant token of a participant who was removed.
+    #[error("this participant was removed from the session")]
+    Revoked,
     /// 403: the credential is valid but may not do this.
     #[error("this credential may not do that")]
     Forbidden,
     /// 404: no such thing (also used where a 403 would reveal existence).
     #[error("not found")]
     NotFound,
+    /// 404 with a specific code (`unknown_code`).
+    #[error("{message}")]
+    Missing {
+        /// Machine-readable code.
+        code: &'static str,
+        /// One sentence for a person.
+        message: String,
+    },
+    /// 410: it existed and is over (`session_ended`).
+    #[error("{message}")]
+    Gone {
+        /// Machine-readable code.
+        code: &'static str,
+        /// One sentence for a person.
+        message: String,
+    },
+    /// 429: try again after this long.
+    #[error("too many requests")]
+    RateLimited(std::time::Duration),
     /// 405: the path exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -88,7 +110,10 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::Revoked => StatusCode::UNAUTHORIZED,
+            Self::Missing { .. } => StatusCode::NOT_FOUND,
+            Self::Gone { .. } => StatusCode::GONE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -124,9 +149,20 @@ impl Error {
                 "This address does not accept that method.".to_owned(),
                 None,
             ),
-            Self::Conflict { code, message } | Self::Invalid { code, message } => {
-                (*code, message.clone(), None)
-            }
+            Self::Revoked => (
+                "token_revoked",
+                "This participant was removed from the session.".to_owned(),
+                None,
+            ),
+            Self::Conflict { code, message }
+            | Self::Invalid { code, message }
+            | Self::Missing { code, message }
+            | Self::Gone { code, message } => (*code, message.clone(), None),
+            Self::RateLimited(_) => (
+                "rate_limited",
+                "Too many attempts; wait before trying again.".to_owned(),
+                None,
+            ),
             Self::PayloadTooLarge => (
                 "payload_too_large",
                 "The request body is too large.".to_owned(),
@@ -168,6 +204,7 @@ impl Error {
             StatusCode::UNAUTHORIZED => Self::Unauthorized,
             StatusCode::FORBIDDEN => Self::Forbidden,
             StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::TOO_MANY_REQUESTS => Self::RateLimited(std::time::Duration::from_secs(1)),
             StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
@@ -201,7 +238,16 @@ impl IntoResponse for Error {
             // Logged once, here; the client sees only "internal".
             tracing::error!(error = ?e, "internal error");
         }
-        (self.status(), Json(ErrorBody { error: self.body() })).into_response()
+        let mut response = (self.status(), Json(ErrorBody { error: self.body() })).into_response();
+        if let Self::RateLimited(wait) = self {
+            // Whole seconds, rounded up: 0 would invite an immediate retry.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs.max(1)),
+            );
+        }
+        response
     }
 }
 
@@ -215,6 +261,35 @@ impl From<JsonRejection> for Error {
                 message: rejection.body_text(),
             },
             _ => Self::Malformed(rejection.body_text()),
+        }
+    }
+}
+
+impl Error {
+    /// A 409 with a code and a sentence.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 422 with a code and a sentence.
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<estrade_livekit::Error> for Error {
+    fn from(e: estrade_livekit::Error) -> Self {
+        if e.is_transient() {
+            tracing::warn!(error = %e, "LiveKit call failed");
+            Self::Unavailable("LiveKit")
+        } else {
+            Self::Internal(anyhow::Error::new(e).context("LiveKit refused a call"))
         }
     }
 }

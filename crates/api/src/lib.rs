@@ -2,8 +2,10 @@
 //! the binary (or a test) binds the listener and passes the shutdown signal,
 //! so tests run the real router on port 0.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -16,7 +18,9 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use estrade_core::config::Config;
 use estrade_livekit::Gateway;
+use secrecy::ExposeSecret as _;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -40,10 +44,54 @@ pub struct AppState {
 }
 
 /// The parts of the configuration the API reads per request.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Settings {
     /// Largest accepted request body, in bytes.
     pub body_limit_bytes: usize,
+    /// Base of join links.
+    pub public_url: url::Url,
+    /// LiveKit's URL as clients use it.
+    pub livekit_url: String,
+    /// Signs and checks participant tokens.
+    pub participant_tokens: auth::ParticipantTokens,
+    /// Join and minting rate limits.
+    pub limits: limits::JoinLimits,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl Settings {
+    /// Settings from the configuration.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            body_limit_bytes: config.body_limit_bytes,
+            public_url: config.public_url.clone(),
+            livekit_url: config
+                .livekit
+                .url
+                .to_string()
+                .trim_end_matches('/')
+                .to_owned(),
+            participant_tokens: auth::ParticipantTokens::new(
+                config.participant_token_secret.expose_secret(),
+                config.participant_token_ttl,
+            ),
+            limits: limits::JoinLimits::new(config.limits),
+            trusted_proxies: config.trusted_proxies.clone(),
+        }
+    }
+}
+
+impl AppState {
+    /// The state for `config`, with `db` as the pool (tests pass their own).
+    pub fn new(config: &Config, db: PgPool) -> redis::RedisResult<Self> {
+        Ok(Self {
+            db,
+            redis: redis_connection(config.redis_url.expose_secret())?,
+            livekit: Gateway::new(&config.livekit),
+            settings: Arc::new(Settings::from_config(config)),
+        })
+    }
 }
 
 /// Connects to Redis lazily: the API starts (and reports itself not ready)
@@ -61,6 +109,10 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
     let routes = Router::new()
         .merge(routes::health::router())
+        .merge(routes::accounts::router())
+        .merge(routes::sessions::router())
+        .merge(routes::join::router())
+        .merge(routes::participants::router())
         .merge(openapi::router())
         .with_state(state);
     with_common_layers(routes, body_limit)
@@ -159,6 +211,7 @@ pub async fn serve(
     shutdown: CancellationToken,
     drain: Duration,
 ) -> std::io::Result<()> {
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .into_future();

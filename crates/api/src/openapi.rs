@@ -3,22 +3,58 @@
 
 use axum::Router;
 use axum::routing::get;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_scalar::{Scalar, Servable};
 
 use crate::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::extract::Json;
-use crate::routes::health;
+use crate::routes::{accounts, health, join, participants, sessions};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Estrade", description = "Control plane for live, two-way teaching on LiveKit."),
-    paths(health::healthz, health::readyz),
+    paths(
+        health::healthz, health::readyz,
+        accounts::create_account, accounts::list_accounts, accounts::disable_account,
+        accounts::create_key, accounts::revoke_key,
+        sessions::create_session, sessions::list_sessions, sessions::get_session,
+        sessions::update_session, sessions::start_session, sessions::end_session,
+        sessions::publish_token,
+        join::join, join::refresh,
+        participants::list_participants, participants::kick,
+    ),
     components(schemas(ErrorBody, ErrorDetail)),
-    tags((name = "health", description = "Liveness and readiness")),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "admin", description = "Accounts and API keys (admins)"),
+        (name = "sessions", description = "Teaching sessions"),
+        (name = "participants", description = "Joining, tokens and participants"),
+    ),
 )]
 struct ApiDoc;
+
+/// `Authorization: Bearer <API key or participant token>`.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key (`estrade_…`) or a participant token from /v1/join",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The OpenAPI document.
 pub fn document() -> utoipa::openapi::OpenApi {

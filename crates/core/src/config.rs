@@ -39,6 +39,24 @@ pub struct Config {
     /// How long learner names are kept after a session ends
     /// (`ESTRADE_RETENTION_DAYS`).
     pub retention: Duration,
+    /// Lifetime of participant tokens (`ESTRADE_PARTICIPANT_TOKEN_TTL_S`).
+    pub participant_token_ttl: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed (`ESTRADE_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Rate limits on joining and token minting.
+    pub limits: Limits,
+}
+
+/// Rate limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Failed join attempts (unknown or malformed codes) per client IP per
+    /// minute (`ESTRADE_JOIN_FAILURES_PER_MIN`).
+    pub join_failures_per_ip_per_min: u32,
+    /// Join attempts per join code per minute (`ESTRADE_JOINS_PER_CODE_PER_MIN`).
+    pub joins_per_code_per_min: u32,
+    /// Tokens minted per second, process-wide (`ESTRADE_TOKEN_MINTS_PER_S`).
+    pub token_mints_per_s: u32,
 }
 
 /// Where PostgreSQL is: all that `migrate` and `admin` need.
@@ -202,6 +220,26 @@ impl<'a> Reader<'a> {
         Some(SecretString::from(value))
     }
 
+    fn proxies(&mut self, var: &'static str) -> Vec<ipnet::IpNet> {
+        let Some(raw) = self.raw(var) else {
+            return Vec::new();
+        };
+        let mut nets = Vec::new();
+        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let parsed = item
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(net) => nets.push(net),
+                Err(_) => self.problem(
+                    var,
+                    format!("has {item:?}, which is not an IP address or CIDR range"),
+                ),
+            }
+        }
+        nets
+    }
+
     fn finish<T>(self, value: Option<T>) -> Result<T, ConfigError> {
         match value {
             Some(v) if self.problems.is_empty() => Ok(v),
@@ -312,6 +350,16 @@ impl Config {
             Duration::from_secs(r.ranged("ESTRADE_SHUTDOWN_TIMEOUT_S", 20, 1, 300));
         let retention =
             Duration::from_secs(r.ranged("ESTRADE_RETENTION_DAYS", 30, 1, 3650) * 86_400);
+        let participant_token_ttl =
+            Duration::from_secs(r.ranged("ESTRADE_PARTICIPANT_TOKEN_TTL_S", 900, 60, 86_400));
+        let trusted_proxies = r.proxies("ESTRADE_TRUSTED_PROXIES");
+        let limits = Limits {
+            join_failures_per_ip_per_min: r.ranged("ESTRADE_JOIN_FAILURES_PER_MIN", 10, 1, 10_000)
+                as u32,
+            joins_per_code_per_min: r.ranged("ESTRADE_JOINS_PER_CODE_PER_MIN", 300, 1, 1_000_000)
+                as u32,
+            token_mints_per_s: r.ranged("ESTRADE_TOKEN_MINTS_PER_S", 20_000, 1, 1_000_000) as u32,
+        };
 
         let config = (|| {
             Some(Config {
@@ -331,6 +379,9 @@ impl Config {
                 body_limit_bytes,
                 shutdown_timeout,
                 retention,
+                participant_token_ttl,
+                trusted_proxies,
+                limits,
             })
         })();
         r.finish(config)
@@ -472,6 +523,19 @@ mod tests {
         assert!(!debug.contains(SECRET));
         assert!(!debug.contains("hunter2"));
         assert!(debug.contains("REDACTED"));
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let mut vars = complete();
+        vars.push(("ESTRADE_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"));
+        let cfg = Config::from_lookup(env(&vars)).unwrap();
+        assert_eq!(cfg.trusted_proxies.len(), 2);
+        assert!(cfg.trusted_proxies[1].contains(&"127.0.0.1".parse::<std::net::IpAddr>().unwrap()));
+        let mut vars = complete();
+        vars.push(("ESTRADE_TRUSTED_PROXIES", "traefik"));
+        let err = Config::from_lookup(env(&vars)).unwrap_err();
+        assert_eq!(err.problems[0].var, "ESTRADE_TRUSTED_PROXIES");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// What an account may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountRole {
     /// IT staff: sees and manages everything.
@@ -180,5 +180,168 @@ mod join_code_tests {
         assert_eq!(JoinCode::parse("12345"), Err(InvalidJoinCode));
         assert_eq!(JoinCode::parse("12345a"), Err(InvalidJoinCode));
         assert_eq!(JoinCode::parse("١٢٣٤٥٦"), Err(InvalidJoinCode));
+    }
+}
+
+/// A participant's display name as typed at join: trimmed, 1 to 64
+/// characters, no control characters. Personal data: never logged.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DisplayName(String);
+
+impl fmt::Debug for DisplayName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DisplayName(..)")
+    }
+}
+
+impl DisplayName {
+    /// Longest accepted name, in characters (matches the column's check).
+    pub const MAX_CHARS: usize = 64;
+
+    /// Trims and checks a name.
+    pub fn parse(raw: &str) -> Result<Self, NameError> {
+        parse_name(raw, Self::MAX_CHARS).map(Self)
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    /// Created, no LiveKit room yet.
+    Scheduled,
+    /// The room exists; learners may join.
+    Live,
+    /// Over; its join code is free again.
+    Ended,
+}
+
+/// How learners get the floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FloorMode {
+    /// Learners queue; the teacher grants.
+    Moderated,
+    /// A raise grants at once while a speaker slot is free.
+    Open,
+    /// Nobody but the teacher speaks.
+    Closed,
+}
+
+/// What kind of participant joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantKind {
+    /// The session's teacher.
+    Teacher,
+    /// One learner.
+    Learner,
+    /// A classroom of learners behind one screen.
+    Classroom,
+    /// IT staff, hidden.
+    Observer,
+}
+
+/// A string stored in Postgres that is not one of an enum's names: the
+/// schema's check constraints make this a bug, not bad input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected value {0:?} in the database")]
+pub struct UnknownValue(pub String);
+
+macro_rules! text_enum {
+    ($ty:ty { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The name stored in Postgres and used on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),+ }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = UnknownValue;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($name => Ok(Self::$variant),)+
+                    other => Err(UnknownValue(other.to_owned())),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(SessionStatus { Scheduled => "scheduled", Live => "live", Ended => "ended" });
+text_enum!(FloorMode { Moderated => "moderated", Open => "open", Closed => "closed" });
+text_enum!(ParticipantKind {
+    Teacher => "teacher",
+    Learner => "learner",
+    Classroom => "classroom",
+    Observer => "observer",
+});
+
+/// Limits on a session's settings (mirrored by the schema's checks).
+pub mod limits {
+    /// Most learners a session admits.
+    pub const MAX_LEARNERS: i32 = 1000;
+    /// Default learner limit: the field-measured 60 viewers per room.
+    pub const DEFAULT_MAX_LEARNERS: i32 = 60;
+    /// Most simultaneous speakers.
+    pub const MAX_SPEAKERS: i32 = 16;
+    /// Shortest and longest speaking-time limits, in seconds.
+    pub const SPEAKING_TIME_LIMIT_S: std::ops::RangeInclusive<i32> = 5..=3600;
+    /// Longest title, in characters.
+    pub const TITLE_CHARS: usize = 200;
+    /// Most people a classroom participant stands for.
+    pub const HEADCOUNT: std::ops::RangeInclusive<i32> = 1..=500;
+}
+
+/// A session title: trimmed, 1 to 200 characters, no control characters.
+pub fn parse_title(raw: &str) -> Result<String, NameError> {
+    parse_name(raw, limits::TITLE_CHARS)
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    #[test]
+    fn display_names_are_trimmed_bounded_and_free_of_control_characters() {
+        assert_eq!(DisplayName::parse(" Ana ").unwrap().as_str(), "Ana");
+        assert_eq!(
+            DisplayName::parse(&"a".repeat(65)),
+            Err(NameError::TooLong(64))
+        );
+        assert_eq!(
+            DisplayName::parse("Ana\u{7}"),
+            Err(NameError::ControlCharacter)
+        );
+        assert_eq!(DisplayName::parse(""), Err(NameError::Empty));
+        assert_eq!(
+            format!("{:?}", DisplayName::parse("Ana").unwrap()),
+            "DisplayName(..)"
+        );
+    }
+
+    #[test]
+    fn text_enums_round_trip_through_their_names() {
+        for s in [
+            SessionStatus::Scheduled,
+            SessionStatus::Live,
+            SessionStatus::Ended,
+        ] {
+            assert_eq!(s.as_str().parse::<SessionStatus>(), Ok(s));
+        }
+        assert_eq!("open".parse::<FloorMode>(), Ok(FloorMode::Open));
+        assert!("loud".parse::<FloorMode>().is_err());
+        assert_eq!(
+            "classroom".parse::<ParticipantKind>(),
+            Ok(ParticipantKind::Classroom)
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! time by sqlx's macros against `.sqlx/` (see `scripts/sqlx-prepare`).
 
 pub mod accounts;
+pub mod audit;
+pub mod floor;
 pub mod participants;
 pub mod sessions;
 

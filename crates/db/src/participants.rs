@@ -2,13 +2,170 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
 /// What an erased display name becomes.
 pub const ERASED_NAME: &str = "(erased)";
+
+/// A participant as stored.
+#[derive(Debug, Clone)]
+pub struct Participant {
+    /// Primary key.
+    pub id: Uuid,
+    /// Its session.
+    pub session_id: Uuid,
+    /// `teacher`, `learner`, `classroom` or `observer`.
+    pub kind: String,
+    /// LiveKit identity (server-assigned).
+    pub identity: String,
+    /// Display name (personal data: never logged).
+    pub display_name: String,
+    /// People behind a classroom participant.
+    pub headcount: Option<i32>,
+    /// `invited`, `present` or `left`.
+    pub presence: String,
+    /// When LiveKit last saw it join.
+    pub joined_at: Option<DateTime<Utc>>,
+    /// When it left.
+    pub left_at: Option<DateTime<Utc>>,
+    /// When it was kicked.
+    pub kicked_at: Option<DateTime<Utc>>,
+    /// When it joined through the API.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A participant to create.
+#[derive(Debug, Clone, Copy)]
+pub struct NewParticipant<'a> {
+    /// Its session.
+    pub session_id: Uuid,
+    /// Kind name.
+    pub kind: &'a str,
+    /// LiveKit identity.
+    pub identity: &'a str,
+    /// Display name.
+    pub display_name: &'a str,
+    /// For a classroom.
+    pub headcount: Option<i32>,
+}
+
+/// Creates a participant.
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: NewParticipant<'_>,
+) -> Result<Participant, sqlx::Error> {
+    sqlx::query_as!(
+        Participant,
+        "insert into participants (session_id, kind, identity, display_name, headcount)
+         values ($1, $2, $3, $4, $5)
+         returning id, session_id, kind, identity, display_name, headcount, presence,
+                   joined_at, left_at, kicked_at, created_at",
+        new.session_id,
+        new.kind,
+        new.identity,
+        new.display_name,
+        new.headcount,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// The teacher's participant row for a session, created on first use.
+pub async fn ensure_teacher(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    identity: &str,
+    name: &str,
+) -> Result<Participant, sqlx::Error> {
+    sqlx::query_as!(
+        Participant,
+        "insert into participants (session_id, kind, identity, display_name)
+         values ($1, 'teacher', $2, $3)
+         on conflict (identity) do update set display_name = excluded.display_name
+         returning id, session_id, kind, identity, display_name, headcount, presence,
+                   joined_at, left_at, kicked_at, created_at",
+        session_id,
+        identity,
+        name,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Learners and classrooms holding a seat: not left, not kicked.
+pub async fn count_seated(conn: &mut PgConnection, session_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select count(*) as \"n!\" from participants
+          where session_id = $1 and kind in ('learner', 'classroom')
+            and presence <> 'left' and kicked_at is null",
+        session_id
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// One participant.
+pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Participant>, sqlx::Error> {
+    sqlx::query_as!(
+        Participant,
+        "select id, session_id, kind, identity, display_name, headcount, presence,
+                joined_at, left_at, kicked_at, created_at
+           from participants where id = $1",
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// A session's participants, in join order.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+) -> Result<Vec<Participant>, sqlx::Error> {
+    sqlx::query_as!(
+        Participant,
+        "select id, session_id, kind, identity, display_name, headcount, presence,
+                joined_at, left_at, kicked_at, created_at
+           from participants where session_id = $1 order by created_at, id",
+        session_id
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Marks a participant kicked and gone.
+pub async fn kick(conn: &mut PgConnection, id: Uuid) -> Result<Participant, sqlx::Error> {
+    sqlx::query_as!(
+        Participant,
+        "update participants
+            set kicked_at = coalesce(kicked_at, now()), presence = 'left', left_at = coalesce(left_at, now())
+          where id = $1
+         returning id, session_id, kind, identity, display_name, headcount, presence,
+                   joined_at, left_at, kicked_at, created_at",
+        id
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Marks everyone in a session as gone (the session ended).
+pub async fn mark_all_left(conn: &mut PgConnection, session_id: Uuid) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "update participants set presence = 'left', left_at = coalesce(left_at, now())
+          where session_id = $1 and presence <> 'left'",
+        session_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
 
 /// Replaces the display names of learners and classrooms whose session ended
 /// more than `retention` ago. Returns how many names were erased.
 pub async fn erase_names_after(
-    db: impl sqlx::PgExecutor<'_>,
+    db: impl PgExecutor<'_>,
     retention: Duration,
 ) -> Result<u64, sqlx::Error> {
     let seconds = retention.as_secs_f64();

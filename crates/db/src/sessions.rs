@@ -1,46 +1,141 @@
 //! Teaching sessions.
 
+use chrono::{DateTime, Utc};
 use estrade_core::domain::JoinCode;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 /// The constraint that keeps join codes unique among sessions not ended.
 pub const JOIN_CODE_CONSTRAINT: &str = "sessions_join_code_not_ended";
 
-/// A newly created session.
+/// A session as stored.
 #[derive(Debug, Clone)]
-pub struct NewSession {
+pub struct Session {
     /// Primary key.
     pub id: Uuid,
+    /// Owning teacher's account.
+    pub teacher_id: Uuid,
+    /// Shown to learners.
+    pub title: String,
     /// LiveKit room name.
     pub room_name: String,
-    /// The code learners type.
+    /// Six digits.
     pub join_code: String,
+    /// `scheduled`, `live` or `ended`.
+    pub status: String,
+    /// Refuses new joins when set.
+    pub locked: bool,
+    /// Most learners and classrooms present at once.
+    pub max_learners: i32,
+    /// `moderated`, `open` or `closed`.
+    pub floor_mode: String,
+    /// Most simultaneous speakers.
+    pub max_speakers: i32,
+    /// Seconds a grant lasts, if limited.
+    pub speaking_time_limit_s: Option<i32>,
+    /// Bumped by every floor command.
+    pub floor_version: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// When it went live.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Why it ended.
+    pub end_reason: Option<String>,
 }
 
-/// Creates a scheduled session with a fresh join code, drawing again when
-/// the code is taken by another session that is not ended.
+/// What a teacher chooses when creating a session.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    /// Title, already validated.
+    pub title: &'a str,
+    /// Learner limit, already validated.
+    pub max_learners: i32,
+    /// Floor mode name.
+    pub floor_mode: &'a str,
+    /// Speaker limit.
+    pub max_speakers: i32,
+    /// Speaking-time limit in seconds.
+    pub speaking_time_limit_s: Option<i32>,
+}
+
+impl<'a> NewSession<'a> {
+    /// A moderated session with one speaker and the default learner limit.
+    pub fn with_defaults(title: &'a str) -> Self {
+        Self {
+            title,
+            max_learners: estrade_core::domain::limits::DEFAULT_MAX_LEARNERS,
+            floor_mode: "moderated",
+            max_speakers: 1,
+            speaking_time_limit_s: None,
+        }
+    }
+}
+
+/// How many codes to draw before giving up (a clash is one in a million
+/// per live session; fifty in a row means something else is wrong).
+const CODE_ATTEMPTS: u32 = 50;
+
+fn is_code_clash(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.constraint() == Some(JOIN_CODE_CONSTRAINT))
+}
+
+/// Creates a scheduled session with a fresh join code. Each attempt runs in
+/// a savepoint, so a code already taken does not abort the caller's
+/// transaction; another code is drawn.
 pub async fn insert(
     conn: &mut PgConnection,
     teacher_id: Uuid,
-    title: &str,
-) -> Result<NewSession, sqlx::Error> {
-    let mut attempts = 0;
+    new: &NewSession<'_>,
+) -> Result<Session, sqlx::Error> {
+    let mut attempt = 0;
     loop {
-        attempts += 1;
+        attempt += 1;
         let id = Uuid::new_v4();
         let code = JoinCode::generate();
-        // A savepoint, so a taken code does not abort the caller's transaction.
         let mut sp = sqlx::Connection::begin(&mut *conn).await?;
         let result = sqlx::query_as!(
-            NewSession,
-            "insert into sessions (id, teacher_id, title, room_name, join_code)
-             values ($1, $2, $3, $4, $5)
-             returning id, room_name, join_code",
+            Session,
+            "insert into sessions (id, teacher_id, title, room_name, join_code, max_learners,
+                                   floor_mode, max_speakers, speaking_time_limit_s)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             returning *",
             id,
             teacher_id,
-            title,
+            new.title,
             format!("estrade-{id}"),
+            code.as_str(),
+            new.max_learners,
+            new.floor_mode,
+            new.max_speakers,
+            new.speaking_time_limit_s,
+        )
+        .fetch_one(&mut *sp)
+        .await;
+        match result {
+            Ok(session) => {
+                sp.commit().await?;
+                return Ok(session);
+            }
+            Err(e) if is_code_clash(&e) && attempt < CODE_ATTEMPTS => sp.rollback().await?,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Gives a session that is not ended a new join code (drawn as in
+/// [`insert`]); the old one stops working at once.
+pub async fn rotate_code(conn: &mut PgConnection, id: Uuid) -> Result<Session, sqlx::Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let code = JoinCode::generate();
+        let mut sp = sqlx::Connection::begin(&mut *conn).await?;
+        let result = sqlx::query_as!(
+            Session,
+            "update sessions set join_code = $2 where id = $1 and status <> 'ended' returning *",
+            id,
             code.as_str(),
         )
         .fetch_one(&mut *sp)
@@ -50,12 +145,133 @@ pub async fn insert(
                 sp.commit().await?;
                 return Ok(session);
             }
-            Err(sqlx::Error::Database(e))
-                if e.constraint() == Some(JOIN_CODE_CONSTRAINT) && attempts < 20 =>
-            {
-                sp.rollback().await?;
-            }
+            Err(e) if is_code_clash(&e) && attempt < CODE_ATTEMPTS => sp.rollback().await?,
             Err(e) => return Err(e),
         }
     }
+}
+
+/// One session.
+pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Session>, sqlx::Error> {
+    sqlx::query_as!(Session, "select * from sessions where id = $1", id)
+        .fetch_optional(db)
+        .await
+}
+
+/// One session, locked until the transaction ends: every change to a
+/// session (and its floor) goes through this lock, so replicas agree.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<Session>, sqlx::Error> {
+    sqlx::query_as!(
+        Session,
+        "select * from sessions where id = $1 for update",
+        id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Sessions, newest first: all of them, or one teacher's.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    teacher_id: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Session>, sqlx::Error> {
+    sqlx::query_as!(
+        Session,
+        "select * from sessions where ($1::uuid is null or teacher_id = $1)
+         order by created_at desc, id limit $2",
+        teacher_id,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The session a code leads to (only sessions not ended hold codes).
+pub async fn find_by_code(
+    db: impl PgExecutor<'_>,
+    code: &str,
+) -> Result<Option<Session>, sqlx::Error> {
+    sqlx::query_as!(
+        Session,
+        "select * from sessions where join_code = $1 and status <> 'ended'",
+        code
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Whether an ended session used this code (to say "ended", not "unknown").
+pub async fn code_belonged_to_ended(
+    db: impl PgExecutor<'_>,
+    code: &str,
+) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query_scalar!(
+        "select exists(select 1 from sessions where join_code = $1 and status = 'ended') as \"found!\"",
+        code
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(found)
+}
+
+/// Marks a scheduled session live (a live one is returned unchanged).
+pub async fn mark_live(conn: &mut PgConnection, id: Uuid) -> Result<Session, sqlx::Error> {
+    sqlx::query_as!(
+        Session,
+        "update sessions set status = 'live', started_at = coalesce(started_at, now())
+          where id = $1 and status <> 'ended' returning *",
+        id
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Ends a session that is not ended yet, with a reason.
+pub async fn mark_ended(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> Result<Session, sqlx::Error> {
+    sqlx::query_as!(
+        Session,
+        "update sessions set status = 'ended', ended_at = now(), end_reason = $2, locked = false
+          where id = $1 and status <> 'ended' returning *",
+        id,
+        reason,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Locks or unlocks a session against new joins.
+pub async fn set_locked(
+    conn: &mut PgConnection,
+    id: Uuid,
+    locked: bool,
+) -> Result<Session, sqlx::Error> {
+    sqlx::query_as!(
+        Session,
+        "update sessions set locked = $2 where id = $1 returning *",
+        id,
+        locked
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Changes the title.
+pub async fn set_title(
+    conn: &mut PgConnection,
+    id: Uuid,
+    title: &str,
+) -> Result<Session, sqlx::Error> {
+    sqlx::query_as!(
+        Session,
+        "update sessions set title = $2 where id = $1 returning *",
+        id,
+        title
+    )
+    .fetch_one(conn)
+    .await
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use estrade_core::api_key::{self, NewApiKey};
 use estrade_core::domain::{AccountName, AccountRole};
 use estrade_db::participants::ERASED_NAME;
+use estrade_db::sessions::NewSession;
 use sqlx::PgPool;
 
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
@@ -35,12 +36,14 @@ async fn a_session_gets_a_six_digit_code_and_its_own_room(db: PgPool) {
         .await
         .unwrap();
     let mut conn = db.acquire().await.unwrap();
-    let a = estrade_db::sessions::insert(&mut conn, teacher.id, "Sauces")
-        .await
-        .unwrap();
-    let b = estrade_db::sessions::insert(&mut conn, teacher.id, "Sauces")
-        .await
-        .unwrap();
+    let a =
+        estrade_db::sessions::insert(&mut conn, teacher.id, &NewSession::with_defaults("Sauces"))
+            .await
+            .unwrap();
+    let b =
+        estrade_db::sessions::insert(&mut conn, teacher.id, &NewSession::with_defaults("Sauces"))
+            .await
+            .unwrap();
     assert_eq!(a.join_code.len(), 6);
     assert_ne!(a.room_name, b.room_name);
     assert_ne!(a.join_code, b.join_code);

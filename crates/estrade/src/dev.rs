@@ -98,7 +98,12 @@ async fn run_with(config: Config, shutdown: CancellationToken) -> anyhow::Result
     let teacher_id = teacher.1;
     let pool = estrade_db::connect_lazy(&config.database)?;
     let mut conn = pool.acquire().await?;
-    let demo = estrade_db::sessions::insert(&mut conn, teacher_id, "Demo class").await?;
+    let demo = estrade_db::sessions::insert(
+        &mut conn,
+        teacher_id,
+        &estrade_db::sessions::NewSession::with_defaults("Demo class"),
+    )
+    .await?;
     drop(conn);
 
     println!(

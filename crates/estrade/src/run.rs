@@ -1,15 +1,11 @@
 //! What each subcommand does once configured: build the shared pieces from
 //! the configuration and hand them the shutdown signal.
 
-use std::sync::Arc;
-
 use anyhow::Context as _;
-use estrade_api::{AppState, Settings};
+use estrade_api::AppState;
 use estrade_core::api_key::NewApiKey;
 use estrade_core::config::{Config, DatabaseConfig};
 use estrade_core::domain::{AccountName, AccountRole};
-use estrade_livekit::Gateway;
-use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -41,15 +37,8 @@ pub async fn create_key(
 
 /// The API's shared state, built from the configuration.
 pub fn app_state(config: &Config) -> anyhow::Result<AppState> {
-    Ok(AppState {
-        db: estrade_db::connect_lazy(&config.database)?,
-        redis: estrade_api::redis_connection(config.redis_url.expose_secret())
-            .context("REDIS_URL")?,
-        livekit: Gateway::new(&config.livekit),
-        settings: Arc::new(Settings {
-            body_limit_bytes: config.body_limit_bytes,
-        }),
-    })
+    let db = estrade_db::connect_lazy(&config.database)?;
+    AppState::new(config, db).context("REDIS_URL")
 }
 
 /// `estrade serve`: the API on `ESTRADE_LISTEN`, `/metrics` on

@@ -1,3 +1,7 @@
 //! The API's routes, one module per area; each exposes `router()`.
 
+pub mod accounts;
 pub mod health;
+pub mod join;
+pub mod participants;
+pub mod sessions;

@@ -1,0 +1,254 @@
+//! Joining a session with a code and a name, and renewing the tokens.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use chrono::{DateTime, Utc};
+use estrade_core::domain::{DisplayName, JoinCode, ParticipantKind, SessionStatus, limits};
+use estrade_db::audit::{self, Actor, Entry};
+use estrade_db::participants::{NewParticipant, Participant};
+use estrade_db::sessions::Session;
+use estrade_livekit::Role;
+use rand::distr::{Alphanumeric, SampleString as _};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::sessions::{status_of, to_utc};
+use crate::AppState;
+use crate::auth::{ClientIp, ParticipantCaller};
+use crate::error::{Error, ErrorBody};
+use crate::extract::Json;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/join", post(join))
+        .route("/v1/participant/refresh", post(refresh))
+}
+
+/// Joining a session.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// The six digits (spaces and dashes are ignored).
+    #[schema(example = "482913")]
+    pub code: String,
+    /// The name others see: 1–64 characters.
+    #[schema(example = "Ana")]
+    pub name: String,
+    /// `learner` (default) or `classroom`.
+    #[serde(default)]
+    pub kind: Option<ParticipantKind>,
+    /// For a classroom: how many people are in front of the screen (1–500).
+    #[serde(default)]
+    pub headcount: Option<i32>,
+}
+
+/// What a participant needs: LiveKit access and its own token for the API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Joined {
+    /// The session.
+    pub session_id: Uuid,
+    /// The participant created.
+    pub participant_id: Uuid,
+    /// Its LiveKit identity (`l-…` or `c-…`).
+    pub identity: String,
+    /// LiveKit's URL.
+    pub livekit_url: String,
+    /// LiveKit access token: watch and chat, never publish.
+    pub livekit_token: String,
+    /// Bearer token for this API, bound to this participant and session.
+    pub participant_token: String,
+    /// When the participant token expires (renew before with
+    /// `POST /v1/participant/refresh`).
+    pub expires_at: DateTime<Utc>,
+}
+
+fn unknown_code() -> Error {
+    Error::Missing {
+        code: "unknown_code",
+        message: "No session uses this code; check the digits.".to_owned(),
+    }
+}
+
+/// Join a live session with its code and a name (no account needed).
+#[utoipa::path(post, path = "/v1/join", tag = "participants", request_body = JoinRequest,
+    responses(
+        (status = 200, body = Joined),
+        (status = 404, description = "`unknown_code`", body = ErrorBody),
+        (status = 409, description = "`session_not_started`, `session_locked`, `session_full`", body = ErrorBody),
+        (status = 410, description = "`session_ended`", body = ErrorBody),
+        (status = 422, description = "`invalid_code`, `invalid_name`, `invalid_kind`, `invalid_headcount`", body = ErrorBody),
+        (status = 429, description = "too many failed codes from this address, or too many joins on this code", body = ErrorBody),
+        (status = 400, body = ErrorBody),
+    ))]
+pub async fn join(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(req): Json<JoinRequest>,
+) -> Result<Json<Joined>, Error> {
+    let limits = &state.settings.limits;
+    // Refused before anything is looked up: a 429 says nothing about codes.
+    limits.check_ip(ip)?;
+    let Ok(code) = JoinCode::parse(&req.code) else {
+        limits.record_failure(ip)?;
+        return Err(Error::invalid("invalid_code", "A join code is six digits."));
+    };
+    let name = DisplayName::parse(&req.name)
+        .map_err(|e| Error::invalid("invalid_name", format!("name: {e}.")))?;
+    let kind = req.kind.unwrap_or(ParticipantKind::Learner);
+    let role = match kind {
+        ParticipantKind::Learner => Role::Learner,
+        ParticipantKind::Classroom => Role::Classroom,
+        _ => {
+            return Err(Error::invalid(
+                "invalid_kind",
+                "kind must be learner or classroom.",
+            ));
+        }
+    };
+    if let Some(n) = req.headcount
+        && (kind != ParticipantKind::Classroom || !limits::HEADCOUNT.contains(&n))
+    {
+        return Err(Error::invalid(
+            "invalid_headcount",
+            "headcount is for a classroom, between 1 and 500.",
+        ));
+    }
+    limits.check_code(code.as_str())?;
+
+    let Some(session) = estrade_db::sessions::find_by_code(&state.db, code.as_str()).await? else {
+        limits.record_failure(ip)?;
+        if estrade_db::sessions::code_belonged_to_ended(&state.db, code.as_str()).await? {
+            return Err(Error::Gone {
+                code: "session_ended",
+                message: "This session has ended.".to_owned(),
+            });
+        }
+        return Err(unknown_code());
+    };
+    check_joinable(&session)?;
+    limits.check_mint(2)?;
+
+    let identity = format!(
+        "{}{}",
+        role.identity_prefix(),
+        Alphanumeric.sample_string(&mut rand::rng(), 16)
+    );
+    let mut tx = state.db.begin().await?;
+    // The session's row lock serialises joins with each other and with the
+    // teacher's changes (lock, end), so the seat count below is exact.
+    let session = estrade_db::sessions::lock(&mut tx, session.id)
+        .await?
+        .ok_or_else(unknown_code)?;
+    check_joinable(&session)?;
+    if estrade_db::participants::count_seated(&mut tx, session.id).await?
+        >= i64::from(session.max_learners)
+    {
+        return Err(Error::conflict("session_full", "This session is full."));
+    }
+    let new = NewParticipant {
+        session_id: session.id,
+        kind: kind.as_str(),
+        identity: &identity,
+        display_name: name.as_str(),
+        headcount: req.headcount,
+    };
+    let participant = estrade_db::participants::insert(&mut tx, new).await?;
+    let entry = Entry {
+        actor: Actor::Participant(participant.id),
+        action: "participant.joined",
+        session_id: Some(session.id),
+        target_id: Some(participant.id),
+        details: json!({ "kind": kind }),
+    };
+    audit::record(&mut tx, entry).await?;
+    // Durable before the tokens are handed out.
+    tx.commit().await?;
+    Ok(Json(tokens_for(
+        &state,
+        &session,
+        &participant,
+        name.as_str(),
+    )?))
+}
+
+fn check_joinable(session: &Session) -> Result<(), Error> {
+    match status_of(session)? {
+        SessionStatus::Scheduled => Err(Error::conflict(
+            "session_not_started",
+            "This session has not started yet.",
+        )),
+        SessionStatus::Ended => Err(Error::Gone {
+            code: "session_ended",
+            message: "This session has ended.".to_owned(),
+        }),
+        SessionStatus::Live if session.locked => Err(Error::conflict(
+            "session_locked",
+            "The teacher has closed this session to new arrivals.",
+        )),
+        SessionStatus::Live => Ok(()),
+    }
+}
+
+fn tokens_for(
+    state: &AppState,
+    session: &Session,
+    p: &Participant,
+    name: &str,
+) -> Result<Joined, Error> {
+    let role = if p.kind == "classroom" {
+        Role::Classroom
+    } else {
+        Role::Learner
+    };
+    let livekit = state
+        .livekit
+        .mint(role, &session.room_name, &p.identity, name)?;
+    let ours = state.settings.participant_tokens.sign(p.id, session.id)?;
+    Ok(Joined {
+        session_id: session.id,
+        participant_id: p.id,
+        identity: p.identity.clone(),
+        livekit_url: state.settings.livekit_url.clone(),
+        livekit_token: livekit.jwt,
+        participant_token: ours.token,
+        expires_at: to_utc(ours.expires_at),
+    })
+}
+
+/// New participant and LiveKit tokens, for a participant still in a live
+/// session (refused once kicked or once the session ended).
+#[utoipa::path(post, path = "/v1/participant/refresh", tag = "participants", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Joined),
+        (status = 401, description = "no valid participant token, or `token_revoked` after a kick", body = ErrorBody),
+        (status = 403, description = "not a participant token", body = ErrorBody),
+        (status = 410, description = "`session_ended`", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    caller: ParticipantCaller,
+) -> Result<Json<Joined>, Error> {
+    let session = estrade_db::sessions::get(&state.db, caller.session_id)
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    if status_of(&session)? == SessionStatus::Ended {
+        return Err(Error::Gone {
+            code: "session_ended",
+            message: "This session has ended.".to_owned(),
+        });
+    }
+    let participant = estrade_db::participants::get(&state.db, caller.participant_id)
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    state.settings.limits.check_mint(2)?;
+    Ok(Json(tokens_for(
+        &state,
+        &session,
+        &participant,
+        &participant.display_name,
+    )?))
+}

@@ -1,0 +1,147 @@
+//! A session's participants: listing and removal (kick).
+
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use estrade_db::audit::{self, Entry};
+use estrade_db::participants::Participant;
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::sessions::lock_managed;
+use crate::AppState;
+use crate::auth::Staff;
+use crate::error::{Error, ErrorBody};
+use crate::extract::Json;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/sessions/{id}/participants", get(list_participants))
+        .route("/v1/sessions/{id}/participants/{pid}/kick", post(kick))
+}
+
+/// A participant as the teacher sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipantView {
+    /// Participant id.
+    pub id: Uuid,
+    /// `teacher`, `learner`, `classroom` or `observer`.
+    pub kind: String,
+    /// LiveKit identity.
+    pub identity: String,
+    /// Display name.
+    pub name: String,
+    /// For a classroom.
+    pub headcount: Option<i32>,
+    /// `invited` (has tokens, not seen in the room yet), `present` or `left`.
+    pub presence: String,
+    /// Whether it was removed by the teacher or an admin.
+    pub kicked: bool,
+    /// When it joined through the API.
+    pub created_at: DateTime<Utc>,
+    /// When LiveKit last saw it arrive.
+    pub joined_at: Option<DateTime<Utc>>,
+    /// When it left.
+    pub left_at: Option<DateTime<Utc>>,
+}
+
+/// Participants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipantList {
+    /// In join order.
+    pub participants: Vec<ParticipantView>,
+}
+
+fn view(p: Participant) -> ParticipantView {
+    ParticipantView {
+        kicked: p.kicked_at.is_some(),
+        id: p.id,
+        kind: p.kind,
+        identity: p.identity,
+        name: p.display_name,
+        headcount: p.headcount,
+        presence: p.presence,
+        created_at: p.created_at,
+        joined_at: p.joined_at,
+        left_at: p.left_at,
+    }
+}
+
+/// List a session's participants with their presence (owner, admin).
+#[utoipa::path(get, path = "/v1/sessions/{id}/participants", tag = "participants", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Session id")),
+    responses((status = 200, body = ParticipantList), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_participants(
+    State(state): State<AppState>,
+    Staff(caller): Staff,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ParticipantList>, Error> {
+    let session = estrade_db::sessions::get(&state.db, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    caller.can_manage(session.teacher_id)?;
+    let participants = estrade_db::participants::list(&state.db, id).await?;
+    Ok(Json(ParticipantList {
+        participants: participants.into_iter().map(view).collect(),
+    }))
+}
+
+/// Remove a participant: out of LiveKit, its tokens refused from now on,
+/// its hand and floor released (owner, admin; idempotent).
+#[utoipa::path(post, path = "/v1/sessions/{id}/participants/{pid}/kick", tag = "participants", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Session id"), ("pid" = Uuid, Path, description = "Participant id")),
+    responses((status = 200, body = ParticipantView), (status = 404, body = ErrorBody),
+        (status = 409, description = "`cannot_kick_teacher`", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn kick(
+    State(state): State<AppState>,
+    Staff(caller): Staff,
+    Path((id, pid)): Path<(Uuid, Uuid)>,
+) -> Result<Json<ParticipantView>, Error> {
+    let mut tx = state.db.begin().await?;
+    let session = lock_managed(&mut tx, &caller, id).await?;
+    let participant = estrade_db::participants::get(&mut *tx, pid)
+        .await?
+        .filter(|p| p.session_id == id)
+        .ok_or(Error::NotFound)?;
+    if participant.kind == "teacher" {
+        return Err(Error::conflict(
+            "cannot_kick_teacher",
+            "The session's teacher cannot be removed; end the session instead.",
+        ));
+    }
+    if participant.kicked_at.is_some() {
+        return Ok(Json(view(participant)));
+    }
+    let kicked = estrade_db::participants::kick(&mut tx, pid).await?;
+    let released = estrade_db::floor::close_for(&mut tx, pid, "kicked").await?;
+    let entry = Entry {
+        actor: caller.actor(),
+        action: "participant.kicked",
+        session_id: Some(id),
+        target_id: Some(pid),
+        details: json!({ "floor_released": released }),
+    };
+    audit::record(&mut tx, entry).await?;
+    tx.commit().await?;
+    // Tokens issued up to now (the next whole second included) can no
+    // longer connect; our own participant token is refused by the kick.
+    let revoke_before = SystemTime::now() + Duration::from_secs(1);
+    match state
+        .livekit
+        .remove_participant(&session.room_name, &kicked.identity, revoke_before)
+        .await
+    {
+        Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
+        Err(e) => {
+            tracing::warn!(participant.id = %pid, error = %e, "LiveKit removal failed; reconciliation will retry")
+        }
+    }
+    Ok(Json(view(kicked)))
+}
