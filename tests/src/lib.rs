@@ -186,6 +186,96 @@ impl TestApp {
             .await
             .expect("request")
     }
+
+    /// Sends `method path` with an optional bearer credential and JSON
+    /// body; returns the status and the JSON body (`null` when empty).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).expect("JSON body")
+        };
+        (status, json)
+    }
+
+    /// POST with a credential and a JSON body.
+    pub async fn post_as(
+        &self,
+        path: &str,
+        bearer: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(bearer), Some(body))
+            .await
+    }
+
+    /// GET with a credential.
+    pub async fn get_as(&self, path: &str, bearer: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, Some(bearer), None)
+            .await
+    }
+
+    /// An admin account's key, created directly in the database (as
+    /// `estrade admin create-key` does).
+    pub async fn admin_key(&self) -> String {
+        let key = estrade_core::api_key::NewApiKey::generate();
+        let name = estrade_core::domain::AccountName::parse("IT desk").unwrap();
+        let role = estrade_core::domain::AccountRole::Admin;
+        estrade_db::accounts::create_with_key(&self.db, &name, role, &key)
+            .await
+            .unwrap();
+        key.expose().to_owned()
+    }
+
+    /// A teacher created through the API; returns its id and key.
+    pub async fn teacher(&self, admin: &str, name: &str) -> (String, String) {
+        let body = serde_json::json!({"name": name, "role": "teacher"});
+        let (status, body) = self.post_as("/v1/admin/accounts", admin, body).await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        (id, body["api_key"].as_str().unwrap().to_owned())
+    }
+
+    /// A live session of `teacher`; returns its JSON.
+    pub async fn live_session(&self, teacher: &str, body: serde_json::Value) -> serde_json::Value {
+        let (status, session) = self.post_as("/v1/sessions", teacher, body).await;
+        assert_eq!(status, 201, "{session}");
+        let path = format!("/v1/sessions/{}/start", session["id"].as_str().unwrap());
+        let (status, session) = self.post_as(&path, teacher, serde_json::json!({})).await;
+        assert_eq!(status, 200, "{session}");
+        session
+    }
+
+    /// Joins with `code` as a learner named `name`; returns status and body.
+    pub async fn join(&self, code: &str, name: &str) -> (u16, serde_json::Value) {
+        let body = serde_json::json!({"code": code, "name": name});
+        self.call(reqwest::Method::POST, "/v1/join", None, Some(body))
+            .await
+    }
+
+    /// Counts rows of `table`.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
 }
 
 impl Drop for TestApp {

@@ -1,0 +1,324 @@
+//! Joining: every kind of bad input is refused with the right error and
+//! writes nothing; rate limits stop code guessing without stopping a class
+//! behind one address.
+
+use estrade_tests::{Options, TestApp};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+async fn teacher_with_live_session(app: &TestApp) -> (String, Value) {
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "T").await;
+    let session = app.live_session(&teacher, json!({"title": "C"})).await;
+    (teacher, session)
+}
+
+/// Rows that a refused request must not have written.
+async fn written(app: &TestApp) -> (i64, i64) {
+    (
+        app.count("participants").await,
+        app.count("audit_log").await,
+    )
+}
+
+async fn raw_join(app: &TestApp, body: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .post(app.url("/v1/join"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn bad_join_requests_get_clear_errors_and_write_nothing(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let (_, session) = teacher_with_live_session(&app).await;
+    let code = session["join_code"].as_str().unwrap();
+    let before = written(&app).await;
+    let unknown = if code == "000000" { "000001" } else { "000000" };
+
+    let cases: Vec<(String, u16, &str)> = vec![
+        (
+            json!({"code": unknown, "name": "Ana"}).to_string(),
+            404,
+            "unknown_code",
+        ),
+        (
+            json!({"code": "12ab56", "name": "Ana"}).to_string(),
+            422,
+            "invalid_code",
+        ),
+        (
+            json!({"code": code, "name": ""}).to_string(),
+            422,
+            "invalid_name",
+        ),
+        (
+            json!({"code": code, "name": "   "}).to_string(),
+            422,
+            "invalid_name",
+        ),
+        (
+            json!({"code": code, "name": "x".repeat(65)}).to_string(),
+            422,
+            "invalid_name",
+        ),
+        (
+            json!({"code": code, "name": "Ana\u{1b}[31m"}).to_string(),
+            422,
+            "invalid_name",
+        ),
+        (
+            json!({"code": code, "name": "Ana", "kind": "teacher"}).to_string(),
+            422,
+            "invalid_kind",
+        ),
+        (
+            json!({"code": code, "name": "Ana", "kind": "robot"}).to_string(),
+            422,
+            "invalid_body",
+        ),
+        (
+            json!({"code": code, "name": "Ana", "headcount": 3}).to_string(),
+            422,
+            "invalid_headcount",
+        ),
+        (
+            json!({"code": code, "name": "Salle", "kind": "classroom", "headcount": 0}).to_string(),
+            422,
+            "invalid_headcount",
+        ),
+        (
+            json!({"code": code, "name": "Ana", "identity": "l-chosen"}).to_string(),
+            422,
+            "invalid_body",
+        ),
+        (
+            json!({"code": 123456, "name": "Ana"}).to_string(),
+            422,
+            "invalid_body",
+        ),
+        (json!({"name": "Ana"}).to_string(), 422, "invalid_body"),
+        ("{\"code\": ".to_owned(), 400, "malformed_request"),
+    ];
+    for (body, status, error) in cases {
+        let (got, response) = raw_join(&app, &body).await;
+        assert_eq!(
+            (got, response["error"]["code"].as_str().unwrap()),
+            (status, error),
+            "{body}"
+        );
+    }
+    let huge = json!({"code": code, "name": "x".repeat(100_000)}).to_string();
+    assert_eq!(raw_join(&app, &huge).await.0, 413);
+
+    assert_eq!(written(&app).await, before, "nothing was written");
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn bad_session_and_account_requests_get_clear_errors_and_write_nothing(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "T").await;
+    let before = (
+        app.count("sessions").await,
+        app.count("accounts").await,
+        app.count("audit_log").await,
+    );
+
+    for (body, error) in [
+        (json!({"title": ""}), "invalid_title"),
+        (json!({"title": "x".repeat(201)}), "invalid_title"),
+        (
+            json!({"title": "C", "max_learners": 0}),
+            "invalid_max_learners",
+        ),
+        (
+            json!({"title": "C", "max_learners": 5000}),
+            "invalid_max_learners",
+        ),
+        (
+            json!({"title": "C", "floor": {"mode": "open", "max_speakers": 99}}),
+            "invalid_floor",
+        ),
+        (
+            json!({"title": "C", "floor": {"mode": "open", "max_speakers": 1, "speaking_time_limit_s": 1}}),
+            "invalid_floor",
+        ),
+        (
+            json!({"title": "C", "floor": {"mode": "loud", "max_speakers": 1}}),
+            "invalid_body",
+        ),
+        (json!({"title": "C", "status": "live"}), "invalid_body"),
+    ] {
+        let (status, response) = app.post_as("/v1/sessions", &teacher, body.clone()).await;
+        assert_eq!(
+            (status, response["error"]["code"].as_str().unwrap()),
+            (422, error),
+            "{body}"
+        );
+    }
+    for (body, error) in [
+        (json!({"name": "X", "role": "root"}), "invalid_body"),
+        (json!({"name": "", "role": "teacher"}), "invalid_name"),
+        (json!({"name": "X"}), "invalid_body"),
+    ] {
+        let (status, response) = app
+            .post_as("/v1/admin/accounts", &admin, body.clone())
+            .await;
+        assert_eq!(
+            (status, response["error"]["code"].as_str().unwrap()),
+            (422, error),
+            "{body}"
+        );
+    }
+
+    let after = (
+        app.count("sessions").await,
+        app.count("accounts").await,
+        app.count("audit_log").await,
+    );
+    assert_eq!(after, before, "nothing was written");
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn guessing_codes_from_one_address_is_stopped_but_other_addresses_and_known_codes_are_not(
+    db: PgPool,
+) {
+    let env = vec![
+        ("ESTRADE_JOIN_FAILURES_PER_MIN", "3".to_owned()),
+        ("ESTRADE_TRUSTED_PROXIES", "127.0.0.1".to_owned()),
+    ];
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            env,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, session) = teacher_with_live_session(&app).await;
+    let code = session["join_code"].as_str().unwrap().to_owned();
+    let from = |ip: &'static str, code: String| {
+        let app = &app;
+        async move {
+            let res = app
+                .client
+                .post(app.url("/v1/join"))
+                .header("x-forwarded-for", ip)
+                .json(&json!({"code": code, "name": "Ana"}))
+                .send()
+                .await
+                .unwrap();
+            let retry = res
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (res.status().as_u16(), retry)
+        }
+    };
+    let wrong = if code == "999999" { "999998" } else { "999999" };
+
+    // A classroom behind one address joins many times: successes do not count.
+    for _ in 0..5 {
+        assert_eq!(from("198.51.100.7", code.clone()).await.0, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(from("198.51.100.7", wrong.to_owned()).await.0, 404);
+    }
+    let (status, retry) = from("198.51.100.7", wrong.to_owned()).await;
+    assert_eq!(status, 429);
+    assert!(
+        retry.unwrap().parse::<u64>().unwrap() >= 1,
+        "Retry-After in whole seconds"
+    );
+    // Now refused before lookup, even with the right code.
+    assert_eq!(from("198.51.100.7", code.clone()).await.0, 429);
+    // Another address is unaffected.
+    assert_eq!(from("203.0.113.5", code.clone()).await.0, 200);
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn forwarded_for_is_ignored_from_an_untrusted_peer(db: PgPool) {
+    let env = vec![("ESTRADE_JOIN_FAILURES_PER_MIN", "2".to_owned())];
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            env,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, session) = teacher_with_live_session(&app).await;
+    let wrong = if session["join_code"] == "999999" {
+        "999998"
+    } else {
+        "999999"
+    };
+    // Each request claims another address; without a trusted proxy they are
+    // all the TCP peer, 127.0.0.1.
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let res = app
+            .client
+            .post(app.url("/v1/join"))
+            .header("x-forwarded-for", format!("192.0.2.{i}"))
+            .json(&json!({"code": wrong, "name": "Ana"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [404, 404, 429]);
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn one_code_cannot_be_flooded_and_minting_has_a_global_ceiling(db: PgPool) {
+    let env = vec![("ESTRADE_JOINS_PER_CODE_PER_MIN", "2".to_owned())];
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            env,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, session) = teacher_with_live_session(&app).await;
+    let code = session["join_code"].as_str().unwrap();
+    assert_eq!(app.join(code, "A").await.0, 200);
+    assert_eq!(app.join(code, "B").await.0, 200);
+    let (status, body) = app.join(code, "C").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (429, &json!("rate_limited"))
+    );
+    assert_eq!(app.count("participants").await, 2);
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn token_minting_beyond_the_global_ceiling_is_refused(db: PgPool) {
+    let env = vec![("ESTRADE_TOKEN_MINTS_PER_S", "10".to_owned())];
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            env,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (_, session) = teacher_with_live_session(&app).await;
+    let code = session["join_code"].as_str().unwrap();
+    // Each join mints two tokens: five joins use the burst of ten.
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(app.join(code, &format!("L{i}")).await.0);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+    let refreshed = app.call(Method::GET, "/healthz", None, None).await.0;
+    assert_eq!(refreshed, 200, "other endpoints are unaffected");
+}
