@@ -36,7 +36,7 @@ pub struct Participant {
     pub created_at: DateTime<Utc>,
 }
 
-/// A participant to create.
+/// A participant to admit.
 #[derive(Debug, Clone, Copy)]
 pub struct NewParticipant<'a> {
     /// Its session.
@@ -49,27 +49,6 @@ pub struct NewParticipant<'a> {
     pub display_name: &'a str,
     /// For a classroom.
     pub headcount: Option<i32>,
-}
-
-/// Creates a participant.
-pub async fn insert(
-    conn: &mut PgConnection,
-    new: NewParticipant<'_>,
-) -> Result<Participant, sqlx::Error> {
-    sqlx::query_as!(
-        Participant,
-        "insert into participants (session_id, kind, identity, display_name, headcount)
-         values ($1, $2, $3, $4, $5)
-         returning id, session_id, kind, identity, display_name, headcount, presence,
-                   joined_at, left_at, kicked_at, created_at",
-        new.session_id,
-        new.kind,
-        new.identity,
-        new.display_name,
-        new.headcount,
-    )
-    .fetch_one(conn)
-    .await
 }
 
 /// The teacher's participant row for a session, created on first use.
@@ -89,18 +68,6 @@ pub async fn ensure_teacher(
         session_id,
         identity,
         name,
-    )
-    .fetch_one(conn)
-    .await
-}
-
-/// Learners and classrooms holding a seat: not left, not kicked.
-pub async fn count_seated(conn: &mut PgConnection, session_id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        "select count(*) as \"n!\" from participants
-          where session_id = $1 and kind in ('learner', 'classroom')
-            and presence <> 'left' and kicked_at is null",
-        session_id
     )
     .fetch_one(conn)
     .await
@@ -183,4 +150,48 @@ pub async fn erase_names_after(
     .execute(db)
     .await?;
     Ok(result.rows_affected())
+}
+
+/// Admits a learner or classroom if a seat is free: counts the seated
+/// participants, inserts the new one and its `participant.joined` audit
+/// entry, in one statement. `None` when the session is full.
+///
+/// Why one statement: joining is the hottest write (a class arrives at
+/// once), and each round trip costs more than the work. The caller must
+/// hold the session's row lock (taken by an earlier statement of the same
+/// transaction, so this statement's snapshot sees every committed join).
+pub async fn admit(
+    conn: &mut PgConnection,
+    max_learners: i32,
+    new: NewParticipant<'_>,
+) -> Result<Option<Participant>, sqlx::Error> {
+    sqlx::query_as!(
+        Participant,
+        "with seated as (
+             select count(*) as n from participants
+              where session_id = $1 and kind in ('learner', 'classroom')
+                and presence <> 'left' and kicked_at is null
+         ), admitted as (
+             insert into participants (session_id, kind, identity, display_name, headcount)
+             select $1, $2, $3, $4, $5 from seated where seated.n < $6
+             returning id, session_id, kind, identity, display_name, headcount, presence,
+                       joined_at, left_at, kicked_at, created_at
+         ), audited as (
+             insert into audit_log (actor_kind, actor_id, action, session_id, target_id, details)
+             select 'participant', id, 'participant.joined', session_id, id, jsonb_build_object('kind', kind)
+               from admitted
+         )
+         select id as \"id!\", session_id as \"session_id!\", kind as \"kind!\", identity as \"identity!\",
+                display_name as \"display_name!\", headcount, presence as \"presence!\",
+                joined_at, left_at, kicked_at, created_at as \"created_at!\"
+           from admitted",
+        new.session_id,
+        new.kind,
+        new.identity,
+        new.display_name,
+        new.headcount,
+        i64::from(max_learners),
+    )
+    .fetch_optional(conn)
+    .await
 }

@@ -187,17 +187,17 @@ pub async fn list(
     .await
 }
 
-/// The session a code leads to (only sessions not ended hold codes).
-pub async fn find_by_code(
-    db: impl PgExecutor<'_>,
+/// The session a code leads to, locked until the transaction ends.
+pub async fn lock_by_code(
+    conn: &mut PgConnection,
     code: &str,
 ) -> Result<Option<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "select * from sessions where join_code = $1 and status <> 'ended'",
+        "select * from sessions where join_code = $1 and status <> 'ended' for update",
         code
     )
-    .fetch_optional(db)
+    .fetch_optional(conn)
     .await
 }
 

@@ -5,13 +5,11 @@ use axum::extract::State;
 use axum::routing::post;
 use chrono::{DateTime, Utc};
 use estrade_core::domain::{DisplayName, JoinCode, ParticipantKind, SessionStatus, limits};
-use estrade_db::audit::{self, Actor, Entry};
 use estrade_db::participants::{NewParticipant, Participant};
 use estrade_db::sessions::Session;
 use estrade_livekit::Role;
 use rand::distr::{Alphanumeric, SampleString as _};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -117,8 +115,18 @@ pub async fn join(
         ));
     }
     limits.check_code(code.as_str())?;
+    limits.check_mint(2)?;
 
-    let Some(session) = estrade_db::sessions::find_by_code(&state.db, code.as_str()).await? else {
+    let identity = format!(
+        "{}{}",
+        role.identity_prefix(),
+        Alphanumeric.sample_string(&mut rand::rng(), 16)
+    );
+    let mut tx = state.db.begin().await?;
+    // The session's row lock serialises joins with each other and with the
+    // teacher's changes (lock, end), so the seat count in `admit` is exact.
+    let Some(session) = estrade_db::sessions::lock_by_code(&mut tx, code.as_str()).await? else {
+        drop(tx);
         limits.record_failure(ip)?;
         if estrade_db::sessions::code_belonged_to_ended(&state.db, code.as_str()).await? {
             return Err(Error::Gone {
@@ -129,25 +137,6 @@ pub async fn join(
         return Err(unknown_code());
     };
     check_joinable(&session)?;
-    limits.check_mint(2)?;
-
-    let identity = format!(
-        "{}{}",
-        role.identity_prefix(),
-        Alphanumeric.sample_string(&mut rand::rng(), 16)
-    );
-    let mut tx = state.db.begin().await?;
-    // The session's row lock serialises joins with each other and with the
-    // teacher's changes (lock, end), so the seat count below is exact.
-    let session = estrade_db::sessions::lock(&mut tx, session.id)
-        .await?
-        .ok_or_else(unknown_code)?;
-    check_joinable(&session)?;
-    if estrade_db::participants::count_seated(&mut tx, session.id).await?
-        >= i64::from(session.max_learners)
-    {
-        return Err(Error::conflict("session_full", "This session is full."));
-    }
     let new = NewParticipant {
         session_id: session.id,
         kind: kind.as_str(),
@@ -155,16 +144,10 @@ pub async fn join(
         display_name: name.as_str(),
         headcount: req.headcount,
     };
-    let participant = estrade_db::participants::insert(&mut tx, new).await?;
-    let entry = Entry {
-        actor: Actor::Participant(participant.id),
-        action: "participant.joined",
-        session_id: Some(session.id),
-        target_id: Some(participant.id),
-        details: json!({ "kind": kind }),
-    };
-    audit::record(&mut tx, entry).await?;
-    // Durable before the tokens are handed out.
+    let participant = estrade_db::participants::admit(&mut tx, session.max_learners, new)
+        .await?
+        .ok_or_else(|| Error::conflict("session_full", "This session is full."))?;
+    // Participant and audit entry are durable before the tokens are handed out.
     tx.commit().await?;
     Ok(Json(tokens_for(
         &state,

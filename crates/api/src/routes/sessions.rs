@@ -28,6 +28,14 @@ const ROOM_SEAT_MARGIN: u32 = 10;
 /// How long LiveKit keeps an empty room (seconds).
 const EMPTY_TIMEOUT_S: u32 = 600;
 
+/// The LiveKit room of a session admitting `max_learners`.
+pub fn room_settings(max_learners: i32) -> RoomSettings {
+    RoomSettings {
+        max_participants: max_learners.max(0) as u32 + ROOM_SEAT_MARGIN,
+        empty_timeout_s: EMPTY_TIMEOUT_S,
+    }
+}
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/sessions", post(create_session).get(list_sessions))
