@@ -51,6 +51,7 @@ ensure_postgres() {
   "${run[@]}" "$(pg_bin pg_ctl)" -D "$dir/data" -l "$dir/log" -w \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
   PG_STOP=("${run[@]}" "$(pg_bin pg_ctl)" -D "$dir/data" -m fast -w stop)
+  CLEANUP+=("$dir")
   export DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres
   log "PostgreSQL: started a throwaway cluster on port $port"
 }
@@ -81,6 +82,7 @@ ensure_redis() {
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
   REDIS_STOP=(kill "$(cat_when_ready "$dir/redis.pid")")
+  CLEANUP+=("$dir")
   export REDIS_URL=redis://127.0.0.1:$port
   local tries=0
   until redis_answers "$REDIS_URL"; do
@@ -96,9 +98,12 @@ cat_when_ready() {
   cat "$1"
 }
 
+CLEANUP=()
+
 stop_services() {
   if [ -n "${PG_STOP+x}" ]; then "${PG_STOP[@]}" >/dev/null 2>&1 || true; fi
   if [ -n "${REDIS_STOP+x}" ]; then "${REDIS_STOP[@]}" >/dev/null 2>&1 || true; fi
+  if [ ${#CLEANUP[@]} -gt 0 ]; then rm -rf "${CLEANUP[@]}"; fi
 }
 
 # Installs LiveKit's official server SDKs (pinned) into tests/sdk/, where the
