@@ -168,6 +168,7 @@ async fn a_class_runs_from_account_creation_to_the_end_of_the_session(db: PgPool
             "session.created",
             "session.started",
             "participant.joined",
+            "participant.joined",
             "session.ended"
         ]
     );

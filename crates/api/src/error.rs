@@ -235,8 +235,10 @@ fn opaque(status: StatusCode) -> Response {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         if let Self::Internal(e) = &self {
-            // Logged once, here; the client sees only "internal".
-            tracing::error!(error = ?e, "internal error");
+            // Logged once, here; the client sees only "internal". The chain
+            // of Display messages, never Debug: a database error's Debug
+            // carries the failing row, which may hold a learner's name.
+            tracing::error!(error = format!("{e:#}"), "internal error");
         }
         let mut response = (self.status(), Json(ErrorBody { error: self.body() })).into_response();
         if let Self::RateLimited(wait) = self {

@@ -52,24 +52,25 @@ pub struct NewParticipant<'a> {
 }
 
 /// The teacher's participant row for a session, created on first use.
-pub async fn ensure_teacher(
+/// Returns `None` when it already existed.
+pub async fn insert_teacher(
     conn: &mut PgConnection,
     session_id: Uuid,
     identity: &str,
     name: &str,
-) -> Result<Participant, sqlx::Error> {
+) -> Result<Option<Participant>, sqlx::Error> {
     sqlx::query_as!(
         Participant,
         "insert into participants (session_id, kind, identity, display_name)
          values ($1, 'teacher', $2, $3)
-         on conflict (identity) do update set display_name = excluded.display_name
+         on conflict (identity) do nothing
          returning id, session_id, kind, identity, display_name, headcount, presence,
                    joined_at, left_at, kicked_at, created_at",
         session_id,
         identity,
         name,
     )
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await
 }
 

@@ -473,9 +473,20 @@ pub async fn publish_token(
     }
     state.settings.limits.check_mint(1)?;
     let identity = format!("t-{}", session.id.simple());
-    let mut conn = state.db.acquire().await?;
-    estrade_db::participants::ensure_teacher(&mut conn, id, &identity, &caller.name).await?;
-    drop(conn);
+    let mut tx = state.db.begin().await?;
+    if let Some(teacher) =
+        estrade_db::participants::insert_teacher(&mut tx, id, &identity, &caller.name).await?
+    {
+        let entry = Entry {
+            actor: caller.actor(),
+            action: "participant.joined",
+            session_id: Some(id),
+            target_id: Some(teacher.id),
+            details: json!({ "kind": "teacher" }),
+        };
+        audit::record(&mut tx, entry).await?;
+    }
+    tx.commit().await?;
     let token = state
         .livekit
         .mint(Role::Teacher, &session.room_name, &identity, &caller.name)?;
