@@ -91,6 +91,8 @@ pub struct Options {
     /// Configuration variables set on top of the test defaults
     /// (`ESTRADE_BODY_LIMIT_BYTES`, rate limits…).
     pub env: Vec<(&'static str, String)>,
+    /// Whether the stand-in sends its webhooks to the app.
+    pub webhooks_to_app: bool,
 }
 
 impl Default for Options {
@@ -98,6 +100,7 @@ impl Default for Options {
         Self {
             redis_url: redis_url(),
             env: Vec::new(),
+            webhooks_to_app: false,
         }
     }
 }
@@ -150,13 +153,17 @@ impl TestApp {
 
     /// Starts the API with explicit options.
     pub async fn spawn_with(db: PgPool, options: Options) -> Self {
-        let stub = start_stub().await;
-        let config = test_config(&stub.url(), &options);
-        let state = AppState::new(&config, db.clone()).expect("redis url");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let mut stub_config = StubConfig::new(LIVEKIT_KEY, LIVEKIT_SECRET);
+        if options.webhooks_to_app {
+            stub_config.webhook_url = Some(format!("http://{addr}/webhooks/livekit"));
+        }
+        let stub = start_stub_with(stub_config).await;
+        let config = test_config(&stub.url(), &options);
+        let state = AppState::new(&config, db.clone()).expect("redis url");
         let shutdown = CancellationToken::new();
         tokio::spawn(estrade_api::serve(
             listener,

@@ -20,6 +20,14 @@ pub enum Error {
     /// 401: no credential, or one we do not accept.
     #[error("a valid credential is required")]
     Unauthorized,
+    /// 401 with a specific code (`invalid_webhook`).
+    #[error("{message}")]
+    Refused {
+        /// Machine-readable code.
+        code: &'static str,
+        /// One sentence for a person.
+        message: String,
+    },
     /// 401: a participant token of a participant who was removed.
     #[error("this participant was removed from the session")]
     Revoked,
@@ -110,7 +118,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Malformed(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized | Self::Revoked => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::Revoked | Self::Refused { .. } => StatusCode::UNAUTHORIZED,
             Self::Missing { .. } => StatusCode::NOT_FOUND,
             Self::Gone { .. } => StatusCode::GONE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -157,6 +165,7 @@ impl Error {
             Self::Conflict { code, message }
             | Self::Invalid { code, message }
             | Self::Missing { code, message }
+            | Self::Refused { code, message }
             | Self::Gone { code, message } => (*code, message.clone(), None),
             Self::RateLimited(_) => (
                 "rate_limited",

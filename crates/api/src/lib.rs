@@ -39,6 +39,8 @@ pub struct AppState {
     pub redis: redis::aio::ConnectionManager,
     /// LiveKit's server API.
     pub livekit: Gateway,
+    /// Checks LiveKit's webhook signatures.
+    pub webhooks: estrade_livekit::WebhookVerifier,
     /// Settings read from the configuration.
     pub settings: Arc<Settings>,
 }
@@ -89,6 +91,10 @@ impl AppState {
             db,
             redis: redis_connection(config.redis_url.expose_secret())?,
             livekit: Gateway::new(&config.livekit),
+            webhooks: estrade_livekit::WebhookVerifier::new(
+                &config.livekit.api_key,
+                config.livekit.expose_secret(),
+            ),
             settings: Arc::new(Settings::from_config(config)),
         })
     }
@@ -113,6 +119,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::sessions::router())
         .merge(routes::join::router())
         .merge(routes::participants::router())
+        .merge(routes::webhooks::router())
         .merge(openapi::router())
         .with_state(state);
     with_common_layers(routes, body_limit)

@@ -10,7 +10,7 @@ use utoipa_scalar::{Scalar, Servable};
 use crate::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::extract::Json;
-use crate::routes::{accounts, health, join, participants, sessions};
+use crate::routes::{accounts, health, join, participants, sessions, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,7 @@ use crate::routes::{accounts, health, join, participants, sessions};
         sessions::publish_token,
         join::join, join::refresh,
         participants::list_participants, participants::kick,
+        webhooks::receive,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth),
@@ -32,6 +33,7 @@ use crate::routes::{accounts, health, join, participants, sessions};
         (name = "admin", description = "Accounts and API keys (admins)"),
         (name = "sessions", description = "Teaching sessions"),
         (name = "participants", description = "Joining, tokens and participants"),
+        (name = "livekit", description = "Webhooks from LiveKit"),
     ),
 )]
 struct ApiDoc;

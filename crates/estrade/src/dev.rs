@@ -60,7 +60,11 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         Some(_) => None,
         None => {
             let (key, secret) = ("devkey".to_owned(), random_secret());
-            let stub = Stub::start(StubConfig::new(key.clone(), secret.clone()))
+            let mut stub_config = StubConfig::new(key.clone(), secret.clone());
+            // Its webhooks go to our own endpoint, as LiveKit's would.
+            let listen = env("ESTRADE_LISTEN").unwrap_or_else(|| args.listen.to_string());
+            stub_config.webhook_url = Some(format!("http://{listen}/webhooks/livekit"));
+            let stub = Stub::start(stub_config)
                 .await
                 .context("starting the LiveKit stand-in")?;
             overrides.insert("LIVEKIT_URL", stub.url());

@@ -5,3 +5,4 @@ pub mod health;
 pub mod join;
 pub mod participants;
 pub mod sessions;
+pub mod webhooks;
