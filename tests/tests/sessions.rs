@@ -466,3 +466,114 @@ async fn the_openapi_document_lists_every_endpoint_with_its_errors(db: PgPool) {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_kick_or_an_end_while_livekit_is_down_answers_503_stands_and_completes_when_called_again(
+    db: PgPool,
+) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "T").await;
+    let session = app.live_session(&teacher, json!({"title": "C"})).await;
+    let (id, room) = (s(&session["id"]), s(&session["room_name"]));
+    let (_, joined) = app.join(s(&session["join_code"]), "Bob").await;
+    app.stub.connect(s(&joined["livekit_token"])).unwrap();
+    let kick = format!(
+        "/v1/sessions/{id}/participants/{}/kick",
+        s(&joined["participant_id"])
+    );
+    let down = || estrade_livekit_stub::Faults {
+        fail_next_twirp: 1,
+        ..Default::default()
+    };
+
+    app.stub.set_faults(down());
+    let (status, body) = app.post_as(&kick, &teacher, json!({})).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (503, &json!("unavailable"))
+    );
+    let kicked: bool =
+        sqlx::query_scalar("select kicked_at is not null from participants where kind = 'learner'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(kicked, "the kick stands");
+    assert!(
+        app.stub.participant(room, s(&joined["identity"])).is_some(),
+        "LiveKit was not told"
+    );
+    let (status, _) = app.post_as(&kick, &teacher, json!({})).await;
+    assert_eq!(status, 200);
+    assert!(
+        app.stub.participant(room, s(&joined["identity"])).is_none(),
+        "now it was"
+    );
+
+    app.stub.set_faults(down());
+    let end = format!("/v1/sessions/{id}/end");
+    let (status, _) = app.post_as(&end, &teacher, json!({})).await;
+    assert_eq!(status, 503);
+    let status_now: String = sqlx::query_scalar("select status from sessions")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status_now, "ended", "the end stands");
+    assert_eq!(app.stub.room_names(), [room.to_owned()]);
+    let (status, _) = app.post_as(&end, &teacher, json!({})).await;
+    assert_eq!(status, 200);
+    assert!(app.stub.room_names().is_empty());
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn two_admins_disabling_each_other_at_once_leave_one_enabled(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let first = app.admin_key().await;
+    let (status, second) = app
+        .post_as(
+            "/v1/admin/accounts",
+            &first,
+            json!({"name": "Second", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let first_id: String =
+        sqlx::query_scalar("select id::text from accounts where name = 'IT desk'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let (second_id, second_key) = (s(&second["id"]), s(&second["api_key"]));
+
+    let (path_a, path_b) = (
+        format!("/v1/admin/accounts/{second_id}"),
+        format!("/v1/admin/accounts/{first_id}"),
+    );
+    let a = app.call(Method::DELETE, &path_a, Some(&first), None);
+    let b = app.call(Method::DELETE, &path_b, Some(second_key), None);
+    let ((sa, _), (sb, _)) = tokio::join!(a, b);
+
+    assert!([sa, sb].contains(&200), "one of them succeeds: {sa} {sb}");
+    let enabled: i64 = sqlx::query_scalar(
+        "select count(*) from accounts where role = 'admin' and disabled_at is null",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(enabled, 1);
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_teacher_with_a_long_account_name_still_gets_a_publish_token(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, &"N".repeat(120)).await;
+    let session = app.live_session(&teacher, json!({"title": "C"})).await;
+    let (status, body) = app
+        .post_as(
+            &format!("/v1/sessions/{}/publish-token", s(&session["id"])),
+            &teacher,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

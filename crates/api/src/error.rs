@@ -311,6 +311,17 @@ impl From<sqlx::Error> for Error {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 Self::Unavailable("PostgreSQL")
             }
+            // Shutting down (57P01 admin_shutdown, 57P02 crash_shutdown),
+            // starting up (57P03 cannot_connect_now), out of connections
+            // (53300): PostgreSQL is down for now, not broken.
+            sqlx::Error::Database(ref d)
+                if matches!(
+                    d.code().as_deref(),
+                    Some("57P01" | "57P02" | "57P03" | "53300")
+                ) =>
+            {
+                Self::Unavailable("PostgreSQL")
+            }
             other => Self::Internal(other.into()),
         }
     }

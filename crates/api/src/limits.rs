@@ -26,10 +26,51 @@ use crate::error::Error;
 /// Above this many tracked keys, forgotten ones are dropped.
 const PRUNE_ABOVE: usize = 10_000;
 
+/// Join attempts one client may have in flight at once. Failures are
+/// counted after the lookup, so without this cap a burst of parallel
+/// guesses would all be looked up before the first failure is recorded;
+/// with it, a burst gains at most this many extra guesses per refill.
+const MAX_IN_FLIGHT_PER_CLIENT: u32 = 16;
+
+/// The key a client is limited by: its IPv4 address, or its IPv6 /64 (one
+/// household or site gets a whole /64, so rotating inside it must not
+/// reset the budget).
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Holds one of a client's in-flight join slots until dropped.
+pub struct InFlight<'a> {
+    limits: &'a JoinLimits,
+    key: IpAddr,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.limits.in_flight.lock().expect("limits");
+        if let Some(n) = in_flight.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                in_flight.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// The limiters.
 pub struct JoinLimits {
     failures: DefaultKeyedRateLimiter<IpAddr>,
     blocked: Mutex<HashMap<IpAddr, Instant>>,
+    in_flight: Mutex<HashMap<IpAddr, u32>>,
     per_code: DefaultKeyedRateLimiter<String>,
     mints: DefaultDirectRateLimiter,
     clock: DefaultClock,
@@ -53,10 +94,26 @@ impl JoinLimits {
                 limits.join_failures_per_ip_per_min,
             ))),
             blocked: Mutex::default(),
+            in_flight: Mutex::default(),
             per_code: RateLimiter::keyed(Quota::per_minute(nonzero(limits.joins_per_code_per_min))),
             mints: RateLimiter::direct(Quota::per_second(nonzero(limits.token_mints_per_s))),
             clock: DefaultClock::default(),
         }
+    }
+
+    /// Admits one more join attempt from `ip` unless it has used up its
+    /// failed attempts or has too many in flight; the slot is released when
+    /// the returned guard is dropped.
+    pub fn enter(&self, ip: IpAddr) -> Result<InFlight<'_>, Error> {
+        let key = client_key(ip);
+        self.check_ip(key)?;
+        let mut in_flight = self.in_flight.lock().expect("limits");
+        let n = in_flight.entry(key).or_insert(0);
+        if *n >= MAX_IN_FLIGHT_PER_CLIENT {
+            return Err(Error::RateLimited(Duration::from_secs(1)));
+        }
+        *n += 1;
+        Ok(InFlight { limits: self, key })
     }
 
     /// Refuses an IP that has used up its failed attempts.
@@ -75,6 +132,7 @@ impl JoinLimits {
     /// Counts a failed attempt from `ip`; the one that exceeds the budget
     /// is itself refused with 429.
     pub fn record_failure(&self, ip: IpAddr) -> Result<(), Error> {
+        let ip = client_key(ip);
         if self.failures.len() > PRUNE_ABOVE {
             self.failures.retain_recent();
         }
@@ -138,6 +196,38 @@ mod tests {
         assert!(matches!(refused, Error::RateLimited(wait) if wait > Duration::ZERO));
         assert!(matches!(l.check_ip(ip), Err(Error::RateLimited(_))));
         l.check_ip(other).expect("another address is unaffected");
+    }
+
+    #[test]
+    fn a_client_has_a_bounded_number_of_attempts_in_flight() {
+        let l = limits(3);
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        let held: Vec<_> = (0..MAX_IN_FLIGHT_PER_CLIENT)
+            .map(|_| l.enter(ip).unwrap())
+            .collect();
+        assert!(matches!(l.enter(ip), Err(Error::RateLimited(_))));
+        drop(held);
+        l.enter(ip).expect("slots are released");
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_by_their_64_prefix() {
+        let l = limits(2);
+        let a: IpAddr = "2001:db8:1:2::a".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::b".parse().unwrap();
+        l.record_failure(a).unwrap();
+        l.record_failure(b).unwrap();
+        assert!(
+            l.record_failure(a).is_err(),
+            "the same /64 shares one budget"
+        );
+        assert!(matches!(l.enter(b), Err(Error::RateLimited(_))));
+        l.enter("2001:db8:1:3::a".parse().unwrap())
+            .expect("another /64 is unaffected");
+        assert_eq!(
+            client_key("::ffff:192.0.2.1".parse().unwrap()),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

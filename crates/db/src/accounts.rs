@@ -186,3 +186,13 @@ pub async fn authenticate(
     .fetch_optional(db)
     .await
 }
+
+/// The enabled admin accounts, locked until the transaction ends, so two
+/// admins disabling each other at once cannot leave none.
+pub async fn lock_enabled_admins(conn: &mut PgConnection) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select id from accounts where role = 'admin' and disabled_at is null order by id for update"
+    )
+    .fetch_all(conn)
+    .await
+}

@@ -187,7 +187,7 @@ pub async fn list_accounts(
     params(("id" = Uuid, Path, description = "Account id")),
     responses(
         (status = 200, body = AccountView),
-        (status = 404, body = ErrorBody), (status = 409, description = "`cannot_disable_self`", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "`cannot_disable_self`, `last_admin`", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ))]
 pub async fn disable_account(
@@ -202,6 +202,13 @@ pub async fn disable_account(
         ));
     }
     let mut tx = state.db.begin().await?;
+    let admins = estrade_db::accounts::lock_enabled_admins(&mut tx).await?;
+    if admins.contains(&id) && admins.len() <= 1 {
+        return Err(Error::conflict(
+            "last_admin",
+            "This is the last enabled admin account.",
+        ));
+    }
     let account = estrade_db::accounts::disable(&mut tx, id)
         .await?
         .ok_or(Error::NotFound)?;

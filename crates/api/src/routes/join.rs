@@ -88,7 +88,9 @@ pub async fn join(
 ) -> Result<Json<Joined>, Error> {
     let limits = &state.settings.limits;
     // Refused before anything is looked up: a 429 says nothing about codes.
-    limits.check_ip(ip)?;
+    // The slot is held until the answer, so parallel guesses cannot all be
+    // looked up before the first failure counts.
+    let _in_flight = limits.enter(ip)?;
     let Ok(code) = JoinCode::parse(&req.code) else {
         limits.record_failure(ip)?;
         return Err(Error::invalid("invalid_code", "A join code is six digits."));
@@ -227,6 +229,10 @@ pub async fn refresh(
     let participant = estrade_db::participants::get(&state.db, caller.participant_id)
         .await?
         .ok_or(Error::Unauthorized)?;
+    // A kick may have committed since the token was checked.
+    if participant.kicked_at.is_some() {
+        return Err(Error::Revoked);
+    }
     state.settings.limits.check_mint(2)?;
     Ok(Json(tokens_for(
         &state,

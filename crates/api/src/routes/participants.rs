@@ -98,6 +98,7 @@ pub async fn list_participants(
     params(("id" = Uuid, Path, description = "Session id"), ("pid" = Uuid, Path, description = "Participant id")),
     responses((status = 200, body = ParticipantView), (status = 404, body = ErrorBody),
         (status = 409, description = "`cannot_kick_teacher`", body = ErrorBody),
+        (status = 503, description = "kicked, but LiveKit could not be told: call again", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn kick(
     State(state): State<AppState>,
@@ -116,22 +117,28 @@ pub async fn kick(
             "The session's teacher cannot be removed; end the session instead.",
         ));
     }
-    if participant.kicked_at.is_some() {
-        return Ok(Json(view(participant)));
-    }
-    let kicked = estrade_db::participants::kick(&mut tx, pid).await?;
-    let released = estrade_db::floor::close_for(&mut tx, pid, "kicked").await?;
-    let entry = Entry {
-        actor: caller.actor(),
-        action: "participant.kicked",
-        session_id: Some(id),
-        target_id: Some(pid),
-        details: json!({ "floor_released": released }),
+    let kicked = if participant.kicked_at.is_some() {
+        tx.rollback().await?;
+        participant
+    } else {
+        let kicked = estrade_db::participants::kick(&mut tx, pid).await?;
+        let released = estrade_db::floor::close_for(&mut tx, pid, "kicked").await?;
+        let entry = Entry {
+            actor: caller.actor(),
+            action: "participant.kicked",
+            session_id: Some(id),
+            target_id: Some(pid),
+            details: json!({ "floor_released": released }),
+        };
+        audit::record(&mut tx, entry).await?;
+        tx.commit().await?;
+        kicked
     };
-    audit::record(&mut tx, entry).await?;
-    tx.commit().await?;
-    // Tokens issued up to now (the next whole second included) can no
-    // longer connect; our own participant token is refused by the kick.
+    // Every call, including a repeat, removes it from LiveKit and revokes
+    // tokens issued up to now (the next whole second included); our own
+    // participant token is refused by the kick itself. If LiveKit cannot be
+    // reached the answer is 503 (the kick stands) and calling again
+    // finishes the job.
     let revoke_before = SystemTime::now() + Duration::from_secs(1);
     match state
         .livekit
@@ -139,9 +146,7 @@ pub async fn kick(
         .await
     {
         Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
-        Err(e) => {
-            tracing::warn!(participant.id = %pid, error = %e, "LiveKit removal failed; reconciliation will retry")
-        }
+        Err(e) => return Err(e.into()),
     }
     Ok(Json(view(kicked)))
 }

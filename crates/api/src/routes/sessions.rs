@@ -394,6 +394,7 @@ pub async fn start_session(
 #[utoipa::path(post, path = "/v1/sessions/{id}/end", tag = "sessions", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Session id")),
     responses((status = 200, body = SessionView), (status = 404, body = ErrorBody),
+        (status = 503, description = "ended, but LiveKit could not be told: call again", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn end_session(
     State(state): State<AppState>,
@@ -402,33 +403,36 @@ pub async fn end_session(
 ) -> Result<Json<SessionView>, Error> {
     let mut tx = state.db.begin().await?;
     let session = lock_managed(&mut tx, &caller, id).await?;
-    if status_of(&session)? == SessionStatus::Ended {
-        return Ok(Json(view(&state, session)?));
-    }
-    let reason = if caller.role == AccountRole::Admin && caller.id != session.teacher_id {
-        "ended_by_admin"
+    let ended = if status_of(&session)? == SessionStatus::Ended {
+        tx.rollback().await?;
+        session
     } else {
-        "ended_by_teacher"
+        let reason = if caller.role == AccountRole::Admin && caller.id != session.teacher_id {
+            "ended_by_admin"
+        } else {
+            "ended_by_teacher"
+        };
+        let ended = estrade_db::sessions::mark_ended(&mut tx, id, reason).await?;
+        let closed = estrade_db::floor::close_all(&mut tx, id, "session_ended").await?;
+        let left = estrade_db::participants::mark_all_left(&mut tx, id).await?;
+        let entry = Entry {
+            actor: caller.actor(),
+            action: "session.ended",
+            session_id: Some(id),
+            target_id: None,
+            details: json!({ "reason": reason, "floor_closed": closed, "participants_left": left }),
+        };
+        audit::record(&mut tx, entry).await?;
+        // The decision is durable before LiveKit hears of it.
+        tx.commit().await?;
+        ended
     };
-    let ended = estrade_db::sessions::mark_ended(&mut tx, id, reason).await?;
-    let closed = estrade_db::floor::close_all(&mut tx, id, "session_ended").await?;
-    let left = estrade_db::participants::mark_all_left(&mut tx, id).await?;
-    let entry = Entry {
-        actor: caller.actor(),
-        action: "session.ended",
-        session_id: Some(id),
-        target_id: None,
-        details: json!({ "reason": reason, "floor_closed": closed, "participants_left": left }),
-    };
-    audit::record(&mut tx, entry).await?;
-    // The decision is durable before LiveKit hears of it.
-    tx.commit().await?;
+    // Every call, including a repeat on an ended session, makes sure the
+    // room is gone: if LiveKit cannot be reached, the answer is 503 (the
+    // session stays ended) and calling again finishes the job.
     match state.livekit.delete_room(&ended.room_name).await {
         Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
-        // Reconciliation deletes rooms no live session owns.
-        Err(e) => {
-            tracing::warn!(session.id = %id, error = %e, "room not deleted; reconciliation will")
-        }
+        Err(e) => return Err(e.into()),
     }
     Ok(Json(view(&state, ended)?))
 }
@@ -473,9 +477,15 @@ pub async fn publish_token(
     }
     state.settings.limits.check_mint(1)?;
     let identity = format!("t-{}", session.id.simple());
+    // Account names allow 128 characters, display names 64.
+    let display: String = caller
+        .name
+        .chars()
+        .take(domain::DisplayName::MAX_CHARS)
+        .collect();
     let mut tx = state.db.begin().await?;
     if let Some(teacher) =
-        estrade_db::participants::insert_teacher(&mut tx, id, &identity, &caller.name).await?
+        estrade_db::participants::insert_teacher(&mut tx, id, &identity, &display).await?
     {
         let entry = Entry {
             actor: caller.actor(),
@@ -489,7 +499,7 @@ pub async fn publish_token(
     tx.commit().await?;
     let token = state
         .livekit
-        .mint(Role::Teacher, &session.room_name, &identity, &caller.name)?;
+        .mint(Role::Teacher, &session.room_name, &identity, &display)?;
     Ok(Json(PublishToken {
         livekit_url: state.settings.livekit_url.clone(),
         token: token.jwt,
