@@ -15,7 +15,7 @@ use estrade_core::config::{Config, LiveKitConfig};
 use estrade_livekit::Gateway;
 use estrade_livekit_stub::{Stub, StubConfig};
 use livekit_api::access_token::{AccessToken, VideoGrants};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -93,6 +93,8 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
     /// Whether the stand-in sends its webhooks to the app.
     pub webhooks_to_app: bool,
+    /// Whether the worker (webhook consumer, sweeper) runs in-process.
+    pub worker: bool,
 }
 
 impl Default for Options {
@@ -101,7 +103,18 @@ impl Default for Options {
             redis_url: redis_url(),
             env: Vec::new(),
             webhooks_to_app: false,
+            worker: false,
         }
+    }
+}
+
+/// The worker settings for a test configuration.
+pub fn worker_config(config: &Config) -> estrade_worker::WorkerConfig {
+    estrade_worker::WorkerConfig {
+        drain: Duration::from_secs(5),
+        retention: config.retention,
+        requeue_after: config.webhook_requeue_after,
+        concurrency: config.worker_concurrency,
     }
 }
 
@@ -142,6 +155,8 @@ pub struct TestApp {
     pub stub: Stub,
     /// An HTTP client.
     pub client: reqwest::Client,
+    /// The configuration it runs with.
+    pub config: Config,
     shutdown: CancellationToken,
 }
 
@@ -151,8 +166,26 @@ impl TestApp {
         Self::spawn_with(db, Options::default()).await
     }
 
-    /// Starts the API with explicit options.
-    pub async fn spawn_with(db: PgPool, options: Options) -> Self {
+    /// Starts the API with explicit options. Its Redis keys live under a
+    /// namespace of its own, so tests sharing a Redis never take each
+    /// other's jobs.
+    pub async fn spawn_with(db: PgPool, mut options: Options) -> Self {
+        if !options
+            .env
+            .iter()
+            .any(|(k, _)| *k == "ESTRADE_REDIS_NAMESPACE")
+        {
+            use std::hash::{BuildHasher as _, RandomState};
+            let db_name = db
+                .connect_options()
+                .get_database()
+                .unwrap_or("t")
+                .to_owned();
+            let tag = RandomState::new().hash_one((db_name, std::process::id()));
+            options
+                .env
+                .push(("ESTRADE_REDIS_NAMESPACE", format!("test-{tag:x}")));
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -165,6 +198,14 @@ impl TestApp {
         let config = test_config(&stub.url(), &options);
         let state = AppState::new(&config, db.clone()).expect("redis url");
         let shutdown = CancellationToken::new();
+        if options.worker {
+            tokio::spawn(estrade_worker::run(
+                worker_config(&config),
+                db.clone(),
+                state.queue.clone(),
+                shutdown.clone(),
+            ));
+        }
         tokio::spawn(estrade_api::serve(
             listener,
             estrade_api::app(state),
@@ -176,8 +217,46 @@ impl TestApp {
             db,
             stub,
             client: http_client(),
+            config,
             shutdown,
         }
+    }
+
+    /// The URL of the test's own database (same server as `DATABASE_URL`).
+    pub fn database_url(&self) -> String {
+        let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+        let mut url = url::Url::parse(&base).expect("DATABASE_URL is a URL");
+        url.set_path(self.db.connect_options().get_database().unwrap_or_default());
+        url.to_string()
+    }
+
+    /// The environment `estrade worker` needs to work for this app (for
+    /// tests that run it as a child process).
+    pub fn worker_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("DATABASE_URL", self.database_url()),
+            (
+                "REDIS_URL",
+                self.config.redis_url.expose_secret().to_owned(),
+            ),
+            ("LIVEKIT_URL", self.stub.url()),
+            ("LIVEKIT_API_KEY", LIVEKIT_KEY.to_owned()),
+            ("LIVEKIT_API_SECRET", LIVEKIT_SECRET.to_owned()),
+            ("ESTRADE_PUBLIC_URL", "https://app.estrade.test".to_owned()),
+            (
+                "ESTRADE_PARTICIPANT_TOKEN_SECRET",
+                PARTICIPANT_SECRET.to_owned(),
+            ),
+            (
+                "ESTRADE_REDIS_NAMESPACE",
+                self.config.redis_namespace.clone(),
+            ),
+            ("ESTRADE_METRICS_LISTEN", "127.0.0.1:0".to_owned()),
+            (
+                "ESTRADE_WEBHOOK_REQUEUE_AFTER_S",
+                self.config.webhook_requeue_after.as_secs().to_string(),
+            ),
+        ]
     }
 
     /// The absolute URL of `path`.
@@ -438,5 +517,77 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) {
             "condition not met within {timeout:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls an async `condition` until it holds, panicking after `timeout`.
+pub async fn until<F, Fut>(timeout: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !condition().await {
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Signs a webhook body as LiveKit does (raw JWT with the body's SHA-256).
+pub fn sign_webhook(body: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body));
+    AccessToken::with_api_key(LIVEKIT_KEY, LIVEKIT_SECRET)
+        .with_ttl(Duration::from_secs(300))
+        .with_sha256(&sha)
+        .to_jwt()
+        .expect("sign")
+}
+
+impl TestApp {
+    /// Posts `event` to `/webhooks/livekit`, signed; returns the status.
+    pub async fn deliver(&self, event: &serde_json::Value) -> u16 {
+        let body = event.to_string();
+        self.client
+            .post(self.url("/webhooks/livekit"))
+            .header("content-type", "application/webhook+json")
+            .header("authorization", sign_webhook(&body))
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+
+    /// The inbox status of `event_id`.
+    pub async fn inbox_status(&self, event_id: &str) -> Option<String> {
+        sqlx::query_scalar("select status from webhook_inbox where event_id = $1")
+            .bind(event_id)
+            .fetch_optional(&self.db)
+            .await
+            .expect("inbox")
+    }
+
+    /// Waits until the inbox holds no pending event (and at least one row).
+    pub async fn inbox_drained(&self, timeout: Duration) {
+        let db = self.db.clone();
+        until(timeout, || {
+            let db = db.clone();
+            async move {
+                let (pending, all): (i64, i64) = sqlx::query_as(
+                    "select count(*) filter (where status = 'pending'), count(*) from webhook_inbox",
+                )
+                .fetch_one(&db)
+                .await
+                .expect("inbox");
+                pending == 0 && all > 0
+            }
+        })
+        .await;
     }
 }

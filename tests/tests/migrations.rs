@@ -29,6 +29,7 @@ async fn migrations_apply_to_an_empty_database_and_are_idempotent(db: PgPool) {
             "api_keys",
             "audit_log",
             "floor_turns",
+            "participant_tracks",
             "participants",
             "reconcile_reports",
             "sessions",

@@ -41,6 +41,10 @@ pub struct AppState {
     pub livekit: Gateway,
     /// Checks LiveKit's webhook signatures.
     pub webhooks: estrade_livekit::WebhookVerifier,
+    /// Where stored webhooks are queued for the worker.
+    pub queue: estrade_worker::WebhookQueue,
+    /// Bounds the queue pushes in flight (they run after the answer).
+    pub enqueue_slots: Arc<tokio::sync::Semaphore>,
     /// Settings read from the configuration.
     pub settings: Arc<Settings>,
 }
@@ -87,9 +91,12 @@ impl Settings {
 impl AppState {
     /// The state for `config`, with `db` as the pool (tests pass their own).
     pub fn new(config: &Config, db: PgPool) -> redis::RedisResult<Self> {
+        let redis = redis_connection(config.redis_url.expose_secret())?;
         Ok(Self {
             db,
-            redis: redis_connection(config.redis_url.expose_secret())?,
+            queue: estrade_worker::WebhookQueue::new(redis.clone(), &config.redis_namespace),
+            enqueue_slots: Arc::new(tokio::sync::Semaphore::new(1024)),
+            redis,
             livekit: Gateway::new(&config.livekit),
             webhooks: estrade_livekit::WebhookVerifier::new(
                 &config.livekit.api_key,

@@ -45,6 +45,14 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Rate limits on joining and token minting.
     pub limits: Limits,
+    /// How long a stored webhook may wait in the queue before the sweeper
+    /// pushes it again (`ESTRADE_WEBHOOK_REQUEUE_AFTER_S`).
+    pub webhook_requeue_after: Duration,
+    /// Webhook events one worker applies at once (`ESTRADE_WORKER_CONCURRENCY`).
+    pub worker_concurrency: usize,
+    /// Prefix of every Redis key Estrade uses, so deployments (or test
+    /// runs) can share one Redis (`ESTRADE_REDIS_NAMESPACE`).
+    pub redis_namespace: String,
 }
 
 /// Rate limits.
@@ -353,6 +361,22 @@ impl Config {
         let participant_token_ttl =
             Duration::from_secs(r.ranged("ESTRADE_PARTICIPANT_TOKEN_TTL_S", 900, 60, 86_400));
         let trusted_proxies = r.proxies("ESTRADE_TRUSTED_PROXIES");
+        let webhook_requeue_after =
+            Duration::from_secs(r.ranged("ESTRADE_WEBHOOK_REQUEUE_AFTER_S", 5, 1, 3600));
+        let worker_concurrency = r.ranged("ESTRADE_WORKER_CONCURRENCY", 8, 1, 256) as usize;
+        let redis_namespace = r
+            .raw("ESTRADE_REDIS_NAMESPACE")
+            .unwrap_or_else(|| "estrade".into());
+        let namespace_ok = redis_namespace.len() <= 64
+            && redis_namespace
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !namespace_ok {
+            r.problem(
+                "ESTRADE_REDIS_NAMESPACE",
+                "must be 1-64 letters, digits, '-' or '_'",
+            );
+        }
         let limits = Limits {
             join_failures_per_ip_per_min: r.ranged("ESTRADE_JOIN_FAILURES_PER_MIN", 10, 1, 10_000)
                 as u32,
@@ -382,6 +406,9 @@ impl Config {
                 participant_token_ttl,
                 trusted_proxies,
                 limits,
+                webhook_requeue_after,
+                worker_concurrency,
+                redis_namespace,
             })
         })();
         r.finish(config)

@@ -5,5 +5,6 @@
 pub mod api_key;
 pub mod config;
 pub mod domain;
+pub mod webhook;
 
 pub use config::{Config, ConfigError};

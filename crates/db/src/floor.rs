@@ -37,3 +37,17 @@ pub async fn close_for(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Whether a participant holds the floor now.
+pub async fn is_speaking(
+    conn: &mut PgConnection,
+    participant_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from floor_turns
+                           where participant_id = $1 and state = 'speaking') as "speaking!""#,
+        participant_id
+    )
+    .fetch_one(conn)
+    .await
+}

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod floor;
 pub mod participants;
 pub mod sessions;
+pub mod tracks;
 pub mod webhooks;
 
 use std::time::Duration;

@@ -196,3 +196,80 @@ pub async fn admit(
     .fetch_optional(conn)
     .await
 }
+
+/// What the webhook worker needs of a participant's connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionState {
+    /// Primary key.
+    pub id: Uuid,
+    /// Its session.
+    pub session_id: Uuid,
+    /// Kind name.
+    pub kind: String,
+    /// `invited`, `present` or `left`.
+    pub presence: String,
+    /// The LiveKit connection last recorded.
+    pub livekit_sid: Option<String>,
+    /// Its `joinedAtMs`.
+    pub joined_at_ms: Option<i64>,
+    /// Whether it was kicked.
+    pub kicked: bool,
+}
+
+/// A participant by LiveKit identity, without locking.
+pub async fn by_identity(
+    db: impl PgExecutor<'_>,
+    identity: &str,
+) -> Result<Option<ConnectionState>, sqlx::Error> {
+    sqlx::query_as!(
+        ConnectionState,
+        r#"select id, session_id, kind, presence, livekit_sid, joined_at_ms,
+                  kicked_at is not null as "kicked!"
+             from participants where identity = $1"#,
+        identity
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// The same, locked for update (take the session's lock first).
+pub async fn lock_connection(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<ConnectionState, sqlx::Error> {
+    sqlx::query_as!(
+        ConnectionState,
+        r#"select id, session_id, kind, presence, livekit_sid, joined_at_ms,
+                  kicked_at is not null as "kicked!"
+             from participants where id = $1 for update"#,
+        id
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Records a LiveKit connection as present (`present`) or gone.
+pub async fn record_connection(
+    conn: &mut PgConnection,
+    id: Uuid,
+    present: bool,
+    sid: &str,
+    joined_at_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update participants
+            set presence = case when $2 then 'present' else 'left' end,
+                livekit_sid = $3,
+                joined_at_ms = $4,
+                joined_at = case when $2 then now() else joined_at end,
+                left_at = case when $2 then null else now() end
+          where id = $1",
+        id,
+        present,
+        sid,
+        joined_at_ms,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

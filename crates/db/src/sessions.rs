@@ -2,8 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use estrade_core::domain::JoinCode;
+use serde_json::json;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
+
+use crate::audit::{Actor, Entry};
 
 /// The constraint that keeps join codes unique among sessions not ended.
 pub const JOIN_CODE_CONSTRAINT: &str = "sessions_join_code_not_ended";
@@ -274,4 +277,41 @@ pub async fn set_title(
     )
     .fetch_one(conn)
     .await
+}
+
+/// Locks the session that owns a LiveKit room.
+pub async fn lock_by_room(
+    conn: &mut PgConnection,
+    room_name: &str,
+) -> Result<Option<Session>, sqlx::Error> {
+    sqlx::query_as!(
+        Session,
+        "select * from sessions where room_name = $1 for update",
+        room_name
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Ends a session locked by the caller and not yet ended: status, floor
+/// closed, everyone gone, and the audit entry, in the caller's
+/// transaction.
+pub async fn end(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+    actor: Actor,
+) -> Result<Session, sqlx::Error> {
+    let ended = mark_ended(conn, id, reason).await?;
+    let closed = crate::floor::close_all(conn, id, "session_ended").await?;
+    let left = crate::participants::mark_all_left(conn, id).await?;
+    let entry = Entry {
+        actor,
+        action: "session.ended",
+        session_id: Some(id),
+        target_id: None,
+        details: json!({ "reason": reason, "floor_closed": closed, "participants_left": left }),
+    };
+    crate::audit::record(conn, entry).await?;
+    Ok(ended)
 }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
 
 /// A verified event to store.
 #[derive(Debug, Clone)]
@@ -36,4 +36,192 @@ pub async fn insert(db: impl PgExecutor<'_>, event: &InboxEvent<'_>) -> Result<b
     .execute(db)
     .await?;
     Ok(inserted.rows_affected() == 1)
+}
+
+/// A stored event, as the worker reads it under lock.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// `pending`, `processed` or `failed`.
+    pub status: String,
+    /// Failed attempts so far.
+    pub attempts: i32,
+    /// The event as LiveKit sent it.
+    pub payload: Value,
+}
+
+/// Locks an event for applying it. `None` when it does not exist or
+/// another worker holds it (that worker applies it).
+pub async fn lock(conn: &mut PgConnection, event_id: &str) -> Result<Option<Stored>, sqlx::Error> {
+    sqlx::query_as!(
+        Stored,
+        "select status, attempts, payload from webhook_inbox
+          where event_id = $1 for update skip locked",
+        event_id,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Marks a locked event processed. Returns the seconds since it was
+/// received (the end-to-end apply latency).
+pub async fn mark_processed(conn: &mut PgConnection, event_id: &str) -> Result<f64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"update webhook_inbox
+              set status = 'processed', processed_at = clock_timestamp(), enqueued_at = null
+            where event_id = $1
+        returning extract(epoch from processed_at - received_at)::float8 as "seconds!""#,
+        event_id,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Records a failed attempt (`attempts_before` is what [`lock`] read).
+/// The event becomes a dead letter (`failed`) when `dead` is set,
+/// otherwise it is due again after `retry_in`. Returns the new status.
+pub async fn record_failure(
+    db: impl PgExecutor<'_>,
+    event_id: &str,
+    attempts_before: i32,
+    error: &str,
+    dead: bool,
+    retry_in: std::time::Duration,
+) -> Result<Option<String>, sqlx::Error> {
+    let retry_ms = i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX);
+    sqlx::query_scalar!(
+        "update webhook_inbox
+            set attempts = attempts + 1,
+                last_error = left($3, 2000),
+                status = case when $4 then 'failed' else 'pending' end,
+                next_attempt_at = now() + make_interval(secs => $5::bigint / 1000.0),
+                enqueued_at = null
+          where event_id = $1 and attempts = $2 and status = 'pending'
+      returning status",
+        event_id,
+        attempts_before,
+        error,
+        dead,
+        retry_ms,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Claims up to `limit` pending events that are due and have not been
+/// (re-)enqueued for `grace`: new events the API enqueued itself get that
+/// long to be applied before the sweeper steps in. Claimed rows are stamped
+/// so another sweeper does not take them in the next `grace`.
+pub async fn claim_due(
+    db: impl PgExecutor<'_>,
+    grace: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    sqlx::query_scalar!(
+        "update webhook_inbox set enqueued_at = now()
+          where event_id in (
+                select event_id from webhook_inbox
+                 where status = 'pending' and next_attempt_at <= now()
+                   and coalesce(enqueued_at, received_at)
+                       <= now() - make_interval(secs => $1::bigint / 1000.0)
+                 order by next_attempt_at
+                 limit $2
+                   for update skip locked)
+      returning event_id",
+        grace_ms,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The inbox's backlog, for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct Backlog {
+    /// Events stored and not yet applied.
+    pub pending: i64,
+    /// Dead letters.
+    pub failed: i64,
+    /// Age in seconds of the oldest pending event (0 when none).
+    pub oldest_pending_s: f64,
+}
+
+/// Counts the backlog.
+pub async fn backlog(db: impl PgExecutor<'_>) -> Result<Backlog, sqlx::Error> {
+    sqlx::query_as!(
+        Backlog,
+        r#"select
+             (select count(*) from webhook_inbox where status = 'pending') as "pending!",
+             (select count(*) from webhook_inbox where status = 'failed') as "failed!",
+             coalesce((select extract(epoch from now() - min(received_at))::float8
+                         from webhook_inbox where status = 'pending'), 0) as "oldest_pending_s!""#,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// An event as IT staff see it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// LiveKit's event id.
+    pub event_id: String,
+    /// Its type.
+    pub event_type: String,
+    /// Its room.
+    pub room_name: Option<String>,
+    /// `pending`, `processed` or `failed`.
+    pub status: String,
+    /// Failed attempts.
+    pub attempts: i32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When it was stored.
+    pub received_at: DateTime<Utc>,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: DateTime<Utc>,
+    /// When it was applied.
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+/// Events with `status`, newest first, received before `before` if given.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    status: &str,
+    before: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<Vec<Listed>, sqlx::Error> {
+    sqlx::query_as!(
+        Listed,
+        "select event_id, event_type, room_name, status, attempts, last_error,
+                received_at, next_attempt_at, processed_at
+           from webhook_inbox
+          where status = $1 and ($2::timestamptz is null or received_at < $2)
+          order by received_at desc
+          limit $3",
+        status,
+        before,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Makes a dead letter pending again with a fresh attempt count. Returns
+/// the event's status before, `None` if there is no such event; a
+/// processed event is left alone.
+pub async fn replay(
+    db: impl PgExecutor<'_>,
+    event_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"with before as (select status from webhook_inbox where event_id = $1 for update),
+                replayed as (
+                  update webhook_inbox
+                     set status = 'pending', attempts = 0, next_attempt_at = now(), enqueued_at = now()
+                   where event_id = $1 and status <> 'processed')
+           select status as "status!" from before"#,
+        event_id,
+    )
+    .fetch_optional(db)
+    .await
 }

@@ -136,7 +136,7 @@ async fn run_with(config: Config, shutdown: CancellationToken) -> anyhow::Result
     );
 
     let serve = run::serve(config.clone(), shutdown.clone());
-    let worker = run::worker(config, shutdown.clone());
+    let worker = run::worker_jobs(config, shutdown.clone());
     // If one half fails, stop the other too.
     let (a, b) = tokio::join!(
         async {

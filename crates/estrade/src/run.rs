@@ -6,6 +6,7 @@ use estrade_api::AppState;
 use estrade_core::api_key::NewApiKey;
 use estrade_core::config::{Config, DatabaseConfig};
 use estrade_core::domain::{AccountName, AccountRole};
+use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -69,16 +70,41 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
     Ok(())
 }
 
-/// `estrade worker`: queue consumers and scheduled jobs.
+/// `estrade worker`: the webhook consumer and sweeper, scheduled jobs, and
+/// `/metrics` on `ESTRADE_METRICS_LISTEN`, until the shutdown signal.
 pub async fn worker(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let metrics_listener = TcpListener::bind(config.metrics_listen)
+        .await
+        .with_context(|| format!("binding ESTRADE_METRICS_LISTEN={}", config.metrics_listen))?;
+    tracing::info!(metrics = %metrics_listener.local_addr()?, "worker metrics listening");
+    let metrics = estrade_api::serve(
+        metrics_listener,
+        estrade_api::metrics::router(estrade_api::metrics::handle()),
+        shutdown.clone(),
+        config.shutdown_timeout,
+    );
+    tokio::try_join!(worker_jobs(config, shutdown), async {
+        metrics.await.map_err(anyhow::Error::from)
+    })?;
+    Ok(())
+}
+
+/// The worker's jobs without a metrics listener (`estrade dev` runs them
+/// beside the API, which serves `/metrics` for both).
+pub async fn worker_jobs(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let db = estrade_db::connect_lazy(&config.database)?;
-    estrade_worker::run(
-        estrade_worker::WorkerConfig {
-            drain: config.shutdown_timeout,
-            retention: config.retention,
-        },
-        db,
-        shutdown,
-    )
-    .await
+    let redis =
+        estrade_api::redis_connection(config.redis_url.expose_secret()).context("REDIS_URL")?;
+    let queue = estrade_worker::WebhookQueue::new(redis, &config.redis_namespace);
+    estrade_worker::run(worker_config(&config), db, queue, shutdown).await
+}
+
+/// The worker's settings from the configuration.
+pub fn worker_config(config: &Config) -> estrade_worker::WorkerConfig {
+    estrade_worker::WorkerConfig {
+        drain: config.shutdown_timeout,
+        retention: config.retention,
+        requeue_after: config.webhook_requeue_after,
+        concurrency: config.worker_concurrency,
+    }
 }

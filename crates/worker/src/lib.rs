@@ -1,24 +1,43 @@
-//! Background work: the apalis monitor and every job it runs. This crate is
-//! the only one that calls apalis (its 1.0 API is young), so an upgrade
-//! touches one place. One file per job under `jobs/`.
+//! Background work: the webhook consumer, its sweeper, and the scheduled
+//! jobs. This crate is the only one that calls apalis (its 1.0 API is
+//! young), so an upgrade touches one place. One file per job under `jobs/`.
+//!
+//! apalis-redis 1.0 has weak spots this module works around rather than
+//! trusts: a consumer dies on a Redis error or stall, so `consume_webhooks`
+//! restarts it with backoff under a fresh worker name (a name reused inside
+//! the heartbeat window is refused); a job can be lost with a killed
+//! worker or a Redis restart, so the sweeper pushes again every inbox row
+//! still pending after a grace period, and applies rows itself while Redis
+//! cannot take them.
 
 pub mod jobs;
+pub mod queue;
 
 use std::str::FromStr as _;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use apalis::prelude::{Monitor, WorkerBuilder};
+use apalis::layers::WorkerBuilderExt as _;
+use apalis::prelude::{BackendExt as _, Monitor, WorkerBuilder};
+use apalis_core::backend::Vacuum as _;
 use apalis_cron::CronScheduler;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-/// What the worker needs beyond the database.
+pub use queue::WebhookQueue;
+
+/// What the worker needs beyond the database and the queue.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// How long in-flight jobs may drain after the shutdown signal.
     pub drain: Duration,
     /// How long learner data is kept after a session ends.
     pub retention: Duration,
+    /// How long a pending event may wait in the queue before the sweeper
+    /// pushes it again.
+    pub requeue_after: Duration,
+    /// Webhook jobs applied at once by this process.
+    pub concurrency: usize,
 }
 
 /// Runs every job until `shutdown` is cancelled, then drains for at most
@@ -26,16 +45,18 @@ pub struct WorkerConfig {
 pub async fn run(
     config: WorkerConfig,
     db: PgPool,
+    queue: WebhookQueue,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // Seconds first: at minute 7 of every hour.
     let hourly = cron::Schedule::from_str("0 7 * * * *")?;
     let retention = jobs::retention::Retention(config.retention);
+    let cron_db = db.clone();
     let monitor = Monitor::new()
         .register(move |_restarts| {
             WorkerBuilder::new("estrade-retention")
                 .backend(CronScheduler::new(hourly.clone()))
-                .data(db.clone())
+                .data(cron_db.clone())
                 .data(retention)
                 .build(jobs::retention::erase_expired_learner_data)
         })
@@ -44,13 +65,145 @@ pub async fn run(
             true
         })
         .shutdown_timeout(config.drain);
-    tracing::info!("worker running");
-    monitor
-        .run_with_signal(async move {
+    let scheduled = {
+        let shutdown = shutdown.clone();
+        monitor.run_with_signal(async move {
             shutdown.cancelled().await;
             Ok(())
         })
-        .await?;
+    };
+    tracing::info!("worker running");
+    let consumer = consume_webhooks(&config, &db, &queue, &shutdown);
+    let sweeper = sweep(&config, &db, &queue, &shutdown);
+    let (scheduled, (), ()) = tokio::join!(scheduled, consumer, sweeper);
+    scheduled?;
     tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// A worker name no other process, nor an earlier run of this one, uses.
+fn unique_name(role: &str) -> String {
+    static RUN: AtomicU64 = AtomicU64::new(0);
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!(
+        "estrade-{role}-{host}-{}-{}",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Consumes the webhook queue; restarts the apalis worker whenever it
+/// stops on an error, with backoff, until `shutdown`.
+async fn consume_webhooks(
+    config: &WorkerConfig,
+    db: &PgPool,
+    queue: &WebhookQueue,
+    shutdown: &CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(250);
+    while !shutdown.is_cancelled() {
+        let started = Instant::now();
+        let worker = WorkerBuilder::new(unique_name("webhooks"))
+            // Idle consumers look for work every 10 ms; a busy one fetches
+            // the next batch as soon as it is done.
+            .backend(
+                queue
+                    .storage()
+                    .poll_with_interval(Duration::from_millis(10)),
+            )
+            .data(db.clone())
+            .concurrency(config.concurrency)
+            .build(jobs::webhook::handle);
+        let stop = shutdown.clone();
+        let result = worker
+            .run_until(async move {
+                stop.cancelled().await;
+                Ok::<(), std::io::Error>(())
+            })
+            .await;
+        if shutdown.is_cancelled() {
+            break;
+        }
+        metrics::counter!("worker_consumer_restarts_total").increment(1);
+        match result {
+            Ok(()) => tracing::warn!("webhook consumer stopped; restarting"),
+            Err(error) => tracing::warn!(%error, "webhook consumer failed; restarting"),
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            backoff = Duration::from_millis(250);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            () = shutdown.cancelled() => break,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Every second: pushes again the pending events that are due and have
+/// waited longer than `requeue_after` (applying them here while Redis
+/// refuses them), and publishes the backlog as metrics. Every minute:
+/// clears finished jobs out of Redis.
+async fn sweep(
+    config: &WorkerConfig,
+    db: &PgPool,
+    queue: &WebhookQueue,
+    shutdown: &CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_vacuum = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        if let Err(error) = sweep_once(config, db, queue).await {
+            tracing::warn!(%error, "webhook sweep failed");
+        }
+        if last_vacuum.elapsed() > Duration::from_secs(60) {
+            last_vacuum = Instant::now();
+            if let Err(error) = vacuum(queue).await {
+                tracing::warn!(%error, "clearing finished jobs from Redis failed");
+            }
+        }
+    }
+}
+
+/// One sweep. Returns how many events it pushed or applied.
+pub async fn sweep_once(
+    config: &WorkerConfig,
+    db: &PgPool,
+    queue: &WebhookQueue,
+) -> Result<usize, sqlx::Error> {
+    let due = estrade_db::webhooks::claim_due(db, config.requeue_after, 500).await?;
+    for event_id in &due {
+        if let Err(error) = queue.push_again(event_id).await {
+            tracing::debug!(%error, "Redis refused a job; applying in the sweeper");
+            jobs::webhook::apply(db, event_id).await?;
+        }
+    }
+    if !due.is_empty() {
+        metrics::counter!("webhooks_swept_total").increment(due.len() as u64);
+        tracing::info!(events = due.len(), "pending webhooks pushed again");
+    }
+    let backlog = estrade_db::webhooks::backlog(db).await?;
+    metrics::gauge!("webhooks_pending").set(backlog.pending as f64);
+    metrics::gauge!("webhooks_dead_letters").set(backlog.failed as f64);
+    metrics::gauge!("webhooks_oldest_pending_seconds").set(backlog.oldest_pending_s);
+    Ok(due.len())
+}
+
+/// apalis-redis keeps every finished job's data and id until a vacuum, and
+/// its vacuum leaves the set of done ids; both would grow without bound.
+async fn vacuum(queue: &WebhookQueue) -> Result<(), apalis_redis::Error> {
+    let mut storage = queue.storage();
+    let removed = storage.vacuum().await?;
+    let done = storage.get_config().done_jobs_set();
+    redis::cmd("DEL")
+        .arg(done)
+        .query_async::<()>(storage.get_connection())
+        .await?;
+    tracing::debug!(removed, "finished jobs cleared from Redis");
     Ok(())
 }

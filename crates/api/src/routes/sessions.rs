@@ -412,17 +412,7 @@ pub async fn end_session(
         } else {
             "ended_by_teacher"
         };
-        let ended = estrade_db::sessions::mark_ended(&mut tx, id, reason).await?;
-        let closed = estrade_db::floor::close_all(&mut tx, id, "session_ended").await?;
-        let left = estrade_db::participants::mark_all_left(&mut tx, id).await?;
-        let entry = Entry {
-            actor: caller.actor(),
-            action: "session.ended",
-            session_id: Some(id),
-            target_id: None,
-            details: json!({ "reason": reason, "floor_closed": closed, "participants_left": left }),
-        };
-        audit::record(&mut tx, entry).await?;
+        let ended = estrade_db::sessions::end(&mut tx, id, reason, caller.actor()).await?;
         // The decision is durable before LiveKit hears of it.
         tx.commit().await?;
         ended

@@ -10,17 +10,19 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use axum::routing::post;
+use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use estrade_db::webhooks::InboxEvent;
 use estrade_livekit::WebhookError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::auth::Admin;
 use crate::error::{Error, ErrorBody};
 use crate::extract::Json;
 
@@ -29,10 +31,13 @@ use crate::extract::Json;
 const BODY_LIMIT: usize = 1024 * 1024;
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route(
-        "/webhooks/livekit",
-        post(receive).layer(DefaultBodyLimit::max(BODY_LIMIT)),
-    )
+    Router::new()
+        .route(
+            "/webhooks/livekit",
+            post(receive).layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        )
+        .route("/v1/admin/webhooks", get(list))
+        .route("/v1/admin/webhooks/{event_id}/replay", post(replay))
 }
 
 /// What was done with the event.
@@ -113,8 +118,184 @@ pub async fn receive(
         payload: &payload,
     };
     let stored = estrade_db::webhooks::insert(&state.db, &event).await?;
+    if stored {
+        enqueue(&state, event_id);
+    }
     metrics::counter!("webhooks_received_total", "outcome" => if stored { "stored" } else { "duplicate" }).increment(1);
     Ok(Json(Received {
         status: if stored { "stored" } else { "duplicate" },
+    }))
+}
+
+/// Queues a stored event for the worker without making LiveKit wait: the
+/// event is already durable, and if Redis is slow, down or the push fails,
+/// the worker's sweeper queues it from the inbox a few seconds later.
+fn enqueue(state: &AppState, event_id: &str) {
+    let Ok(slot) = state.enqueue_slots.clone().try_acquire_owned() else {
+        metrics::counter!("webhooks_enqueue_skipped_total").increment(1);
+        return;
+    };
+    let queue = state.queue.clone();
+    let event_id = event_id.to_owned();
+    tokio::spawn(async move {
+        let _slot = slot;
+        if let Err(error) = queue.push_new(&event_id).await {
+            metrics::counter!("webhooks_enqueue_failed_total").increment(1);
+            tracing::warn!(event.id = %event_id, %error, "webhook stored but not queued; the sweeper will");
+        }
+    });
+}
+
+/// Filters for `GET /v1/admin/webhooks` (all optional).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `failed` (dead letters, the default), `pending` or `processed`.
+    pub status: Option<String>,
+    /// At most this many, 1–500 (default 100).
+    pub limit: Option<String>,
+    /// Only events received before this time (RFC 3339): the next page
+    /// starts at the last `received_at` of this one.
+    pub before: Option<String>,
+}
+
+/// A stored webhook event, without its payload (which may hold names).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoredEvent {
+    /// LiveKit's event id.
+    pub event_id: String,
+    /// `participant_joined`, …
+    pub event_type: String,
+    /// The room it concerns.
+    pub room_name: Option<String>,
+    /// `pending`, `processed` or `failed`.
+    pub status: String,
+    /// Failed attempts so far.
+    pub attempts: i32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When it was stored.
+    pub received_at: DateTime<Utc>,
+    /// When the next attempt is due (pending events).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When it was applied.
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+/// A page of stored events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoredEvents {
+    /// Newest first.
+    pub events: Vec<StoredEvent>,
+}
+
+/// Stored webhook events by status: dead letters by default.
+#[utoipa::path(get, path = "/v1/admin/webhooks", tag = "admin", params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = StoredEvents),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "`invalid_query`", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<StoredEvents>, Error> {
+    let status = query.status.as_deref().unwrap_or("failed");
+    if !["failed", "pending", "processed"].contains(&status) {
+        return Err(Error::invalid(
+            "invalid_query",
+            "status must be failed, pending or processed.",
+        ));
+    }
+    let limit = match query.limit.as_deref() {
+        None => 100,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=500).contains(l))
+            .ok_or_else(|| Error::invalid("invalid_query", "limit must be between 1 and 500."))?,
+    };
+    let before = match query.before.as_deref() {
+        None => None,
+        Some(b) => Some(
+            DateTime::parse_from_rfc3339(b)
+                .map_err(|_| Error::invalid("invalid_query", "before must be an RFC 3339 time."))?
+                .with_timezone(&Utc),
+        ),
+    };
+    let rows = estrade_db::webhooks::list(&state.db, status, before, limit).await?;
+    let events = rows
+        .into_iter()
+        .map(|r| StoredEvent {
+            next_attempt_at: (r.status == "pending").then_some(r.next_attempt_at),
+            event_id: r.event_id,
+            event_type: r.event_type,
+            room_name: r.room_name,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            received_at: r.received_at,
+            processed_at: r.processed_at,
+        })
+        .collect();
+    Ok(Json(StoredEvents { events }))
+}
+
+/// The outcome of a replay.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Replayed {
+    /// The event.
+    pub event_id: String,
+    /// Its status before the replay (`failed` or `pending`).
+    pub previous_status: String,
+    /// Now `pending`, queued for the worker.
+    pub status: &'static str,
+}
+
+/// Makes a dead letter pending again, with a fresh attempt count, and
+/// queues it. An event already applied is not applied twice (409).
+#[utoipa::path(post, path = "/v1/admin/webhooks/{event_id}/replay", tag = "admin",
+    params(("event_id" = String, Path, description = "LiveKit's event id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Replayed),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`already_processed`", body = ErrorBody),
+    ))]
+pub async fn replay(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(event_id): Path<String>,
+) -> Result<Json<Replayed>, Error> {
+    let mut tx = state.db.begin().await?;
+    let previous = estrade_db::webhooks::replay(&mut *tx, &event_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if previous == "processed" {
+        return Err(Error::conflict(
+            "already_processed",
+            "This event was applied already; it is not applied twice.",
+        ));
+    }
+    let entry = estrade_db::audit::Entry {
+        actor: admin.actor(),
+        action: "webhook.replayed",
+        session_id: None,
+        target_id: None,
+        details: serde_json::json!({ "event_id": event_id, "previous_status": previous }),
+    };
+    estrade_db::audit::record(&mut tx, entry).await?;
+    tx.commit().await?;
+    // If the push fails the sweeper queues it: it is pending in the inbox.
+    if let Err(error) = state.queue.push_again(&event_id).await {
+        tracing::warn!(%error, "replayed webhook not queued; the sweeper will");
+    }
+    Ok(Json(Replayed {
+        event_id,
+        previous_status: previous,
+        status: "pending",
     }))
 }

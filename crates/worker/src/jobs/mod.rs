@@ -1,3 +1,4 @@
 //! The jobs, one module each.
 
 pub mod retention;
+pub mod webhook;

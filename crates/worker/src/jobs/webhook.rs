@@ -1,0 +1,209 @@
+//! Applies one stored LiveKit event: its effect and marking its inbox row
+//! processed commit in one transaction, so a crash before the commit
+//! re-applies cleanly and a crash after it finds the row processed.
+//!
+//! Order: a presence event locks the session, then the participant, then
+//! touches the floor, the same order as floor commands and the end of a
+//! session, so they serialise instead of deadlocking. The decisions
+//! themselves are pure functions in `estrade_core::webhook`.
+//!
+//! Retries live in Postgres, not in apalis: a failed attempt is recorded
+//! on the row (attempts, last error, next attempt time) and the sweeper
+//! pushes it again when due; after `MAX_ATTEMPTS`, or at once for an event
+//! that can never apply, it becomes a dead letter.
+
+use apalis::prelude::{BoxDynError, Data};
+use estrade_core::webhook::{
+    self, Connection, LiveKitEvent, MAX_ATTEMPTS, Presence, PresenceDecision, Seen, Track,
+};
+use estrade_db::audit::{self, Actor, Entry};
+use estrade_db::tracks::TrackEvent;
+use estrade_db::{floor, participants, sessions, tracks, webhooks};
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+
+use crate::queue::ApplyWebhook;
+
+/// What applying an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied (or understood and ignored) and marked processed.
+    Applied,
+    /// Already processed, a dead letter, unknown, or held by another worker.
+    Skipped,
+    /// Failed; recorded on the row (retry or dead letter).
+    Failed,
+}
+
+/// The apalis handler. Always `Ok`: failures are recorded in Postgres, and
+/// if even that is impossible (Postgres down) the row stays pending and the
+/// sweeper brings it back.
+pub async fn handle(job: ApplyWebhook, db: Data<PgPool>) -> Result<(), BoxDynError> {
+    if let Err(error) = apply(&db, &job.event_id).await {
+        tracing::warn!(event.id = %job.event_id, %error, "webhook not applied; left pending");
+    }
+    Ok(())
+}
+
+/// Applies `event_id` if it is pending.
+pub async fn apply(db: &PgPool, event_id: &str) -> Result<Outcome, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let Some(row) = webhooks::lock(&mut tx, event_id).await? else {
+        return Ok(Outcome::Skipped);
+    };
+    if row.status != "pending" {
+        return Ok(Outcome::Skipped);
+    }
+    let failure = match LiveKitEvent::from_json(&row.payload) {
+        Err(malformed) => Some((malformed.to_string(), true)),
+        Ok(event) => match effect(&mut tx, event).await {
+            Ok(()) => None,
+            Err(e) => Some((e.to_string(), false)),
+        },
+    };
+    if let Some((error, permanent)) = failure {
+        tx.rollback().await?;
+        let dead = permanent || row.attempts + 1 >= MAX_ATTEMPTS;
+        let retry_in = webhook::retry_delay(row.attempts + 1);
+        webhooks::record_failure(db, event_id, row.attempts, &error, dead, retry_in).await?;
+        if dead {
+            metrics::counter!("webhooks_dead_letters_total").increment(1);
+            tracing::error!(event.id = %event_id, %error, "webhook is a dead letter");
+        } else {
+            metrics::counter!("webhooks_apply_failures_total").increment(1);
+            tracing::warn!(event.id = %event_id, %error, attempt = row.attempts + 1, "webhook failed; will retry");
+        }
+        return Ok(Outcome::Failed);
+    }
+    let latency = webhooks::mark_processed(&mut tx, event_id).await?;
+    tx.commit().await?;
+    metrics::histogram!("webhook_apply_latency_seconds").record(latency);
+    metrics::counter!("webhooks_applied_total").increment(1);
+    Ok(Outcome::Applied)
+}
+
+async fn effect(conn: &mut PgConnection, event: LiveKitEvent) -> Result<(), sqlx::Error> {
+    match event {
+        LiveKitEvent::RoomFinished { room } => room_finished(conn, &room).await,
+        LiveKitEvent::Joined(c) => presence(conn, true, &c).await,
+        LiveKitEvent::Left(c) => presence(conn, false, &c).await,
+        LiveKitEvent::TrackPublished(t) => track(conn, true, &t).await,
+        LiveKitEvent::TrackUnpublished(t) => track(conn, false, &t).await,
+        // Our own start created the room; nothing to change.
+        LiveKitEvent::RoomStarted { .. } | LiveKitEvent::Ignored => Ok(()),
+    }
+}
+
+async fn room_finished(conn: &mut PgConnection, room: &str) -> Result<(), sqlx::Error> {
+    // Room names are derived from session ids and never reused, so a
+    // room_finished can only be about this session's room.
+    if let Some(session) = sessions::lock_by_room(conn, room).await?
+        && session.status != "ended"
+    {
+        sessions::end(conn, session.id, "room_finished", Actor::LiveKit).await?;
+    }
+    Ok(())
+}
+
+fn presence_of(stored: &str) -> Presence {
+    match stored {
+        "present" => Presence::Present,
+        "left" => Presence::Left,
+        _ => Presence::Invited,
+    }
+}
+
+async fn presence(
+    conn: &mut PgConnection,
+    joined: bool,
+    event: &Connection,
+) -> Result<(), sqlx::Error> {
+    // Identities we did not issue (or already purged) concern us not.
+    let Some(found) = participants::by_identity(&mut *conn, &event.identity).await? else {
+        return Ok(());
+    };
+    let Some(session) = sessions::lock(conn, found.session_id).await? else {
+        return Ok(());
+    };
+    let current = participants::lock_connection(conn, found.id).await?;
+    let seen = Seen {
+        presence: presence_of(&current.presence),
+        connection: current
+            .livekit_sid
+            .as_deref()
+            .map(|sid| (current.joined_at_ms.unwrap_or(0), sid)),
+        kicked: current.kicked,
+    };
+    let decision = match webhook::decide_presence(&seen, joined, event) {
+        // Once a session has ended nobody becomes present in it.
+        PresenceDecision::Join if session.status == "ended" => {
+            PresenceDecision::Ignore("session_ended")
+        }
+        d => d,
+    };
+    match decision {
+        PresenceDecision::Ignore(why) => {
+            tracing::debug!(participant.id = %current.id, why, "presence event ignored");
+        }
+        PresenceDecision::Join => {
+            participants::record_connection(conn, current.id, true, &event.sid, event.joined_at_ms)
+                .await?;
+        }
+        PresenceDecision::Leave => {
+            participants::record_connection(
+                conn,
+                current.id,
+                false,
+                &event.sid,
+                event.joined_at_ms,
+            )
+            .await?;
+            // Nothing granted to someone who has left.
+            let closed = floor::close_for(conn, current.id, "left").await?;
+            if closed > 0 {
+                let entry = Entry {
+                    actor: Actor::LiveKit,
+                    action: "floor.released",
+                    session_id: Some(session.id),
+                    target_id: Some(current.id),
+                    details: json!({ "reason": "left" }),
+                };
+                audit::record(conn, entry).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn track(conn: &mut PgConnection, published: bool, event: &Track) -> Result<(), sqlx::Error> {
+    let Some(found) = participants::by_identity(&mut *conn, &event.connection.identity).await?
+    else {
+        return Ok(());
+    };
+    let row = TrackEvent {
+        track_sid: &event.sid,
+        participant_id: found.id,
+        source: event.source,
+    };
+    if !published {
+        return tracks::unpublished(conn, row).await;
+    }
+    // A learner's or classroom's microphone needs the floor. Flag it for
+    // reconciliation, which revokes it at the SFU.
+    let needs_floor =
+        matches!(found.kind.as_str(), "learner" | "classroom") && event.source == "microphone";
+    let unauthorized = needs_floor && !floor::is_speaking(conn, found.id).await?;
+    let recorded = tracks::published(conn, row, unauthorized).await?;
+    if recorded && unauthorized {
+        metrics::counter!("webhooks_unauthorized_microphones_total").increment(1);
+        let entry = Entry {
+            actor: Actor::LiveKit,
+            action: "track.unauthorized",
+            session_id: Some(found.session_id),
+            target_id: Some(found.id),
+            details: json!({ "track_sid": event.sid, "source": event.source }),
+        };
+        audit::record(conn, entry).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The webhook queue on Redis (apalis-redis): the API pushes, the worker
+//! consumes. It is the fast path only. Postgres's inbox is what guarantees
+//! that every event is applied: whatever Redis loses (a restart without
+//! persistence, a job lost with a killed worker, a push that failed), the
+//! sweeper pushes again from the inbox.
+
+use std::time::Duration;
+
+use apalis::prelude::{Task, TaskBuilder, TaskSink as _};
+use apalis_redis::{Config, ConnectionManager, RedisStorage};
+use serde::{Deserialize, Serialize};
+
+/// A job: apply this inbox event (the inbox holds the event itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplyWebhook {
+    /// LiveKit's event id.
+    pub event_id: String,
+}
+
+/// Pushes jobs. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct WebhookQueue {
+    storage: RedisStorage<ApplyWebhook>,
+}
+
+/// The apalis configuration both sides use: the queue is
+/// `<namespace>:webhooks`.
+fn config(namespace: &str) -> Config {
+    Config::default()
+        .queue(format!("{namespace}:webhooks"))
+        .batch_size(32)
+        // A dead consumer's jobs go back to the queue after 2 × 5 s.
+        .heartbeat_interval(Duration::from_secs(5))
+        .missed_heartbeats(2)
+        // Nobody reads job results; the inbox row is the result.
+        .persist_results(false)
+        // The API's push uses the event id as idempotency key; the key
+        // only needs to outlive LiveKit's retries (30 s).
+        .idempotency_ttl(Some(Duration::from_secs(3600)))
+}
+
+impl WebhookQueue {
+    /// The queue of `namespace` over `redis` (a lazily connecting manager
+    /// is fine).
+    pub fn new(redis: ConnectionManager, namespace: &str) -> Self {
+        Self {
+            storage: RedisStorage::new(redis).with_config(config(namespace)),
+        }
+    }
+
+    pub(crate) fn storage(&self) -> RedisStorage<ApplyWebhook> {
+        self.storage.clone()
+    }
+
+    /// Pushes a newly stored event, with its event id as the idempotency
+    /// key (a second push of the same id within the key's life is dropped).
+    pub async fn push_new(&self, event_id: &str) -> Result<(), PushError> {
+        let task = TaskBuilder::new(ApplyWebhook {
+            event_id: event_id.to_owned(),
+        })
+        .idempotency_key(event_id)
+        .build();
+        self.push(task).await
+    }
+
+    /// Pushes an event again (sweeper, replay): a fresh job id and no
+    /// idempotency key, since apalis would drop a job whose id or key it
+    /// still remembers.
+    pub async fn push_again(&self, event_id: &str) -> Result<(), PushError> {
+        let task = TaskBuilder::new(ApplyWebhook {
+            event_id: event_id.to_owned(),
+        })
+        .build();
+        self.push(task).await
+    }
+
+    async fn push(&self, task: Task<ApplyWebhook>) -> Result<(), PushError> {
+        let mut storage = self.storage.clone();
+        storage
+            .push_task(task)
+            .await
+            .map_err(|e| PushError(e.to_string()))
+    }
+}
+
+/// A job could not be pushed (Redis unreachable or refusing). The event is
+/// safe in the inbox; the sweeper pushes it later.
+#[derive(Debug, thiserror::Error)]
+#[error("could not queue the event: {0}")]
+pub struct PushError(String);

@@ -1,0 +1,634 @@
+//! The worker applies stored LiveKit events: presence with its ordering
+//! guards, the floor released on leaving, sessions ended with their room,
+//! published tracks recorded and unauthorized microphones flagged; each
+//! event once in effect, however often and in whatever order it arrives;
+//! failures retried then dead-lettered; the sweeper covering what Redis
+//! never delivered. Real PostgreSQL, real Redis, the LiveKit stand-in.
+
+use std::time::Duration;
+
+use estrade_livekit_stub::Faults;
+use estrade_tests::{Options, RedisServer, TestApp, until};
+use livekit_protocol::TrackSource;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn app_with_worker(db: PgPool, webhooks_to_app: bool) -> TestApp {
+    TestApp::spawn_with(
+        db,
+        Options {
+            webhooks_to_app,
+            worker: true,
+            env: vec![("ESTRADE_WEBHOOK_REQUEUE_AFTER_S", "1".into())],
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// A live session and a learner admitted to it: `(session, join answer)`.
+async fn session_with_learner(app: &TestApp) -> (Value, Value) {
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "Chef").await;
+    let session = app.live_session(&teacher, json!({"title": "Bread"})).await;
+    let (status, joined) = app
+        .join(session["join_code"].as_str().unwrap(), "Ana")
+        .await;
+    assert_eq!(status, 200, "{joined}");
+    (session, joined)
+}
+
+fn id_of(v: &Value, key: &str) -> Uuid {
+    v[key].as_str().unwrap().parse().unwrap()
+}
+
+async fn presence(db: &PgPool, participant: Uuid) -> (String, Option<String>) {
+    sqlx::query_as("select presence, livekit_sid from participants where id = $1")
+        .bind(participant)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+async fn wait_presence(app: &TestApp, participant: Uuid, expected: &str) {
+    let db = app.db.clone();
+    until(WAIT, || {
+        let db = db.clone();
+        async move { presence(&db, participant).await.0 == expected }
+    })
+    .await;
+}
+
+async fn raise_hand(db: &PgPool, session: Uuid, participant: Uuid) {
+    sqlx::query(
+        "insert into floor_turns (session_id, participant_id, state, raised_at)
+         values ($1, $2, 'queued', now())",
+    )
+    .bind(session)
+    .bind(participant)
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+async fn open_turns(db: &PgPool, participant: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "select count(*) from floor_turns where participant_id = $1 and state <> 'done'",
+    )
+    .bind(participant)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+async fn audit_count(db: &PgPool, action: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from audit_log where action = $1")
+        .bind(action)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_learner_connecting_then_leaving_in_livekit_becomes_present_then_gone_and_loses_its_hand(
+    db: PgPool,
+) {
+    let app = app_with_worker(db, true).await;
+    let (session, joined) = session_with_learner(&app).await;
+    let learner = id_of(&joined, "participant_id");
+    assert_eq!(presence(&app.db, learner).await.0, "invited");
+
+    let info = app
+        .stub
+        .connect(joined["livekit_token"].as_str().unwrap())
+        .unwrap();
+    wait_presence(&app, learner, "present").await;
+    assert_eq!(presence(&app.db, learner).await.1, Some(info.sid));
+
+    raise_hand(&app.db, id_of(&session, "id"), learner).await;
+    let room = session["room_name"].as_str().unwrap();
+    let identity = joined["identity"].as_str().unwrap();
+    app.stub.disconnect(room, identity, false).unwrap();
+    wait_presence(&app, learner, "left").await;
+    assert_eq!(open_turns(&app.db, learner).await, 0, "the hand is cleared");
+    assert_eq!(audit_count(&app.db, "floor.released").await, 1);
+    app.inbox_drained(WAIT).await;
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_learner_who_left_frees_its_seat_for_someone_else(db: PgPool) {
+    let app = app_with_worker(db, true).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "Chef").await;
+    let session = app
+        .live_session(&teacher, json!({"title": "Bread", "max_learners": 1}))
+        .await;
+    let code = session["join_code"].as_str().unwrap();
+    let (status, first) = app.join(code, "Ana").await;
+    assert_eq!(status, 200);
+    assert_eq!(app.join(code, "Ben").await.0, 409, "the one seat is taken");
+
+    app.stub
+        .connect(first["livekit_token"].as_str().unwrap())
+        .unwrap();
+    wait_presence(&app, id_of(&first, "participant_id"), "present").await;
+    let room = session["room_name"].as_str().unwrap();
+    app.stub
+        .disconnect(room, first["identity"].as_str().unwrap(), true)
+        .unwrap();
+    wait_presence(&app, id_of(&first, "participant_id"), "left").await;
+    assert_eq!(app.join(code, "Ben").await.0, 200, "the seat is free again");
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn duplicated_deliveries_have_one_effect(db: PgPool) {
+    let app = app_with_worker(db, true).await;
+    let (session, joined) = session_with_learner(&app).await;
+    let learner = id_of(&joined, "participant_id");
+    app.stub.set_faults(Faults {
+        duplicate_webhooks: 100,
+        ..Faults::default()
+    });
+    app.stub
+        .connect(joined["livekit_token"].as_str().unwrap())
+        .unwrap();
+    wait_presence(&app, learner, "present").await;
+    raise_hand(&app.db, id_of(&session, "id"), learner).await;
+    let room = session["room_name"].as_str().unwrap();
+    app.stub
+        .disconnect(room, joined["identity"].as_str().unwrap(), false)
+        .unwrap();
+    wait_presence(&app, learner, "left").await;
+    app.inbox_drained(WAIT).await;
+
+    // Every event was delivered twice; each is stored and applied once.
+    let deliveries = app.stub.deliveries();
+    let sent_twice = deliveries
+        .iter()
+        .filter(|d| d.attempts == [200, 200])
+        .count();
+    assert!(
+        sent_twice >= 2,
+        "the stand-in sent the join and the leave twice"
+    );
+    assert_eq!(app.count("webhook_inbox").await, deliveries.len() as i64);
+    assert_eq!(audit_count(&app.db, "floor.released").await, 1);
+
+    // The same body and signature posted again by hand: still one effect.
+    let left: Value = sqlx::query_scalar(
+        "select payload from webhook_inbox where event_type = 'participant_left'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(app.deliver(&left).await, 200);
+    assert_eq!(app.deliver(&left).await, 200);
+    assert_eq!(app.count("webhook_inbox").await, deliveries.len() as i64);
+    assert_eq!(presence(&app.db, learner).await.0, "left");
+}
+
+fn participant_event(
+    kind: &str,
+    id: &str,
+    room: &str,
+    identity: &str,
+    sid: &str,
+    ms: i64,
+) -> Value {
+    json!({
+        "event": kind, "id": id, "createdAt": (ms / 1000).to_string(),
+        "room": {"name": room, "sid": "RM_x"},
+        "participant": {"sid": sid, "identity": identity, "joinedAt": (ms / 1000).to_string(), "joinedAtMs": ms.to_string()}
+    })
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn reordered_events_leave_the_presence_of_the_newest_connection(db: PgPool) {
+    let app = app_with_worker(db, false).await;
+    let (session, joined) = session_with_learner(&app).await;
+    let learner = id_of(&joined, "participant_id");
+    let room = session["room_name"].as_str().unwrap();
+    let identity = joined["identity"].as_str().unwrap();
+    let t = 1_790_000_000_000;
+
+    // A reload: connection 2 joins before LiveKit reports connection 1
+    // left, and connection 1's own join is delivered last of all.
+    for event in [
+        participant_event(
+            "participant_joined",
+            "EV_j2",
+            room,
+            identity,
+            "PA_2",
+            t + 5_000,
+        ),
+        participant_event("participant_left", "EV_l1", room, identity, "PA_1", t),
+        participant_event("participant_joined", "EV_j1", room, identity, "PA_1", t),
+    ] {
+        assert_eq!(app.deliver(&event).await, 200);
+        // One at a time, so the order is the one under test.
+        let id = event["id"].as_str().unwrap().to_owned();
+        until(WAIT, || async {
+            app.inbox_status(&id).await.as_deref() == Some("processed")
+        })
+        .await;
+    }
+    assert_eq!(
+        presence(&app.db, learner).await,
+        ("present".into(), Some("PA_2".into()))
+    );
+
+    // A left that overtook its own join: the join does not resurrect it.
+    for event in [
+        participant_event(
+            "participant_left",
+            "EV_l3",
+            room,
+            identity,
+            "PA_3",
+            t + 9_000,
+        ),
+        participant_event(
+            "participant_joined",
+            "EV_j3",
+            room,
+            identity,
+            "PA_3",
+            t + 9_000,
+        ),
+    ] {
+        assert_eq!(app.deliver(&event).await, 200);
+        let id = event["id"].as_str().unwrap().to_owned();
+        until(WAIT, || async {
+            app.inbox_status(&id).await.as_deref() == Some("processed")
+        })
+        .await;
+    }
+    assert_eq!(
+        presence(&app.db, learner).await,
+        ("left".into(), Some("PA_3".into()))
+    );
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn reordered_and_delayed_deliveries_from_the_stand_in_end_with_the_right_presence(
+    db: PgPool,
+) {
+    let app = app_with_worker(db, true).await;
+    let (session, joined) = session_with_learner(&app).await;
+    let learner = id_of(&joined, "participant_id");
+    let room = session["room_name"].as_str().unwrap().to_owned();
+    let identity = joined["identity"].as_str().unwrap().to_owned();
+    app.stub.set_faults(Faults {
+        reorder_webhooks: 100,
+        webhook_delay_ms: 300,
+        ..Faults::default()
+    });
+    let token = joined["livekit_token"].as_str().unwrap();
+    // Connect, drop, reconnect: the final state is present on the newest sid.
+    app.stub.connect(token).unwrap();
+    app.stub.disconnect(&room, &identity, true).unwrap();
+    let newest = app.stub.connect(token).unwrap();
+    let db = app.db.clone();
+    let sid = newest.sid.clone();
+    until(WAIT, || {
+        let (db, sid) = (db.clone(), sid.clone());
+        async move { presence(&db, learner).await == ("present".into(), Some(sid)) }
+    })
+    .await;
+    app.inbox_drained(WAIT).await;
+    assert_eq!(
+        presence(&app.db, learner).await,
+        ("present".into(), Some(newest.sid))
+    );
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_room_livekit_closes_ends_its_session_and_closes_the_floor(db: PgPool) {
+    let app = app_with_worker(db, true).await;
+    let (session, joined) = session_with_learner(&app).await;
+    let session_id = id_of(&session, "id");
+    let learner = id_of(&joined, "participant_id");
+    app.stub
+        .connect(joined["livekit_token"].as_str().unwrap())
+        .unwrap();
+    wait_presence(&app, learner, "present").await;
+    raise_hand(&app.db, session_id, learner).await;
+
+    // Behind our back: the room is deleted in LiveKit.
+    estrade_tests::gateway(&app.stub)
+        .delete_room(session["room_name"].as_str().unwrap())
+        .await
+        .unwrap();
+    let db = app.db.clone();
+    until(WAIT, || {
+        let db = db.clone();
+        async move {
+            let row: (String, Option<String>) =
+                sqlx::query_as("select status, end_reason from sessions where id = $1")
+                    .bind(session_id)
+                    .fetch_one(&db)
+                    .await
+                    .unwrap();
+            row == ("ended".into(), Some("room_finished".into()))
+        }
+    })
+    .await;
+    assert_eq!(open_turns(&app.db, learner).await, 0);
+    assert_eq!(presence(&app.db, learner).await.0, "left");
+    let actor: String = sqlx::query_scalar(
+        "select actor_kind from audit_log where action = 'session.ended' and session_id = $1",
+    )
+    .bind(session_id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(actor, "livekit");
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn published_tracks_are_recorded_and_a_learner_microphone_without_a_grant_is_flagged(
+    db: PgPool,
+) {
+    let app = app_with_worker(db, true).await;
+    let (session, joined) = session_with_learner(&app).await;
+    let learner = id_of(&joined, "participant_id");
+    let room = session["room_name"].as_str().unwrap();
+    let identity = joined["identity"].as_str().unwrap();
+    app.stub
+        .connect(joined["livekit_token"].as_str().unwrap())
+        .unwrap();
+    wait_presence(&app, learner, "present").await;
+    assert!(
+        app.stub
+            .publish(room, identity, TrackSource::Microphone)
+            .is_err(),
+        "LiveKit refuses a microphone the token does not allow"
+    );
+
+    // Someone grants the microphone in LiveKit behind Postgres's back.
+    estrade_tests::gateway(&app.stub)
+        .grant_floor(room, identity)
+        .await
+        .unwrap();
+    let track = app
+        .stub
+        .publish(room, identity, TrackSource::Microphone)
+        .unwrap();
+    let db = app.db.clone();
+    let sid = track.sid.clone();
+    until(WAIT, || {
+        let (db, sid) = (db.clone(), sid.clone());
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "select unauthorized from participant_tracks where track_sid = $1",
+            )
+            .bind(sid)
+            .fetch_optional(&db)
+            .await
+            .unwrap()
+                == Some(true)
+        }
+    })
+    .await;
+    assert_eq!(audit_count(&app.db, "track.unauthorized").await, 1);
+
+    app.stub.unpublish(room, identity, &track.sid).unwrap();
+    until(WAIT, || {
+        let (db, sid) = (db.clone(), track.sid.clone());
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "select unpublished_at is not null from participant_tracks where track_sid = $1",
+            )
+            .bind(sid)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    })
+    .await;
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_late_track_published_after_its_unpublish_leaves_the_track_unpublished(db: PgPool) {
+    let app = app_with_worker(db, false).await;
+    let (session, joined) = session_with_learner(&app).await;
+    let room = session["room_name"].as_str().unwrap();
+    let identity = joined["identity"].as_str().unwrap();
+    let track = |kind: &str, id: &str| {
+        let mut e = participant_event(kind, id, room, identity, "PA_1", 1_790_000_000_000);
+        e["track"] = json!({"sid": "TR_1", "type": "AUDIO", "source": "MICROPHONE"});
+        e
+    };
+    for event in [
+        track("track_unpublished", "EV_u"),
+        track("track_published", "EV_p"),
+    ] {
+        assert_eq!(app.deliver(&event).await, 200);
+        let id = event["id"].as_str().unwrap().to_owned();
+        until(WAIT, || async {
+            app.inbox_status(&id).await.as_deref() == Some("processed")
+        })
+        .await;
+    }
+    let still_published: bool = sqlx::query_scalar(
+        "select unpublished_at is null from participant_tracks where track_sid = 'TR_1'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(!still_published);
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn events_we_do_not_act_on_are_marked_processed_and_change_nothing(db: PgPool) {
+    let app = app_with_worker(db, false).await;
+    let (session, _) = session_with_learner(&app).await;
+    let before = app.count("audit_log").await;
+    let room = json!({"name": session["room_name"], "sid": "RM_x"});
+    for (id, kind) in [
+        ("EV_e", "egress_started"),
+        ("EV_i", "ingress_ended"),
+        ("EV_n", "a_type_from_the_future"),
+        ("EV_s", "room_started"),
+    ] {
+        let event = json!({"event": kind, "id": id, "createdAt": "1790000000", "room": room});
+        assert_eq!(app.deliver(&event).await, 200);
+    }
+    app.inbox_drained(WAIT).await;
+    assert_eq!(app.count("webhook_inbox").await, 4);
+    assert_eq!(app.count("audit_log").await, before);
+    let status: String = sqlx::query_scalar("select status from sessions where id = $1")
+        .bind(id_of(&session, "id"))
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "live");
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn an_event_that_can_never_apply_is_a_dead_letter_that_admins_list_and_replay(db: PgPool) {
+    let app = app_with_worker(db, false).await;
+    let admin = app.admin_key().await;
+    // Signed, with an id, but a participant_left without its participant.
+    let broken = json!({"event": "participant_left", "id": "EV_broken", "room": {"name": "r"}});
+    assert_eq!(app.deliver(&broken).await, 200, "stored: it is signed");
+    until(WAIT, || async {
+        app.inbox_status("EV_broken").await.as_deref() == Some("failed")
+    })
+    .await;
+
+    let (status, list) = app.get_as("/v1/admin/webhooks?status=failed", &admin).await;
+    assert_eq!(status, 200, "{list}");
+    let events = list["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["event_id"], "EV_broken");
+    assert_eq!(events[0]["attempts"], 1);
+    assert!(
+        events[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("participant.identity")
+    );
+    assert!(
+        events[0].get("payload").is_none(),
+        "payloads may hold names"
+    );
+    let (_, pending) = app
+        .get_as("/v1/admin/webhooks?status=pending", &admin)
+        .await;
+    assert_eq!(pending["events"], json!([]));
+
+    // Replay: pending again with a fresh count, applied again, failed again.
+    let (status, replayed) = app
+        .post_as("/v1/admin/webhooks/EV_broken/replay", &admin, json!({}))
+        .await;
+    assert_eq!(status, 200, "{replayed}");
+    assert_eq!(replayed["previous_status"], "failed");
+    assert_eq!(audit_count(&app.db, "webhook.replayed").await, 1);
+    until(WAIT, || async {
+        let row: (String, i32) = sqlx::query_as(
+            "select status, attempts from webhook_inbox where event_id = 'EV_broken'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        row == ("failed".into(), 1)
+    })
+    .await;
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn the_webhook_admin_endpoints_refuse_bad_input_and_non_admins(db: PgPool) {
+    let app = app_with_worker(db, false).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "Chef").await;
+    let event = json!({"event": "room_started", "id": "EV_ok", "room": {"name": "r"}});
+    assert_eq!(app.deliver(&event).await, 200);
+    app.inbox_drained(WAIT).await;
+
+    for (path, code) in [
+        ("/v1/admin/webhooks?status=lost", "invalid_query"),
+        ("/v1/admin/webhooks?limit=0", "invalid_query"),
+        ("/v1/admin/webhooks?limit=abc", "invalid_query"),
+        ("/v1/admin/webhooks?before=yesterday", "invalid_query"),
+    ] {
+        let (status, body) = app.get_as(path, &admin).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (422, Some(code)),
+            "{path}"
+        );
+    }
+    let (status, _) = app.get_as("/v1/admin/webhooks", &teacher).await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .post_as("/v1/admin/webhooks/EV_ok/replay", &teacher, json!({}))
+        .await;
+    assert_eq!(status, 403);
+    let (status, body) = app
+        .post_as("/v1/admin/webhooks/EV_nope/replay", &admin, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = app
+        .post_as("/v1/admin/webhooks/EV_ok/replay", &admin, json!({}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("already_processed"))
+    );
+    assert_eq!(
+        app.inbox_status("EV_ok").await.as_deref(),
+        Some("processed")
+    );
+    assert_eq!(audit_count(&app.db, "webhook.replayed").await, 0);
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn an_event_stored_but_never_queued_is_applied_by_the_sweeper(db: PgPool) {
+    let app = app_with_worker(db, false).await;
+    let (session, joined) = session_with_learner(&app).await;
+    let learner = id_of(&joined, "participant_id");
+    // As if Redis lost the job: the row exists, no job does.
+    let event = participant_event(
+        "participant_joined",
+        "EV_lost",
+        session["room_name"].as_str().unwrap(),
+        joined["identity"].as_str().unwrap(),
+        "PA_1",
+        1_790_000_000_000,
+    );
+    sqlx::query(
+        "insert into webhook_inbox (event_id, event_type, room_name, payload)
+         values ('EV_lost', 'participant_joined', $1, $2)",
+    )
+    .bind(session["room_name"].as_str().unwrap())
+    .bind(&event)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    wait_presence(&app, learner, "present").await;
+    assert_eq!(
+        app.inbox_status("EV_lost").await.as_deref(),
+        Some("processed")
+    );
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn with_redis_down_events_are_still_acknowledged_and_applied(db: PgPool) {
+    let mut redis = RedisServer::start();
+    let url = redis.url.clone();
+    redis.stop();
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            redis_url: url,
+            worker: true,
+            env: vec![("ESTRADE_WEBHOOK_REQUEUE_AFTER_S", "1".into())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let (session, joined) = session_with_learner(&app).await;
+    let learner = id_of(&joined, "participant_id");
+    let event = participant_event(
+        "participant_joined",
+        "EV_noredis",
+        session["room_name"].as_str().unwrap(),
+        joined["identity"].as_str().unwrap(),
+        "PA_1",
+        1_790_000_000_000,
+    );
+    assert_eq!(
+        app.deliver(&event).await,
+        200,
+        "stored in Postgres: LiveKit is answered"
+    );
+    wait_presence(&app, learner, "present").await;
+}
