@@ -3,8 +3,10 @@
 
 -- Why: Postgres, not Redis, guarantees that every stored event is applied.
 -- A failed attempt schedules the next one here (exponential backoff); the
--- sweeper re-enqueues rows whose time has come, and `enqueued_at` keeps
--- it from re-enqueueing a row that is merely waiting in the queue.
+-- sweeper re-enqueues rows whose time has come. `enqueued_at` is when the
+-- sweeper (or a replay) last queued the row: it keeps the sweeper from
+-- queueing a row again while it merely waits in the queue, and stays set
+-- once processed, so null there means the API's own push delivered it.
 alter table webhook_inbox
     add column next_attempt_at timestamptz not null default now(),
     add column enqueued_at timestamptz;

@@ -370,36 +370,53 @@ impl Drop for TestApp {
     }
 }
 
-/// A private `redis-server` on a free port, for tests that stop Redis.
+/// A private `redis-server` on a free port, for tests that stop, restart
+/// or pause Redis.
 pub struct RedisServer {
     /// Its URL.
     pub url: String,
+    port: u16,
+    /// Where it keeps its append-only file, when persistent.
+    dir: Option<std::path::PathBuf>,
     child: Child,
 }
 
 impl RedisServer {
-    /// Starts it and waits until it answers `PING`.
+    /// Starts one that keeps nothing, and waits until it answers.
     pub fn start() -> Self {
-        let port = StdListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "no"])
+        Self::start_on(free_port(), None)
+    }
+
+    /// Starts one with an append-only file in `dir` (fsync on every write),
+    /// so a restart keeps its data.
+    pub fn start_persistent(dir: &std::path::Path) -> Self {
+        Self::start_on(free_port(), Some(dir.to_owned()))
+    }
+
+    fn start_on(port: u16, dir: Option<std::path::PathBuf>) -> Self {
+        let mut cmd = Command::new("redis-server");
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ]);
+        match &dir {
+            Some(d) => cmd
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(d),
+            None => cmd.args(["--appendonly", "no"]),
+        };
+        let child = cmd
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server must be installed (scripts/test installs it)");
         let server = Self {
             url: format!("redis://127.0.0.1:{port}"),
+            port,
+            dir,
             child,
         };
         wait_until(Duration::from_secs(10), || server.answers());
@@ -407,7 +424,7 @@ impl RedisServer {
     }
 
     fn answers(&self) -> bool {
-        std::net::TcpStream::connect(self.url.trim_start_matches("redis://")).is_ok()
+        std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
     }
 
     /// Kills it and waits until it is gone.
@@ -415,6 +432,31 @@ impl RedisServer {
         self.child.kill().expect("kill redis-server");
         self.child.wait().expect("reap redis-server");
     }
+
+    /// Starts it again on the same port (and the same file, if persistent).
+    pub fn restart(&mut self) {
+        assert!(!self.answers(), "stop it before restarting it");
+        let again = Self::start_on(self.port, self.dir.clone());
+        let old = std::mem::replace(self, again);
+        drop(old);
+    }
+
+    /// Sends it a signal (`STOP` pauses it, `CONT` resumes it).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal}");
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Drop for RedisServer {

@@ -67,7 +67,7 @@ pub async fn lock(conn: &mut PgConnection, event_id: &str) -> Result<Option<Stor
 pub async fn mark_processed(conn: &mut PgConnection, event_id: &str) -> Result<f64, sqlx::Error> {
     sqlx::query_scalar!(
         r#"update webhook_inbox
-              set status = 'processed', processed_at = clock_timestamp(), enqueued_at = null
+              set status = 'processed', processed_at = clock_timestamp()
             where event_id = $1
         returning extract(epoch from processed_at - received_at)::float8 as "seconds!""#,
         event_id,

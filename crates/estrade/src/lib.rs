@@ -1,1 +1,3 @@
-//! placeholder
+//! The parts of the `estrade` package that tests reach too.
+
+pub mod services;

@@ -191,6 +191,9 @@ pub async fn sweep_once(
     metrics::gauge!("webhooks_pending").set(backlog.pending as f64);
     metrics::gauge!("webhooks_dead_letters").set(backlog.failed as f64);
     metrics::gauge!("webhooks_oldest_pending_seconds").set(backlog.oldest_pending_s);
+    if let Ok(depth) = queue.depth().await {
+        metrics::gauge!("webhooks_queue_depth").set(depth as f64);
+    }
     Ok(due.len())
 }
 

@@ -74,6 +74,17 @@ impl WebhookQueue {
         self.push(task).await
     }
 
+    /// Jobs waiting in Redis to be taken by a consumer.
+    pub async fn depth(&self) -> Result<u64, PushError> {
+        let mut storage = self.storage.clone();
+        let list = storage.get_config().active_jobs_list();
+        redis::cmd("LLEN")
+            .arg(list)
+            .query_async(storage.get_connection())
+            .await
+            .map_err(|e| PushError(e.to_string()))
+    }
+
     async fn push(&self, task: Task<ApplyWebhook>) -> Result<(), PushError> {
         let mut storage = self.storage.clone();
         storage

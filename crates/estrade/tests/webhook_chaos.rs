@@ -1,0 +1,409 @@
+//! Chaos for the webhook pipeline, with `estrade worker` as a real child
+//! process and real PostgreSQL and Redis servers that the tests kill,
+//! restart and pause: every stored event is applied exactly once in effect,
+//! and the worker recovers without being restarted by hand.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use estrade_tests::{Options, RedisServer, TestApp, until};
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_estrade");
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A worker child process, killed (SIGKILL) when dropped, so a failing
+/// test leaves none behind.
+struct Worker(Child);
+
+impl Worker {
+    fn kill(&mut self) {
+        self.0.kill().expect("SIGKILL the worker");
+        self.0.wait().expect("reap the worker");
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.0.try_wait().expect("worker status").is_none()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `estrade worker` for `app`, with `env` on top.
+fn spawn_worker(app: &TestApp, env: &[(&str, String)]) -> Worker {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("worker")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("ESTRADE_LOG", "warn")
+        .stdout(Stdio::null());
+    for (k, v) in app.worker_env() {
+        cmd.env(k, v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Worker(cmd.spawn().expect("start estrade worker"))
+}
+
+struct Class {
+    room: String,
+    /// `(participant id, identity)` of each learner.
+    learners: Vec<(Uuid, String)>,
+}
+
+/// A live session with `n` learners admitted, each with a raised hand.
+async fn class(app: &TestApp, n: usize) -> Class {
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "Chef").await;
+    let session = app
+        .live_session(&teacher, json!({"title": "Bread", "max_learners": 1000}))
+        .await;
+    let session_id: Uuid = session["id"].as_str().unwrap().parse().unwrap();
+    let code = session["join_code"].as_str().unwrap();
+    let mut learners = Vec::new();
+    for i in 0..n {
+        let (status, joined) = app.join(code, &format!("Learner {i}")).await;
+        assert_eq!(status, 200, "{joined}");
+        let id: Uuid = joined["participant_id"].as_str().unwrap().parse().unwrap();
+        sqlx::query(
+            "insert into floor_turns (session_id, participant_id, state, raised_at)
+             values ($1, $2, 'queued', now())",
+        )
+        .bind(session_id)
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+        learners.push((id, joined["identity"].as_str().unwrap().to_owned()));
+    }
+    Class {
+        room: session["room_name"].as_str().unwrap().to_owned(),
+        learners,
+    }
+}
+
+fn presence_event(kind: &str, room: &str, identity: &str, n: usize) -> Value {
+    let ms = 1_790_000_000_000_i64 + n as i64;
+    json!({
+        "event": kind, "id": format!("EV_{kind}_{identity}"), "createdAt": (ms / 1000).to_string(),
+        "room": {"name": room, "sid": "RM_x"},
+        "participant": {"sid": format!("PA_{n}"), "identity": identity, "joinedAtMs": ms.to_string()}
+    })
+}
+
+async fn scalar(db: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+async fn processed(db: &PgPool) -> i64 {
+    scalar(
+        db,
+        "select count(*) from webhook_inbox where status = 'processed'",
+    )
+    .await
+}
+
+async fn wait_processed(app: &TestApp, n: i64) {
+    let db = app.db.clone();
+    until(WAIT, || {
+        let db = db.clone();
+        async move { processed(&db).await >= n }
+    })
+    .await;
+}
+
+/// Whether `event_id` was applied from the API's own push through Redis
+/// (the sweeper stamps `enqueued_at` on what it queues).
+async fn applied_through_the_queue(db: &PgPool, event_id: &str) -> bool {
+    sqlx::query_scalar(
+        "select status = 'processed' and enqueued_at is null from webhook_inbox where event_id = $1",
+    )
+    .bind(event_id)
+    .fetch_optional(db)
+    .await
+    .unwrap()
+    .unwrap_or(false)
+}
+
+async fn wait_applied(app: &TestApp, event_id: &str) {
+    until(WAIT, || async {
+        app.inbox_status(event_id).await.as_deref() == Some("processed")
+    })
+    .await;
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_worker_killed_mid_stream_and_restarted_applies_every_event_exactly_once_in_effect(
+    db: PgPool,
+) {
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            env: vec![("ESTRADE_WEBHOOK_REQUEUE_AFTER_S", "1".into())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let n = 120;
+    let class = class(&app, n).await;
+    let mut worker = spawn_worker(&app, &[]);
+
+    let events: Vec<Value> = ["participant_joined", "participant_left"]
+        .iter()
+        .flat_map(|kind| {
+            class
+                .learners
+                .iter()
+                .enumerate()
+                .map(|(i, (_, identity))| presence_event(kind, &class.room, identity, i))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let sender = {
+        let client = app.client.clone();
+        let url = app.url("/webhooks/livekit");
+        let events = events.clone();
+        tokio::spawn(async move {
+            for event in events {
+                let body = event.to_string();
+                let status = client
+                    .post(&url)
+                    .header("content-type", "application/webhook+json")
+                    .header("authorization", estrade_tests::sign_webhook(&body))
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
+                assert_eq!(status, 200);
+            }
+        })
+    };
+    // Mid-stream: some events applied, more still arriving.
+    wait_processed(&app, 30).await;
+    worker.kill();
+    let at_kill = processed(&app.db).await;
+    sender.await.unwrap();
+    assert!(at_kill < 2 * n as i64, "killed before the end ({at_kill})");
+
+    let mut worker = spawn_worker(&app, &[]);
+    wait_processed(&app, 2 * n as i64).await;
+    worker.kill();
+
+    // Every learner joined then left, on the connection the events named;
+    // each hand was released once.
+    assert_eq!(
+        scalar(
+            &app.db,
+            "select count(*) from participants where kind = 'learner' and presence = 'left'"
+        )
+        .await,
+        n as i64
+    );
+    for (i, (id, _)) in class.learners.iter().enumerate() {
+        let sid: Option<String> =
+            sqlx::query_scalar("select livekit_sid from participants where id = $1")
+                .bind(id)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        assert_eq!(sid, Some(format!("PA_{i}")));
+    }
+    assert_eq!(
+        scalar(
+            &app.db,
+            "select count(*) from floor_turns where state <> 'done'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar(
+            &app.db,
+            "select count(*) from audit_log where action = 'floor.released'"
+        )
+        .await,
+        n as i64
+    );
+    assert_eq!(app.count("webhook_inbox").await, 2 * n as i64);
+}
+
+/// Redis down for 10 s, then back (empty, or with its append-only file):
+/// events stored meanwhile are applied, and the same worker process
+/// consumes the queue again.
+async fn redis_outage(db: PgPool, redis: &mut RedisServer) {
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            redis_url: redis.url.clone(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let class = class(&app, 3).await;
+    let joined =
+        |i: usize| presence_event("participant_joined", &class.room, &class.learners[i].1, i);
+    // The sweeper waits 10 s before queueing again, so an event applied
+    // sooner with no sweeper stamp went through Redis.
+    let mut worker = spawn_worker(&app, &[("ESTRADE_WEBHOOK_REQUEUE_AFTER_S", "10".into())]);
+
+    assert_eq!(app.deliver(&joined(0)).await, 200);
+    let first = joined(0)["id"].as_str().unwrap().to_owned();
+    wait_applied(&app, &first).await;
+    assert!(applied_through_the_queue(&app.db, &first).await);
+
+    redis.stop();
+    let during = joined(1);
+    assert_eq!(
+        app.deliver(&during).await,
+        200,
+        "stored in Postgres: LiveKit is answered"
+    );
+    // The fault itself: Redis stays down this long.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    redis.restart();
+    until(WAIT, || async { app.get("/readyz").await.status() == 200 }).await;
+
+    let after = joined(2);
+    assert_eq!(app.deliver(&after).await, 200);
+    let after_id = after["id"].as_str().unwrap().to_owned();
+    wait_applied(&app, &after_id).await;
+    assert!(
+        applied_through_the_queue(&app.db, &after_id).await,
+        "the consumer came back by itself"
+    );
+    wait_applied(&app, during["id"].as_str().unwrap()).await;
+    assert!(worker.is_running(), "the worker never exited");
+    worker.kill();
+    assert_eq!(
+        scalar(
+            &app.db,
+            "select count(*) from participants where presence = 'present'"
+        )
+        .await,
+        3
+    );
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn redis_stopped_for_ten_seconds_and_restarted_empty_loses_nothing(db: PgPool) {
+    let mut redis = RedisServer::start();
+    redis_outage(db, &mut redis).await;
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn redis_stopped_for_ten_seconds_and_restarted_with_its_data_loses_nothing(db: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = RedisServer::start_persistent(dir.path());
+    redis_outage(db, &mut redis).await;
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn redis_paused_for_two_seconds_neither_delays_the_answer_nor_stops_the_worker(db: PgPool) {
+    let redis = RedisServer::start();
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            redis_url: redis.url.clone(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let class = class(&app, 3).await;
+    let joined =
+        |i: usize| presence_event("participant_joined", &class.room, &class.learners[i].1, i);
+    let mut worker = spawn_worker(&app, &[("ESTRADE_WEBHOOK_REQUEUE_AFTER_S", "10".into())]);
+    let first = joined(0);
+    assert_eq!(app.deliver(&first).await, 200);
+    wait_applied(&app, first["id"].as_str().unwrap()).await;
+
+    redis.signal("STOP");
+    let during = joined(1);
+    // The answer does not wait for Redis: the push happens after it.
+    let answered = tokio::time::timeout(Duration::from_secs(1), app.deliver(&during)).await;
+    assert_eq!(answered.ok(), Some(200));
+    // The fault itself: Redis stays frozen this long.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    redis.signal("CONT");
+
+    wait_applied(&app, during["id"].as_str().unwrap()).await;
+    let after = joined(2);
+    assert_eq!(app.deliver(&after).await, 200);
+    let after_id = after["id"].as_str().unwrap().to_owned();
+    wait_applied(&app, &after_id).await;
+    assert!(applied_through_the_queue(&app.db, &after_id).await);
+    assert!(worker.is_running(), "the worker never exited");
+    worker.kill();
+}
+
+#[tokio::test]
+async fn postgres_restarted_gets_503_while_down_and_the_worker_applies_what_it_could_not() {
+    let pg = estrade::services::EmbeddedPostgres::start()
+        .await
+        .expect("a private PostgreSQL (initdb and pg_ctl are installed by scripts/test)");
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(2))
+        .connect(&pg.url)
+        .await
+        .unwrap();
+    estrade_db::migrate(&db).await.unwrap();
+    let app = TestApp::spawn_with(
+        db.clone(),
+        Options {
+            env: vec![("ESTRADE_WEBHOOK_REQUEUE_AFTER_S", "1".into())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let class = class(&app, 3).await;
+    let joined =
+        |i: usize| presence_event("participant_joined", &class.room, &class.learners[i].1, i);
+    let worker_env = [
+        ("DATABASE_URL", pg.url.clone()),
+        ("ESTRADE_WEBHOOK_REQUEUE_AFTER_S", "1".to_owned()),
+    ];
+
+    // Stored and queued while no worker runs.
+    let queued = joined(0);
+    assert_eq!(app.deliver(&queued).await, 200);
+    pg.stop_server().await.unwrap();
+    let refused = joined(1);
+    assert_eq!(
+        app.deliver(&refused).await,
+        503,
+        "not stored: LiveKit must retry"
+    );
+    // The worker takes the queued job while PostgreSQL is down: it cannot
+    // apply it, and the row stays pending.
+    let mut worker = spawn_worker(&app, &worker_env);
+    let queue = estrade_worker::WebhookQueue::new(
+        estrade_api::redis_connection(app.config.redis_url.expose_secret()).unwrap(),
+        &app.config.redis_namespace,
+    );
+    until(WAIT, || async { queue.depth().await.ok() == Some(0) }).await;
+    // Taken from Redis while PostgreSQL is down: that attempt failed, and
+    // only Postgres remembers the event now.
+    pg.start_again().await.unwrap();
+
+    assert_eq!(
+        app.deliver(&refused).await,
+        200,
+        "LiveKit's retry is stored"
+    );
+    wait_applied(&app, queued["id"].as_str().unwrap()).await;
+    wait_applied(&app, refused["id"].as_str().unwrap()).await;
+    assert!(worker.is_running(), "the worker never exited");
+    worker.kill();
+    drop(app);
+    db.close().await;
+    pg.stop().await;
+}
