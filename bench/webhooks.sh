@@ -26,12 +26,19 @@ export DATABASE_URL=${admin_url%/*}/$db REDIS_URL=${REDIS_URL:-redis://127.0.0.1
 export LIVEKIT_URL=http://127.0.0.1:$stub_port LIVEKIT_API_KEY=$key LIVEKIT_API_SECRET=$secret
 export ESTRADE_LISTEN=127.0.0.1:$port ESTRADE_METRICS_LISTEN=127.0.0.1:0
 export ESTRADE_PUBLIC_URL=http://127.0.0.1:$port ESTRADE_PARTICIPANT_TOKEN_SECRET=$secret ESTRADE_LOG=warn
+# Jobs pushed to Redis (no worker runs here) are removed at the end.
+export ESTRADE_REDIS_NAMESPACE=bench-acks-$$
 target/release/estrade migrate
 target/release/livekit-stub --port $stub_port --key $key --secret $secret > /dev/null &
 stub=$!
 target/release/estrade serve 2> "$work/serve.err" &
 api=$!
-trap 'kill $api $stub 2>/dev/null; wait 2>/dev/null; psql -q "$admin_url" -c "drop database if exists $db" >/dev/null' EXIT
+cleanup() {
+  kill $api $stub 2>/dev/null; wait 2>/dev/null
+  redis-cli -u "$REDIS_URL" --scan --pattern "$ESTRADE_REDIS_NAMESPACE:*" | xargs -r -n 1000 redis-cli -u "$REDIS_URL" del > /dev/null
+  psql -q "$admin_url" -c "drop database if exists $db" >/dev/null
+}
+trap cleanup EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
 echo "wrk: $duration, $connections connections, 1 thread"

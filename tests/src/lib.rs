@@ -15,6 +15,7 @@ use estrade_core::config::{Config, LiveKitConfig};
 use estrade_livekit::Gateway;
 use estrade_livekit_stub::{Stub, StubConfig};
 use livekit_api::access_token::{AccessToken, VideoGrants};
+use redis::Commands as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -367,6 +368,19 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        // Leave the shared Redis as we found it: remove this app's keys.
+        let url = self.config.redis_url.expose_secret().to_owned();
+        let pattern = format!("{}:*", self.config.redis_namespace);
+        let _ = std::thread::spawn(move || {
+            let mut conn =
+                redis::Client::open(url)?.get_connection_with_timeout(Duration::from_secs(1))?;
+            let keys: Vec<String> = conn.scan_match(&pattern)?.collect::<Result<_, _>>()?;
+            for chunk in keys.chunks(500) {
+                redis::cmd("DEL").arg(chunk).exec(&mut conn)?;
+            }
+            Ok::<(), redis::RedisError>(())
+        })
+        .join();
     }
 }
 

@@ -363,7 +363,7 @@ impl Config {
         let trusted_proxies = r.proxies("ESTRADE_TRUSTED_PROXIES");
         let webhook_requeue_after =
             Duration::from_secs(r.ranged("ESTRADE_WEBHOOK_REQUEUE_AFTER_S", 5, 1, 3600));
-        let worker_concurrency = r.ranged("ESTRADE_WORKER_CONCURRENCY", 8, 1, 256) as usize;
+        let worker_concurrency = r.ranged("ESTRADE_WORKER_CONCURRENCY", 32, 1, 256) as usize;
         let redis_namespace = r
             .raw("ESTRADE_REDIS_NAMESPACE")
             .unwrap_or_else(|| "estrade".into());

@@ -92,7 +92,12 @@ pub async fn worker(config: Config, shutdown: CancellationToken) -> anyhow::Resu
 /// The worker's jobs without a metrics listener (`estrade dev` runs them
 /// beside the API, which serves `/metrics` for both).
 pub async fn worker_jobs(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let db = estrade_db::connect_lazy(&config.database)?;
+    // Every webhook applied at once holds a connection until its commit;
+    // the sweeper and scheduled jobs need a few more.
+    let mut database = config.database.clone();
+    let wanted = u32::try_from(config.worker_concurrency + 4).unwrap_or(u32::MAX);
+    database.max_connections = database.max_connections.max(wanted);
+    let db = estrade_db::connect_lazy(&database)?;
     let redis =
         estrade_api::redis_connection(config.redis_url.expose_secret()).context("REDIS_URL")?;
     let queue = estrade_worker::WebhookQueue::new(redis, &config.redis_namespace);

@@ -407,3 +407,42 @@ async fn postgres_restarted_gets_503_while_down_and_the_worker_applies_what_it_c
     db.close().await;
     pg.stop().await;
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn the_worker_serves_its_backlog_and_apply_metrics(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let class = class(&app, 1).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+    let mut worker = spawn_worker(
+        &app,
+        &[("ESTRADE_METRICS_LISTEN", format!("127.0.0.1:{port}"))],
+    );
+    let event = presence_event("participant_joined", &class.room, &class.learners[0].1, 0);
+    assert_eq!(app.deliver(&event).await, 200);
+    wait_applied(&app, event["id"].as_str().unwrap()).await;
+
+    let client = app.client.clone();
+    let scrape = || {
+        let (client, url) = (client.clone(), metrics_url.clone());
+        async move {
+            match client.get(&url).send().await {
+                Ok(res) => res.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            }
+        }
+    };
+    until(WAIT, || async {
+        let text = scrape().await;
+        text.contains("webhooks_applied_total 1")
+            && text.contains("webhooks_pending 0")
+            && text.contains("webhooks_oldest_pending_seconds 0")
+            && text.contains("webhook_apply_latency_seconds_count 1")
+    })
+    .await;
+    worker.kill();
+}

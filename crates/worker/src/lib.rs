@@ -115,12 +115,11 @@ async fn consume_webhooks(
             .concurrency(config.concurrency)
             .build(jobs::webhook::handle);
         let stop = shutdown.clone();
-        let result = worker
-            .run_until(async move {
-                stop.cancelled().await;
-                Ok::<(), std::io::Error>(())
-            })
-            .await;
+        let run = worker.run_until(async move {
+            stop.cancelled().await;
+            Ok::<(), std::io::Error>(())
+        });
+        let result = nudged(run, Duration::from_millis(10)).await;
         if shutdown.is_cancelled() {
             break;
         }
@@ -137,6 +136,24 @@ async fn consume_webhooks(
             () = shutdown.cancelled() => break,
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Polls `fut` whenever it wakes itself and at least every `period`.
+/// apalis 1.0's polling loses a wake-up now and then: measured, an idle
+/// consumer sat up to a second (until something else polled it) with jobs
+/// waiting in Redis. Polling a future again is harmless; this bounds that
+/// stall to `period`.
+async fn nudged<F: std::future::Future>(fut: F, period: Duration) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut fut => return out,
+            _ = tick.tick() => {}
+        }
     }
 }
 

@@ -34,9 +34,12 @@ fn config(namespace: &str) -> Config {
         .missed_heartbeats(2)
         // Nobody reads job results; the inbox row is the result.
         .persist_results(false)
-        // The API's push uses the event id as idempotency key; the key
-        // only needs to outlive LiveKit's retries (30 s).
-        .idempotency_ttl(Some(Duration::from_secs(3600)))
+        // The API's push uses the event id as idempotency key. The inbox
+        // already pushes an event only when its row is new, so the key is a
+        // second guard and need only outlive LiveKit's retries (30 s); a
+        // longer life would keep a key per event in Redis (at 1,000
+        // events/s, an hour is 3.6 million keys).
+        .idempotency_ttl(Some(Duration::from_secs(60)))
 }
 
 impl WebhookQueue {
