@@ -629,14 +629,14 @@ impl TestApp {
             .expect("inbox")
     }
 
-    /// Waits until the inbox holds no pending event (and at least one row).
+    /// Waits until every stored event is applied (and there is at least one).
     pub async fn inbox_drained(&self, timeout: Duration) {
         let db = self.db.clone();
         until(timeout, || {
             let db = db.clone();
             async move {
                 let (pending, all): (i64, i64) = sqlx::query_as(
-                    "select count(*) filter (where status = 'pending'), count(*) from webhook_inbox",
+                    "select count(*) filter (where status <> 'processed'), count(*) from webhook_inbox",
                 )
                 .fetch_one(&db)
                 .await

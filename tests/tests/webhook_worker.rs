@@ -116,6 +116,19 @@ async fn a_learner_connecting_then_leaving_in_livekit_becomes_present_then_gone_
     assert_eq!(open_turns(&app.db, learner).await, 0, "the hand is cleared");
     assert_eq!(audit_count(&app.db, "floor.released").await, 1);
     app.inbox_drained(WAIT).await;
+    // The learner's name was in LiveKit's events; it is not kept.
+    let with_names: i64 = sqlx::query_scalar(
+        "select count(*) from webhook_inbox where payload -> 'participant' ? 'name'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let with_participant: i64 =
+        sqlx::query_scalar("select count(*) from webhook_inbox where payload ? 'participant'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((with_names, with_participant > 0), (0, true));
 }
 
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
@@ -502,7 +515,8 @@ async fn an_event_that_can_never_apply_is_a_dead_letter_that_admins_list_and_rep
         .await;
     assert_eq!(pending["events"], json!([]));
 
-    // Replay: pending again with a fresh count, applied again, failed again.
+    // Replay of an event that still cannot apply: pending again with a
+    // fresh count, attempted again, a dead letter again.
     let (status, replayed) = app
         .post_as("/v1/admin/webhooks/EV_broken/replay", &admin, json!({}))
         .await;
@@ -631,4 +645,84 @@ async fn with_redis_down_events_are_still_acknowledged_and_applied(db: PgPool) {
         "stored in Postgres: LiveKit is answered"
     );
     wait_presence(&app, learner, "present").await;
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_replayed_dead_letter_is_applied_once_its_cause_is_gone(db: PgPool) {
+    let app = app_with_worker(db, false).await;
+    let admin = app.admin_key().await;
+    let (session, joined) = session_with_learner(&app).await;
+    let learner = id_of(&joined, "participant_id");
+    // As if PostgreSQL had failed it eight times: a valid event, dead.
+    let event = participant_event(
+        "participant_joined",
+        "EV_dead",
+        session["room_name"].as_str().unwrap(),
+        joined["identity"].as_str().unwrap(),
+        "PA_1",
+        1_790_000_000_000,
+    );
+    sqlx::query(
+        "insert into webhook_inbox (event_id, event_type, payload, status, attempts, last_error)
+         values ('EV_dead', 'participant_joined', $1, 'failed', 8, 'connection reset')",
+    )
+    .bind(&event)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        presence(&app.db, learner).await.0,
+        "invited",
+        "a dead letter changes nothing"
+    );
+
+    let (status, body) = app
+        .post_as("/v1/admin/webhooks/EV_dead/replay", &admin, json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    wait_presence(&app, learner, "present").await;
+    assert_eq!(
+        app.inbox_status("EV_dead").await.as_deref(),
+        Some("processed")
+    );
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_late_room_finished_for_an_earlier_instance_of_the_room_leaves_the_session_live(
+    db: PgPool,
+) {
+    let app = app_with_worker(db, false).await;
+    let (session, _) = session_with_learner(&app).await;
+    let room = session["room_name"].as_str().unwrap();
+    let stale = json!({"event": "room_finished", "id": "EV_old", "room": {"name": room, "sid": "RM_earlier"}});
+    assert_eq!(app.deliver(&stale).await, 200);
+    until(WAIT, || async {
+        app.inbox_status("EV_old").await.as_deref() == Some("processed")
+    })
+    .await;
+    let status: String = sqlx::query_scalar("select status from sessions where id = $1")
+        .bind(id_of(&session, "id"))
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "live");
+
+    let sid: String = sqlx::query_scalar("select room_sid from sessions where id = $1")
+        .bind(id_of(&session, "id"))
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let current =
+        json!({"event": "room_finished", "id": "EV_now", "room": {"name": room, "sid": sid}});
+    assert_eq!(app.deliver(&current).await, 200);
+    until(WAIT, || async {
+        app.inbox_status("EV_now").await.as_deref() == Some("processed")
+    })
+    .await;
+    let status: String = sqlx::query_scalar("select status from sessions where id = $1")
+        .bind(id_of(&session, "id"))
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "ended");
 }

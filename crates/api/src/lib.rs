@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod floor;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
@@ -126,6 +127,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::sessions::router())
         .merge(routes::join::router())
         .merge(routes::participants::router())
+        .merge(routes::floor::router())
         .merge(routes::webhooks::router())
         .merge(openapi::router())
         .with_state(state);

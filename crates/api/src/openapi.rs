@@ -10,7 +10,7 @@ use utoipa_scalar::{Scalar, Servable};
 use crate::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::extract::Json;
-use crate::routes::{accounts, health, join, participants, sessions, webhooks};
+use crate::routes::{accounts, floor, health, join, participants, sessions, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,8 @@ use crate::routes::{accounts, health, join, participants, sessions, webhooks};
         sessions::publish_token,
         join::join, join::refresh,
         participants::list_participants, participants::kick,
+        floor::get_floor, floor::raise_hand, floor::lower_hand, floor::grant, floor::revoke,
+        floor::configure,
         webhooks::receive, webhooks::list, webhooks::replay,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
@@ -33,6 +35,7 @@ use crate::routes::{accounts, health, join, participants, sessions, webhooks};
         (name = "admin", description = "Accounts, API keys and stored webhooks (admins)"),
         (name = "sessions", description = "Teaching sessions"),
         (name = "participants", description = "Joining, tokens and participants"),
+        (name = "floor", description = "Voice floor control: hands, grants, settings"),
         (name = "livekit", description = "Webhooks from LiveKit"),
     ),
 )]

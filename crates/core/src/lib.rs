@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod config;
 pub mod domain;
+pub mod floor;
 pub mod webhook;
 
 pub use config::{Config, ConfigError};

@@ -24,6 +24,8 @@ pub enum LiveKitEvent {
     RoomFinished {
         /// The room's name.
         room: String,
+        /// Which instance of the room (`RM_…`), when LiveKit says.
+        sid: Option<String>,
     },
     /// `participant_joined`.
     Joined(Connection),
@@ -152,6 +154,7 @@ impl LiveKitEvent {
             },
             "room_finished" => Self::RoomFinished {
                 room: text(event, &["room", "name"])?.to_owned(),
+                sid: text(event, &["room", "sid"]).ok().map(str::to_owned),
             },
             "participant_joined" => Self::Joined(connection(event)?),
             "participant_left" | "participant_connection_aborted" => Self::Left(connection(event)?),

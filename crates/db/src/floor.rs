@@ -1,8 +1,16 @@
 //! The floor's persistent state (`floor_turns`). The state machine that
 //! decides transitions lives in `estrade-core`; these are its writes.
 
+use std::time::Duration;
+
+use estrade_core::domain::FloorMode;
+use estrade_core::floor::{Command, Floor, Hand, Outcome, Speaker, TurnChange};
+use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::audit::{self, Actor, Entry};
+use crate::sessions::Session;
 
 /// Closes every open hand and turn of a session, with `reason`.
 pub async fn close_all(
@@ -50,4 +58,263 @@ pub async fn is_speaking(
     )
     .fetch_one(conn)
     .await
+}
+
+/// An open turn as stored, with the participant's name for views.
+#[derive(Debug, Clone)]
+pub struct OpenTurn {
+    /// The participant.
+    pub participant_id: Uuid,
+    /// `queued` or `speaking`.
+    pub state: String,
+    /// When the hand went up (none for a direct grant).
+    pub raised_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the floor was given.
+    pub granted_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it expires.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The open hands and turns of a session: speakers by grant time, then the
+/// queue by raise time.
+pub async fn open_turns(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+) -> Result<Vec<OpenTurn>, sqlx::Error> {
+    sqlx::query_as!(
+        OpenTurn,
+        "select participant_id, state, raised_at, granted_at, expires_at
+           from floor_turns
+          where session_id = $1 and state <> 'done'
+          order by state desc, coalesce(granted_at, raised_at), id",
+        session_id
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Records a raised hand.
+pub async fn queue(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    participant_id: Uuid,
+    raised_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into floor_turns (session_id, participant_id, state, raised_at)
+         values ($1, $2, 'queued', $3)",
+        session_id,
+        participant_id,
+        raised_at,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a grant: the participant's queued turn becomes speaking, or a
+/// new turn starts speaking when it had no hand up.
+pub async fn speak(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    participant_id: Uuid,
+    since: chrono::DateTime<chrono::Utc>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    granted_by: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    let promoted = sqlx::query!(
+        "update floor_turns
+            set state = 'speaking', granted_at = $2, expires_at = $3, granted_by = $4
+          where participant_id = $1 and state = 'queued'",
+        participant_id,
+        since,
+        expires_at,
+        granted_by,
+    )
+    .execute(&mut *conn)
+    .await?;
+    if promoted.rows_affected() == 0 {
+        sqlx::query!(
+            "insert into floor_turns (session_id, participant_id, state, granted_at, expires_at, granted_by)
+             values ($1, $2, 'speaking', $3, $4, $5)",
+            session_id,
+            participant_id,
+            since,
+            expires_at,
+            granted_by,
+        )
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Saves a session's floor settings and bumps its floor version.
+pub async fn save_settings(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    mode: &str,
+    max_speakers: i32,
+    speaking_time_limit_s: Option<i32>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update sessions
+            set floor_mode = $2, max_speakers = $3, speaking_time_limit_s = $4
+          where id = $1",
+        session_id,
+        mode,
+        max_speakers,
+        speaking_time_limit_s,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Bumps the floor version (every change); returns the new one.
+pub async fn bump_version(conn: &mut PgConnection, session_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        "update sessions set floor_version = floor_version + 1 where id = $1 returning floor_version",
+        session_id
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Loads a session's floor from its settings and open turns (the caller
+/// holds the session's row lock, so it stays true until the commit).
+pub async fn load(conn: &mut PgConnection, session: &Session) -> Result<Floor, sqlx::Error> {
+    let mode: FloorMode = session
+        .floor_mode
+        .parse()
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let mut floor = Floor::new(
+        mode,
+        usize::try_from(session.max_speakers).unwrap_or(1),
+        session
+            .speaking_time_limit_s
+            .and_then(|s| u64::try_from(s).ok())
+            .map(Duration::from_secs),
+    );
+    for turn in open_turns(conn, session.id).await? {
+        match (turn.state.as_str(), turn.granted_at, turn.raised_at) {
+            ("speaking", Some(since), _) => floor.speakers.push(Speaker {
+                participant: turn.participant_id,
+                since,
+                expires_at: turn.expires_at,
+            }),
+            ("queued", _, Some(raised_at)) => floor.queue.push(Hand {
+                participant: turn.participant_id,
+                raised_at,
+            }),
+            // The table's checks make this unreachable.
+            _ => {
+                return Err(sqlx::Error::Protocol(
+                    "floor turn in an impossible state".into(),
+                ));
+            }
+        }
+    }
+    Ok(floor)
+}
+
+/// The audit action of a command.
+pub fn action(command: &Command) -> &'static str {
+    match command {
+        Command::Raise(_) => "floor.hand_raised",
+        Command::Lower(_) => "floor.hand_lowered",
+        Command::GrantNext | Command::Grant(_) => "floor.granted",
+        Command::Revoke(_) | Command::RevokeAll => "floor.revoked",
+        Command::Configure { .. } => "floor.configured",
+        Command::Left(_) | Command::Kicked(_) => "floor.released",
+        Command::SessionEnded => "floor.closed",
+        Command::Expire(_) => "floor.expired",
+    }
+}
+
+fn target(command: &Command) -> Option<Uuid> {
+    match command {
+        Command::Raise(p)
+        | Command::Lower(p)
+        | Command::Grant(p)
+        | Command::Revoke(p)
+        | Command::Left(p)
+        | Command::Kicked(p)
+        | Command::Expire(p) => Some(*p),
+        _ => None,
+    }
+}
+
+fn change_json(change: &TurnChange) -> serde_json::Value {
+    match change {
+        TurnChange::Queued { participant, .. } => {
+            json!({ "participant_id": participant, "to": "queued" })
+        }
+        TurnChange::Speaking {
+            participant,
+            expires_at,
+            ..
+        } => json!({ "participant_id": participant, "to": "speaking", "expires_at": expires_at }),
+        TurnChange::Done {
+            participant,
+            reason,
+        } => json!({ "participant_id": participant, "to": "done", "reason": reason.as_str() }),
+    }
+}
+
+/// Writes what a command decided, in the caller's transaction (which holds
+/// the session's lock): turn changes, settings, a new floor version and the
+/// audit entry. Returns the floor version after it.
+pub async fn record(
+    conn: &mut PgConnection,
+    session: &Session,
+    command: &Command,
+    outcome: &Outcome,
+    actor: Actor,
+) -> Result<i64, sqlx::Error> {
+    if !outcome.changed() {
+        return Ok(session.floor_version);
+    }
+    let granted_by = match actor {
+        Actor::Account(id) => Some(id),
+        _ => None,
+    };
+    for change in &outcome.changes {
+        match *change {
+            TurnChange::Queued {
+                participant,
+                raised_at,
+            } => queue(conn, session.id, participant, raised_at).await?,
+            TurnChange::Speaking {
+                participant,
+                since,
+                expires_at,
+            } => speak(conn, session.id, participant, since, expires_at, granted_by).await?,
+            TurnChange::Done {
+                participant,
+                reason,
+            } => {
+                close_for(conn, participant, reason.as_str()).await?;
+            }
+        }
+    }
+    if outcome.settings_changed {
+        let limit = outcome
+            .floor
+            .time_limit
+            .and_then(|d| i32::try_from(d.as_secs()).ok());
+        let max = i32::try_from(outcome.floor.max_speakers).unwrap_or(1);
+        save_settings(conn, session.id, outcome.floor.mode.as_str(), max, limit).await?;
+    }
+    let version = bump_version(conn, session.id).await?;
+    let changes: Vec<_> = outcome.changes.iter().map(change_json).collect();
+    let entry = Entry {
+        actor,
+        action: action(command),
+        session_id: Some(session.id),
+        target_id: target(command),
+        details: json!({ "changes": changes, "floor_version": version }),
+    };
+    audit::record(conn, entry).await?;
+    Ok(version)
 }

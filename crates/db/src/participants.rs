@@ -273,3 +273,35 @@ pub async fn record_connection(
     .await?;
     Ok(())
 }
+
+/// Display names of some participants of a session.
+pub async fn names(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "select id, display_name from participants where session_id = $1 and id = any($2)",
+        session_id,
+        ids,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.display_name)).collect())
+}
+
+/// LiveKit identities of some participants of a session.
+pub async fn identities(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "select id, identity from participants where session_id = $1 and id = any($2)",
+        session_id,
+        ids,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.identity)).collect())
+}

@@ -46,6 +46,8 @@ pub struct Session {
     pub ended_at: Option<DateTime<Utc>>,
     /// Why it ended.
     pub end_reason: Option<String>,
+    /// The LiveKit room instance (`RM_…`) the session last started.
+    pub room_sid: Option<String>,
 }
 
 /// What a teacher chooses when creating a session.
@@ -219,12 +221,19 @@ pub async fn code_belonged_to_ended(
 }
 
 /// Marks a scheduled session live (a live one is returned unchanged).
-pub async fn mark_live(conn: &mut PgConnection, id: Uuid) -> Result<Session, sqlx::Error> {
+pub async fn mark_live(
+    conn: &mut PgConnection,
+    id: Uuid,
+    room_sid: &str,
+) -> Result<Session, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "update sessions set status = 'live', started_at = coalesce(started_at, now())
+        "update sessions
+            set status = 'live', started_at = coalesce(started_at, now()),
+                room_sid = nullif($2, '')
           where id = $1 and status <> 'ended' returning *",
-        id
+        id,
+        room_sid,
     )
     .fetch_one(conn)
     .await

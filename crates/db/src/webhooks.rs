@@ -49,13 +49,16 @@ pub struct Stored {
     pub payload: Value,
 }
 
-/// Locks an event for applying it. `None` when it does not exist or
-/// another worker holds it (that worker applies it).
+/// Locks an event for applying it. `None` when it does not exist, another
+/// worker holds it (that worker applies it), or its next attempt is not due
+/// yet (a duplicate job must not skip the backoff; the sweeper brings the
+/// event back when it is due).
 pub async fn lock(conn: &mut PgConnection, event_id: &str) -> Result<Option<Stored>, sqlx::Error> {
     sqlx::query_as!(
         Stored,
         "select status, attempts, payload from webhook_inbox
-          where event_id = $1 for update skip locked",
+          where event_id = $1 and next_attempt_at <= now()
+            for update skip locked",
         event_id,
     )
     .fetch_optional(conn)
@@ -224,4 +227,21 @@ pub async fn replay(
     )
     .fetch_optional(db)
     .await
+}
+
+/// Deletes applied events received more than `age` ago (the retention
+/// period); dead letters stay until replayed or handled.
+pub async fn purge_processed(
+    db: impl PgExecutor<'_>,
+    age: std::time::Duration,
+) -> Result<u64, sqlx::Error> {
+    let secs = i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+    let done = sqlx::query!(
+        "delete from webhook_inbox
+          where status = 'processed' and received_at < now() - make_interval(secs => $1::bigint)",
+        secs
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }

@@ -104,11 +104,11 @@ async fn run_with(config: Config, shutdown: CancellationToken) -> anyhow::Result
     .await?;
     // Live at once, so the printed code can be used straight away.
     let settings = estrade_api::routes::sessions::room_settings(demo.max_learners);
-    estrade_livekit::Gateway::new(&config.livekit)
+    let room = estrade_livekit::Gateway::new(&config.livekit)
         .create_room(&demo.room_name, settings)
         .await
         .context("creating the demo session's LiveKit room")?;
-    estrade_db::sessions::mark_live(&mut conn, demo.id).await?;
+    estrade_db::sessions::mark_live(&mut conn, demo.id, &room.sid).await?;
     drop(conn);
 
     println!(

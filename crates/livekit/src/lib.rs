@@ -156,6 +156,10 @@ impl Gateway {
         let options = CreateRoomOptions {
             max_participants: settings.max_participants,
             empty_timeout: settings.empty_timeout_s,
+            // LiveKit's default closes a room 20 s after its last
+            // participant leaves: a network blip of the whole class would
+            // end the session. Wait as long as for a room never joined.
+            departure_timeout: settings.empty_timeout_s,
             ..Default::default()
         };
         self.call(self.rooms.create_room(room, options)).await

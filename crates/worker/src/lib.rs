@@ -4,7 +4,7 @@
 //!
 //! apalis-redis 1.0 has weak spots this module works around rather than
 //! trusts: a consumer dies on a Redis error or stall, so `consume_webhooks`
-//! restarts it with backoff under a fresh worker name (a name reused inside
+//! restarts it with backoff (0.25 s, 0.5 s, then every second) under a fresh worker name (a name reused inside
 //! the heartbeat window is refused); a job can be lost with a killed
 //! worker or a Redis restart, so the sweeper pushes again every inbox row
 //! still pending after a grace period, and applies rows itself while Redis
@@ -135,7 +135,7 @@ async fn consume_webhooks(
             () = tokio::time::sleep(backoff) => {}
             () = shutdown.cancelled() => break,
         }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        backoff = (backoff * 2).min(Duration::from_secs(1));
     }
 }
 
@@ -187,30 +187,58 @@ async fn sweep(
     }
 }
 
-/// One sweep. Returns how many events it pushed or applied.
+/// One sweep. Returns how many events it queued again or applied.
+///
+/// When the Redis queue is empty, the due events were lost by Redis (a
+/// restart, a killed consumer): they are queued again. When it is not (the
+/// consumer is behind or gone) or Redis does not take a push within 250 ms,
+/// pushing more would only add duplicates: the sweeper applies them itself,
+/// eight at a time. Either way Postgres decides what is still to do.
 pub async fn sweep_once(
     config: &WorkerConfig,
     db: &PgPool,
     queue: &WebhookQueue,
 ) -> Result<usize, sqlx::Error> {
+    use futures::StreamExt as _;
+    const PUSH_TIMEOUT: Duration = Duration::from_millis(250);
     let due = estrade_db::webhooks::claim_due(db, config.requeue_after, 500).await?;
-    for event_id in &due {
-        if let Err(error) = queue.push_again(event_id).await {
-            tracing::debug!(%error, "Redis refused a job; applying in the sweeper");
-            jobs::webhook::apply(db, event_id).await?;
-        }
+    let depth = tokio::time::timeout(PUSH_TIMEOUT, queue.depth())
+        .await
+        .ok()
+        .and_then(Result::ok);
+    if let Some(depth) = depth {
+        metrics::gauge!("webhooks_queue_depth").set(depth as f64);
     }
+    let mut push = depth == Some(0);
+    let mut direct = Vec::new();
+    for event_id in &due {
+        if push {
+            match tokio::time::timeout(PUSH_TIMEOUT, queue.push_again(event_id)).await {
+                Ok(Ok(())) => continue,
+                _ => push = false,
+            }
+        }
+        direct.push(event_id.as_str());
+    }
+    futures::stream::iter(direct.iter().copied())
+        .for_each_concurrent(8, |event_id| async move {
+            if let Err(error) = jobs::webhook::apply(db, event_id).await {
+                tracing::warn!(event.id = %event_id, %error, "sweeper could not apply a webhook");
+            }
+        })
+        .await;
     if !due.is_empty() {
         metrics::counter!("webhooks_swept_total").increment(due.len() as u64);
-        tracing::info!(events = due.len(), "pending webhooks pushed again");
+        tracing::info!(
+            events = due.len(),
+            applied_here = direct.len(),
+            "pending webhooks taken up by the sweeper"
+        );
     }
     let backlog = estrade_db::webhooks::backlog(db).await?;
     metrics::gauge!("webhooks_pending").set(backlog.pending as f64);
     metrics::gauge!("webhooks_dead_letters").set(backlog.failed as f64);
     metrics::gauge!("webhooks_oldest_pending_seconds").set(backlog.oldest_pending_s);
-    if let Ok(depth) = queue.depth().await {
-        metrics::gauge!("webhooks_queue_depth").set(depth as f64);
-    }
     Ok(due.len())
 }
 

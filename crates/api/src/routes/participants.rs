@@ -117,12 +117,21 @@ pub async fn kick(
             "The session's teacher cannot be removed; end the session instead.",
         ));
     }
+    let mut effects = Vec::new();
     let kicked = if participant.kicked_at.is_some() {
         tx.rollback().await?;
         participant
     } else {
         let kicked = estrade_db::participants::kick(&mut tx, pid).await?;
-        let released = estrade_db::floor::close_for(&mut tx, pid, "kicked").await?;
+        // Through the floor's state machine: history, a new version, and
+        // in an open floor the freed slot goes to the next in line.
+        let before = estrade_db::floor::load(&mut tx, &session).await?;
+        let command = estrade_core::floor::Command::Kicked(pid);
+        let outcome = estrade_core::floor::apply(&before, &command, chrono::Utc::now())
+            .map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
+        let released = !outcome.changes.is_empty();
+        estrade_db::floor::record(&mut tx, &session, &command, &outcome, caller.actor()).await?;
+        effects = crate::floor::with_identities(&mut tx, id, &outcome.effects).await?;
         let entry = Entry {
             actor: caller.actor(),
             action: "participant.kicked",
@@ -148,5 +157,6 @@ pub async fn kick(
         Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
+    crate::floor::enforce(&state, &session.room_name, &effects).await;
     Ok(Json(view(kicked)))
 }

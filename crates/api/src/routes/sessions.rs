@@ -146,7 +146,7 @@ pub struct CreateSession {
     pub max_learners: Option<i32>,
 }
 
-fn check_floor(floor: &FloorSettings) -> Result<(), Error> {
+pub(crate) fn check_floor(floor: &FloorSettings) -> Result<(), Error> {
     if !(1..=limits::MAX_SPEAKERS).contains(&floor.max_speakers) {
         return Err(Error::invalid(
             "invalid_floor",
@@ -360,7 +360,7 @@ pub async fn start_session(
         max_participants: session.max_learners as u32 + ROOM_SEAT_MARGIN,
         empty_timeout_s: EMPTY_TIMEOUT_S,
     };
-    state
+    let room = state
         .livekit
         .create_room(&session.room_name, settings)
         .await?;
@@ -368,12 +368,14 @@ pub async fn start_session(
     let mut tx = state.db.begin().await?;
     let locked = lock_managed(&mut tx, &caller, id).await?;
     let session = match status_of(&locked)? {
-        SessionStatus::Live => locked,
+        // Already live: the room may have been re-created; remember which.
+        SessionStatus::Live if locked.room_sid.as_deref() == Some(room.sid.as_str()) => locked,
+        SessionStatus::Live => estrade_db::sessions::mark_live(&mut tx, id, &room.sid).await?,
         SessionStatus::Ended => {
             return Err(Error::conflict("session_ended", "This session has ended."));
         }
         SessionStatus::Scheduled => {
-            let live = estrade_db::sessions::mark_live(&mut tx, id).await?;
+            let live = estrade_db::sessions::mark_live(&mut tx, id, &room.sid).await?;
             let entry = Entry {
                 actor: caller.actor(),
                 action: "session.started",

@@ -94,15 +94,27 @@ pub async fn receive(
         metrics::counter!("webhooks_rejected_total", "reason" => "invalid_payload").increment(1);
         Error::Malformed(format!("Signed, but not a LiveKit webhook event: {why}."))
     };
-    let payload: Value = serde_json::from_slice(&body).map_err(|_| invalid("not JSON"))?;
+    let mut payload: Value = serde_json::from_slice(&body).map_err(|_| invalid("not JSON"))?;
+    // What the worker does not need and must not keep: the display name
+    // (personal data, with its own retention) and client-set metadata.
+    if let Some(p) = payload
+        .get_mut("participant")
+        .and_then(Value::as_object_mut)
+    {
+        for field in ["name", "metadata", "attributes"] {
+            p.remove(field);
+        }
+    }
     let event_id = payload["id"]
         .as_str()
         .filter(|id| !id.is_empty() && id.len() <= 128)
-        .ok_or_else(|| invalid("no event id"))?;
+        .ok_or_else(|| invalid("no event id"))?
+        .to_owned();
     let event_type = payload["event"]
         .as_str()
         .filter(|e| !e.is_empty())
-        .ok_or_else(|| invalid("no event name"))?;
+        .ok_or_else(|| invalid("no event name"))?
+        .to_owned();
     // protojson writes int64 as a string; accept a number too.
     let created_at = match &payload["createdAt"] {
         Value::String(s) => s.parse::<i64>().ok(),
@@ -111,15 +123,15 @@ pub async fn receive(
     }
     .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0));
     let event = InboxEvent {
-        event_id,
-        event_type,
+        event_id: &event_id,
+        event_type: &event_type,
         room_name: payload["room"]["name"].as_str(),
         created_at,
         payload: &payload,
     };
     let stored = estrade_db::webhooks::insert(&state.db, &event).await?;
     if stored {
-        enqueue(&state, event_id);
+        enqueue(&state, &event_id);
     }
     metrics::counter!("webhooks_received_total", "outcome" => if stored { "stored" } else { "duplicate" }).increment(1);
     Ok(Json(Received {

@@ -5,7 +5,9 @@
 //! learners and classrooms are replaced, while the rows (and so the floor
 //! history and audit trail, which refer to ids) stay. Safe to run twice, on
 //! any number of workers at once: it only ever overwrites a name with the
-//! same placeholder.
+//! same placeholder. Applied webhook events older than the retention period
+//! are deleted too (their payloads carry identities, never names: the API
+//! strips names before storing).
 
 use std::time::Duration;
 
@@ -25,10 +27,12 @@ pub async fn erase_expired_learner_data(
 ) -> Result<(), BoxDynError> {
     let Retention(period) = *retention;
     let erased = estrade_db::participants::erase_names_after(&*db, period).await?;
-    if erased > 0 {
+    let purged = estrade_db::webhooks::purge_processed(&*db, period).await?;
+    if erased > 0 || purged > 0 {
         tracing::info!(
             participants.erased = erased,
-            "learner data past retention erased"
+            webhooks.purged = purged,
+            "learner data and applied webhooks past retention removed"
         );
     }
     Ok(())

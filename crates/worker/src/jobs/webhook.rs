@@ -13,6 +13,7 @@
 //! that can never apply, it becomes a dead letter.
 
 use apalis::prelude::{BoxDynError, Data};
+use estrade_core::floor::Command as FloorCommand;
 use estrade_core::webhook::{
     self, Connection, LiveKitEvent, MAX_ATTEMPTS, Presence, PresenceDecision, Seen, Track,
 };
@@ -65,7 +66,12 @@ pub async fn apply(db: &PgPool, event_id: &str) -> Result<Outcome, sqlx::Error> 
         tx.rollback().await?;
         let dead = permanent || row.attempts + 1 >= MAX_ATTEMPTS;
         let retry_in = webhook::retry_delay(row.attempts + 1);
-        webhooks::record_failure(db, event_id, row.attempts, &error, dead, retry_in).await?;
+        let recorded =
+            webhooks::record_failure(db, event_id, row.attempts, &error, dead, retry_in).await?;
+        // Another attempt recorded (or applied) it meanwhile: that one counts.
+        if recorded.is_none() {
+            return Ok(Outcome::Failed);
+        }
         if dead {
             metrics::counter!("webhooks_dead_letters_total").increment(1);
             tracing::error!(event.id = %event_id, %error, "webhook is a dead letter");
@@ -84,7 +90,7 @@ pub async fn apply(db: &PgPool, event_id: &str) -> Result<Outcome, sqlx::Error> 
 
 async fn effect(conn: &mut PgConnection, event: LiveKitEvent) -> Result<(), sqlx::Error> {
     match event {
-        LiveKitEvent::RoomFinished { room } => room_finished(conn, &room).await,
+        LiveKitEvent::RoomFinished { room, sid } => room_finished(conn, &room, sid).await,
         LiveKitEvent::Joined(c) => presence(conn, true, &c).await,
         LiveKitEvent::Left(c) => presence(conn, false, &c).await,
         LiveKitEvent::TrackPublished(t) => track(conn, true, &t).await,
@@ -94,11 +100,17 @@ async fn effect(conn: &mut PgConnection, event: LiveKitEvent) -> Result<(), sqlx
     }
 }
 
-async fn room_finished(conn: &mut PgConnection, room: &str) -> Result<(), sqlx::Error> {
-    // Room names are derived from session ids and never reused, so a
-    // room_finished can only be about this session's room.
+async fn room_finished(
+    conn: &mut PgConnection,
+    room: &str,
+    sid: Option<String>,
+) -> Result<(), sqlx::Error> {
+    // A room name belongs to one session, but a start may re-create a room
+    // LiveKit closed: a late room_finished of an earlier instance (another
+    // sid) leaves the session running in the new one.
     if let Some(session) = sessions::lock_by_room(conn, room).await?
         && session.status != "ended"
+        && !matches!((&session.room_sid, &sid), (Some(ours), Some(theirs)) if ours != theirs)
     {
         sessions::end(conn, session.id, "room_finished", Actor::LiveKit).await?;
     }
@@ -158,17 +170,15 @@ async fn presence(
                 event.joined_at_ms,
             )
             .await?;
-            // Nothing granted to someone who has left.
-            let closed = floor::close_for(conn, current.id, "left").await?;
-            if closed > 0 {
-                let entry = Entry {
-                    actor: Actor::LiveKit,
-                    action: "floor.released",
-                    session_id: Some(session.id),
-                    target_id: Some(current.id),
-                    details: json!({ "reason": "left" }),
-                };
-                audit::record(conn, entry).await?;
+            // Nothing granted to someone who has left: through the floor's
+            // state machine, like any other floor change (a new version,
+            // history, audit). In an open floor the freed slot goes to the
+            // next in line; telling LiveKit of that grant is left to the
+            // reconciliation job (this worker holds no LiveKit client yet).
+            let before = floor::load(conn, &session).await?;
+            let command = FloorCommand::Left(current.id);
+            if let Ok(outcome) = estrade_core::floor::apply(&before, &command, chrono::Utc::now()) {
+                floor::record(conn, &session, &command, &outcome, Actor::LiveKit).await?;
             }
         }
     }
@@ -180,6 +190,11 @@ async fn track(conn: &mut PgConnection, published: bool, event: &Track) -> Resul
     else {
         return Ok(());
     };
+    // The session's lock first, as every floor writer takes it: whether
+    // the participant holds the floor is then not changing under us.
+    if sessions::lock(conn, found.session_id).await?.is_none() {
+        return Ok(());
+    }
     let row = TrackEvent {
         track_sid: &event.sid,
         participant_id: found.id,

@@ -1,0 +1,253 @@
+//! Running floor commands: decide in PostgreSQL, then enforce in LiveKit.
+//!
+//! One transaction per command: lock the session row (every replica
+//! serialises on it), load the open turns, ask the pure state machine
+//! (`estrade_core::floor`), write the turn changes, settings, version and
+//! audit entry, commit. Only then is LiveKit told (grant = microphone
+//! permission, revoke = no publishing and the microphone muted), and the
+//! floor mirrored into participant attributes. A failed LiveKit call does
+//! not undo the decision: it is retried in the background, and the
+//! reconciliation job repairs whatever is still wrong.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use estrade_core::domain::{FloorMode, SessionStatus};
+use estrade_core::floor::{self, Command, Effect, Floor, Refusal};
+use estrade_db::audit::Actor;
+use estrade_db::sessions::Session;
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::Error;
+
+/// Someone speaking, as clients see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SpeakerView {
+    /// The participant.
+    pub participant_id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Since when.
+    pub since: DateTime<Utc>,
+    /// When the floor expires by itself, under a time limit.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A raised hand, as clients see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HandView {
+    /// The participant.
+    pub participant_id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Server time the hand went up.
+    pub raised_at: DateTime<Utc>,
+    /// 1 = next in line.
+    pub position: usize,
+}
+
+/// The floor of a session.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FloorView {
+    /// `moderated`, `open` or `closed`.
+    pub mode: FloorMode,
+    /// Most simultaneous speakers.
+    pub max_speakers: usize,
+    /// Seconds a grant lasts, if limited.
+    pub speaking_time_limit_s: Option<i32>,
+    /// Who speaks, oldest grant first.
+    pub speakers: Vec<SpeakerView>,
+    /// Who waits, in order.
+    pub queue: Vec<HandView>,
+    /// Increases with every change: a client keeps the highest it saw.
+    pub version: i64,
+    /// For a participant caller: its place in the queue (null when not
+    /// waiting).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<Option<usize>>,
+}
+
+/// Loads a session's floor (the caller holds the session's lock for a
+/// consistent read).
+pub async fn load(conn: &mut PgConnection, session: &Session) -> Result<Floor, Error> {
+    Ok(estrade_db::floor::load(conn, session).await?)
+}
+
+/// The view of `floor`, with names.
+pub async fn view(
+    conn: &mut PgConnection,
+    session: &Session,
+    floor: &Floor,
+    version: i64,
+) -> Result<FloorView, Error> {
+    let ids: Vec<Uuid> = floor
+        .speakers
+        .iter()
+        .map(|s| s.participant)
+        .chain(floor.queue.iter().map(|h| h.participant))
+        .collect();
+    let names: HashMap<Uuid, String> = estrade_db::participants::names(conn, session.id, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    let name = |id: &Uuid| names.get(id).cloned().unwrap_or_default();
+    Ok(FloorView {
+        mode: floor.mode,
+        max_speakers: floor.max_speakers,
+        speaking_time_limit_s: floor
+            .time_limit
+            .and_then(|d| i32::try_from(d.as_secs()).ok()),
+        speakers: floor
+            .speakers
+            .iter()
+            .map(|s| SpeakerView {
+                participant_id: s.participant,
+                name: name(&s.participant),
+                since: s.since,
+                expires_at: s.expires_at,
+            })
+            .collect(),
+        queue: floor
+            .queue
+            .iter()
+            .enumerate()
+            .map(|(i, h)| HandView {
+                participant_id: h.participant,
+                name: name(&h.participant),
+                raised_at: h.raised_at,
+                position: i + 1,
+            })
+            .collect(),
+        version,
+        position: None,
+    })
+}
+
+fn refused(refusal: Refusal) -> Error {
+    let code = match refusal {
+        Refusal::Closed => "floor_closed",
+        Refusal::AlreadyQueued => "hand_already_raised",
+        Refusal::AlreadySpeaking => "already_speaking",
+        Refusal::QueueEmpty => "queue_empty",
+        Refusal::Full => "floor_full",
+        Refusal::InvalidMaxSpeakers => {
+            return Error::invalid("invalid_floor", refusal.to_string());
+        }
+    };
+    Error::conflict(code, refusal.to_string())
+}
+
+/// A decided command, committed, with what LiveKit must be told.
+#[derive(Debug)]
+pub struct Decided {
+    /// The floor after it.
+    pub view: FloorView,
+    /// The session (for its room).
+    pub session: Session,
+    /// LiveKit changes, with identities.
+    pub effects: Vec<(Effect, String)>,
+    /// Whether anything changed.
+    pub changed: bool,
+}
+
+/// Runs `command` on the floor of `session`, which the caller locked in
+/// `tx`; commits `tx`.
+pub async fn decide(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    session: Session,
+    command: Command,
+    actor: Actor,
+) -> Result<Decided, Error> {
+    let status: SessionStatus = crate::routes::sessions::status_of(&session)?;
+    if status != SessionStatus::Live {
+        return Err(Error::conflict(
+            "session_not_live",
+            "The floor is only open while the session is live.",
+        ));
+    }
+    let before = load(&mut tx, &session).await?;
+    let now = Utc::now();
+    let outcome = floor::apply(&before, &command, now).map_err(refused)?;
+    let version = estrade_db::floor::record(&mut tx, &session, &command, &outcome, actor).await?;
+    let view = view(&mut tx, &session, &outcome.floor, version).await?;
+    let effects = with_identities(&mut tx, session.id, &outcome.effects).await?;
+    tx.commit().await?;
+    Ok(Decided {
+        view,
+        session,
+        effects,
+        changed: outcome.changed(),
+    })
+}
+
+/// The LiveKit identities the effects concern (read before the commit).
+pub async fn with_identities(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    effects: &[Effect],
+) -> Result<Vec<(Effect, String)>, Error> {
+    let ids: Vec<Uuid> = effects
+        .iter()
+        .map(|e| match e {
+            Effect::Grant(p) | Effect::Revoke(p) => *p,
+        })
+        .collect();
+    let identities: HashMap<Uuid, String> =
+        estrade_db::participants::identities(conn, session_id, &ids)
+            .await?
+            .into_iter()
+            .collect();
+    Ok(effects
+        .iter()
+        .zip(&ids)
+        .filter_map(|(e, id)| identities.get(id).map(|identity| (*e, identity.clone())))
+        .collect())
+}
+
+/// Tells LiveKit what was decided. Failures are retried in the background
+/// (a few times, with backoff); what still fails is left to the
+/// reconciliation job. Never undoes the decision.
+pub async fn enforce(state: &AppState, room: &str, effects: &[(Effect, String)]) {
+    for (effect, identity) in effects {
+        if let Err(error) = apply_effect(state, room, *effect, identity).await {
+            metrics::counter!("floor_livekit_failures_total").increment(1);
+            tracing::warn!(%error, "LiveKit did not take a floor change; retrying in the background");
+            let (state, room, effect, identity) =
+                (state.clone(), room.to_owned(), *effect, identity.clone());
+            tokio::spawn(async move {
+                let mut wait = Duration::from_millis(500);
+                for _ in 0..6 {
+                    tokio::time::sleep(wait).await;
+                    match apply_effect(&state, &room, effect, &identity).await {
+                        Ok(()) => return,
+                        Err(e) if !e.is_transient() => return,
+                        Err(_) => wait = (wait * 2).min(Duration::from_secs(8)),
+                    }
+                }
+                tracing::warn!("floor change still not in LiveKit; reconciliation will repair it");
+            });
+        }
+    }
+}
+
+async fn apply_effect(
+    state: &AppState,
+    room: &str,
+    effect: Effect,
+    identity: &str,
+) -> Result<(), estrade_livekit::Error> {
+    let result = match effect {
+        Effect::Grant(_) => state.livekit.grant_floor(room, identity).await.map(|_| ()),
+        Effect::Revoke(_) => state.livekit.revoke_floor(room, identity).await.map(|_| ()),
+    };
+    match result {
+        // Not (or no longer) in the room: nothing to enforce.
+        Err(estrade_livekit::Error::NotFound) => Ok(()),
+        other => other,
+    }
+}
