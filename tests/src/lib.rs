@@ -223,6 +223,24 @@ impl TestApp {
         }
     }
 
+    /// Starts another API replica (same configuration, database, Redis and
+    /// LiveKit stand-in) on its own port; returns its base URL. It stops
+    /// with this app.
+    pub async fn spawn_replica(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = AppState::new(&self.config, self.db.clone()).expect("redis url");
+        tokio::spawn(estrade_api::serve(
+            listener,
+            estrade_api::app(state),
+            self.shutdown.clone(),
+            Duration::from_secs(5),
+        ));
+        format!("http://{addr}")
+    }
+
     /// The URL of the test's own database (same server as `DATABASE_URL`).
     pub fn database_url(&self) -> String {
         let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");

@@ -359,3 +359,172 @@ async fn a_grant_decided_while_livekit_fails_reaches_livekit_after_it_recovers(d
     })
     .await;
 }
+
+/// Checks what must hold in any floor a client can observe.
+fn assert_floor_invariants(floor: &Value) {
+    let max = floor["max_speakers"].as_u64().unwrap() as usize;
+    let speakers: Vec<&Value> = floor["speakers"].as_array().unwrap().iter().collect();
+    let queue: Vec<&Value> = floor["queue"].as_array().unwrap().iter().collect();
+    assert!(speakers.len() <= max, "more speakers than allowed: {floor}");
+    for s in &speakers {
+        assert!(
+            queue
+                .iter()
+                .all(|h| h["participant_id"] != s["participant_id"]),
+            "queued and speaking at once: {floor}"
+        );
+    }
+    for (i, h) in queue.iter().enumerate() {
+        assert_eq!(h["position"], i + 1, "{floor}");
+    }
+    let raised: Vec<&str> = queue
+        .iter()
+        .map(|h| h["raised_at"].as_str().unwrap())
+        .collect();
+    let mut sorted = raised.clone();
+    sorted.sort();
+    assert_eq!(raised, sorted, "queue not in raise order: {floor}");
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn two_replicas_hammered_concurrently_keep_the_floor_consistent_with_livekit(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let n = 12;
+    let c = class(&app, json!({"mode": "moderated", "max_speakers": 3}), n).await;
+    let replicas = [app.url(""), app.spawn_replica().await];
+    let client = app.client.clone();
+    let ops = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
+    let send = {
+        let (client, replicas, ops) = (client.clone(), replicas.clone(), ops.clone());
+        move |replica: usize, method: reqwest::Method, path: String, bearer: String, body: Value| {
+            let (client, base, ops) = (client.clone(), replicas[replica % 2].clone(), ops.clone());
+            async move {
+                let res = client
+                    .request(method, format!("{base}{path}"))
+                    .bearer_auth(bearer)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                ops.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let status = res.status().as_u16();
+                let body: Value = res.json().await.unwrap();
+                assert!(status == 200 || status == 409, "{status} {body}");
+                if status == 200 {
+                    assert_floor_invariants(&body);
+                }
+            }
+        }
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, learner) in c.learners.iter().enumerate() {
+        let (send, hand, bearer) = (send.clone(), c.path("/hand"), token(learner).to_owned());
+        tasks.spawn(async move {
+            for round in 0..60 {
+                let method = if (i + round) % 2 == 0 {
+                    reqwest::Method::POST
+                } else {
+                    reqwest::Method::DELETE
+                };
+                send(i + round, method, hand.clone(), bearer.clone(), json!({})).await;
+            }
+        });
+    }
+    let ids: Vec<Value> = c
+        .learners
+        .iter()
+        .map(|l| l["participant_id"].clone())
+        .collect();
+    for t in 0..2 {
+        let (send, grant, revoke, teacher, ids) = (
+            send.clone(),
+            c.path("/floor/grant"),
+            c.path("/floor/revoke"),
+            c.teacher.clone(),
+            ids.clone(),
+        );
+        tasks.spawn(async move {
+            for round in 0..150 {
+                let (path, body) = match (round + t) % 5 {
+                    0..=2 => (grant.clone(), json!({})),
+                    3 => (
+                        revoke.clone(),
+                        json!({"participant_id": ids[(round * 7 + t) % ids.len()]}),
+                    ),
+                    _ => (revoke.clone(), json!({"all": true})),
+                };
+                send(
+                    round + t,
+                    reqwest::Method::POST,
+                    path,
+                    teacher.clone(),
+                    body,
+                )
+                .await;
+            }
+        });
+    }
+    // An observer reading through both replicas while it all happens.
+    let observer = {
+        let (client, replicas, path, teacher) = (
+            client.clone(),
+            replicas.clone(),
+            c.path("/floor"),
+            c.teacher.clone(),
+        );
+        tokio::spawn(async move {
+            let mut seen = 0;
+            for i in 0..200 {
+                let floor: Value = client
+                    .get(format!("{}{path}", replicas[i % 2]))
+                    .bearer_auth(&teacher)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                assert_floor_invariants(&floor);
+                seen += 1;
+            }
+            seen
+        })
+    };
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    assert_eq!(observer.await.unwrap(), 200);
+    let total = ops.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(total >= 1_000, "{total} operations");
+
+    // Afterwards: Postgres's decision is what LiveKit enforces, learner by
+    // learner (the last writer re-reads the decision before it stops).
+    let (_, floor) = app.get_as(&c.path("/floor"), &c.teacher).await;
+    assert_floor_invariants(&floor);
+    let speaking: Vec<&Value> = floor["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["participant_id"])
+        .collect();
+    let db_speakers: i64 =
+        sqlx::query_scalar("select count(*) from floor_turns where state = 'speaking'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(db_speakers as usize, speaking.len());
+    for learner in &c.learners {
+        let info = app
+            .stub
+            .participant(c.room(), learner["identity"].as_str().unwrap())
+            .unwrap();
+        let granted = info.permission.is_some_and(|p| p.can_publish);
+        assert_eq!(
+            granted,
+            speaking.contains(&&learner["participant_id"]),
+            "LiveKit and Postgres disagree on {}",
+            learner["participant_id"]
+        );
+    }
+}

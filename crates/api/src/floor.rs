@@ -209,45 +209,77 @@ pub async fn with_identities(
         .collect())
 }
 
-/// Tells LiveKit what was decided. Failures are retried in the background
-/// (a few times, with backoff); what still fails is left to the
-/// reconciliation job. Never undoes the decision.
-pub async fn enforce(state: &AppState, room: &str, effects: &[(Effect, String)]) {
-    for (effect, identity) in effects {
-        if let Err(error) = apply_effect(state, room, *effect, identity).await {
-            metrics::counter!("floor_livekit_failures_total").increment(1);
-            tracing::warn!(%error, "LiveKit did not take a floor change; retrying in the background");
-            let (state, room, effect, identity) =
-                (state.clone(), room.to_owned(), *effect, identity.clone());
-            tokio::spawn(async move {
-                let mut wait = Duration::from_millis(500);
-                for _ in 0..6 {
-                    tokio::time::sleep(wait).await;
-                    match apply_effect(&state, &room, effect, &identity).await {
-                        Ok(()) => return,
-                        Err(e) if !e.is_transient() => return,
-                        Err(_) => wait = (wait * 2).min(Duration::from_secs(8)),
-                    }
+/// Makes LiveKit match what PostgreSQL says now for the participants a
+/// command touched. Not the command's effects replayed blindly: two
+/// replicas deciding one after the other may reach LiveKit in the other
+/// order, so each reads the current decision (with the floor version),
+/// applies it, and reads the version again; if it moved meanwhile, it
+/// applies again. The last writer therefore leaves LiveKit at the latest
+/// decision. A failure is retried in the background, the same way; what
+/// still fails is left to the reconciliation job. Never undoes a decision.
+pub async fn enforce(state: &AppState, session_id: Uuid, room: &str, targets: &[(Effect, String)]) {
+    if targets.is_empty() {
+        return;
+    }
+    let targets: Vec<(Uuid, String)> = targets
+        .iter()
+        .map(|(e, identity)| match e {
+            Effect::Grant(p) | Effect::Revoke(p) => (*p, identity.clone()),
+        })
+        .collect();
+    if let Err(error) = sync_permissions(state, session_id, room, &targets).await {
+        metrics::counter!("floor_livekit_failures_total").increment(1);
+        tracing::warn!(%error, "LiveKit did not take a floor change; retrying in the background");
+        let (state, room) = (state.clone(), room.to_owned());
+        tokio::spawn(async move {
+            let mut wait = Duration::from_millis(500);
+            for _ in 0..6 {
+                tokio::time::sleep(wait).await;
+                match sync_permissions(&state, session_id, &room, &targets).await {
+                    Ok(()) => return,
+                    Err(SyncError::LiveKit(e)) if !e.is_transient() => return,
+                    Err(_) => wait = (wait * 2).min(Duration::from_secs(8)),
                 }
-                tracing::warn!("floor change still not in LiveKit; reconciliation will repair it");
-            });
-        }
+            }
+            tracing::warn!("floor change still not in LiveKit; reconciliation will repair it");
+        });
     }
 }
 
-async fn apply_effect(
+/// Why LiveKit could not be brought in line.
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error(transparent)]
+    LiveKit(#[from] estrade_livekit::Error),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+async fn sync_permissions(
     state: &AppState,
+    session_id: Uuid,
     room: &str,
-    effect: Effect,
-    identity: &str,
-) -> Result<(), estrade_livekit::Error> {
-    let result = match effect {
-        Effect::Grant(_) => state.livekit.grant_floor(room, identity).await.map(|_| ()),
-        Effect::Revoke(_) => state.livekit.revoke_floor(room, identity).await.map(|_| ()),
-    };
-    match result {
-        // Not (or no longer) in the room: nothing to enforce.
-        Err(estrade_livekit::Error::NotFound) => Ok(()),
-        other => other,
+    targets: &[(Uuid, String)],
+) -> Result<(), SyncError> {
+    let ids: Vec<Uuid> = targets.iter().map(|(id, _)| *id).collect();
+    for _ in 0..5 {
+        let (seen, speaking) =
+            estrade_db::floor::speaking_among(&state.db, session_id, &ids).await?;
+        for (id, identity) in targets {
+            let result = if speaking.contains(id) {
+                state.livekit.grant_floor(room, identity).await.map(|_| ())
+            } else {
+                state.livekit.revoke_floor(room, identity).await.map(|_| ())
+            };
+            match result {
+                // Not (or no longer) in the room: nothing to enforce.
+                Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if estrade_db::floor::version(&state.db, session_id).await? == seen {
+            return Ok(());
+        }
     }
+    Ok(())
 }

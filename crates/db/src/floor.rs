@@ -318,3 +318,34 @@ pub async fn record(
     audit::record(conn, entry).await?;
     Ok(version)
 }
+
+/// The session's floor version and which of `ids` speak now, read together
+/// (one statement, one snapshot).
+pub async fn speaking_among(
+    db: impl sqlx::PgExecutor<'_>,
+    session_id: Uuid,
+    ids: &[Uuid],
+) -> Result<(i64, Vec<Uuid>), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select s.floor_version,
+                  coalesce(array(select participant_id from floor_turns
+                                  where session_id = s.id and state = 'speaking'
+                                    and participant_id = any($2)), '{}') as "speaking!"
+             from sessions s where s.id = $1"#,
+        session_id,
+        ids,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.floor_version, row.speaking))
+}
+
+/// The session's floor version.
+pub async fn version(db: impl sqlx::PgExecutor<'_>, session_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select floor_version from sessions where id = $1",
+        session_id
+    )
+    .fetch_one(db)
+    .await
+}

@@ -77,7 +77,13 @@ async fn own_command(
     }
     let actor = estrade_db::audit::Actor::Participant(me.id);
     let decided = floor::decide(tx, session, command, actor).await?;
-    floor::enforce(state, &decided.session.room_name, &decided.effects).await;
+    floor::enforce(
+        state,
+        decided.session.id,
+        &decided.session.room_name,
+        &decided.effects,
+    )
+    .await;
     let mut view = decided.view;
     view.position = Some(
         view.queue
@@ -180,7 +186,13 @@ async fn teacher_command(
         }
     }
     let decided = floor::decide(tx, session, command, caller.actor()).await?;
-    floor::enforce(state, &decided.session.room_name, &decided.effects).await;
+    floor::enforce(
+        state,
+        decided.session.id,
+        &decided.session.room_name,
+        &decided.effects,
+    )
+    .await;
     Ok(Json(decided.view))
 }
 

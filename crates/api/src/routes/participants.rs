@@ -157,6 +157,6 @@ pub async fn kick(
         Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    crate::floor::enforce(&state, &session.room_name, &effects).await;
+    crate::floor::enforce(&state, session.id, &session.room_name, &effects).await;
     Ok(Json(view(kicked)))
 }
