@@ -98,6 +98,16 @@ async fn a_learner_microphone_reaches_the_room_only_while_the_floor_is_granted(d
             .is_err(),
         "a raised hand is not a grant"
     );
+    // Mirrored for any LiveKit client to see.
+    let attrs = app.stub.participant(c.room(), identity).unwrap().attributes;
+    assert_eq!(
+        attrs.get("estrade.hand").map(String::as_str),
+        Some("raised")
+    );
+    assert_eq!(
+        attrs.get("estrade.queue_position").map(String::as_str),
+        Some("1")
+    );
 
     let (status, floor) = app
         .post_as(&c.path("/floor/grant"), &c.teacher, json!({}))
@@ -112,6 +122,13 @@ async fn a_learner_microphone_reaches_the_room_only_while_the_floor_is_granted(d
         .stub
         .publish(c.room(), identity, TrackSource::Microphone)
         .expect("granted: LiveKit accepts the microphone");
+    let attrs = app.stub.participant(c.room(), identity).unwrap().attributes;
+    assert_eq!(
+        attrs.get("estrade.floor").map(String::as_str),
+        Some("speaking")
+    );
+    assert_eq!(attrs.get("estrade.hand").map(String::as_str), Some("none"));
+    assert!(!attrs.contains_key("estrade.queue_position"));
 
     let body = json!({"participant_id": learner["participant_id"]});
     let (status, floor) = app
@@ -176,6 +193,21 @@ async fn hands_queue_in_order_and_lowering_is_idempotent(db: PgPool) {
     assert_eq!(floor["position"], Value::Null);
     assert_eq!(floor["queue"][0]["participant_id"], b["participant_id"]);
     assert_eq!(floor["queue"][0]["position"], 1);
+    // Everyone whose place changed sees it in LiveKit.
+    let attrs = |who: &Value| {
+        app.stub
+            .participant(c.room(), who["identity"].as_str().unwrap())
+            .unwrap()
+            .attributes
+    };
+    assert_eq!(
+        attrs(b).get("estrade.queue_position").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(
+        attrs(a).get("estrade.hand").map(String::as_str),
+        Some("none")
+    );
     let (status, again) = call(
         &app,
         reqwest::Method::DELETE,
@@ -524,6 +556,18 @@ async fn two_replicas_hammered_concurrently_keep_the_floor_consistent_with_livek
             granted,
             speaking.contains(&&learner["participant_id"]),
             "LiveKit and Postgres disagree on {}",
+            learner["participant_id"]
+        );
+        let expected_position = floor["queue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["participant_id"] == learner["participant_id"])
+            .map(|h| h["position"].to_string());
+        assert_eq!(
+            info.attributes.get("estrade.queue_position").cloned(),
+            expected_position,
+            "mirrored queue position of {}",
             learner["participant_id"]
         );
     }

@@ -151,6 +151,8 @@ pub struct Decided {
     pub session: Session,
     /// LiveKit changes, with identities.
     pub effects: Vec<(Effect, String)>,
+    /// Participants whose mirrored attributes changed, with identities.
+    pub mirrored: Vec<(Uuid, String)>,
     /// Whether anything changed.
     pub changed: bool,
 }
@@ -176,11 +178,14 @@ pub async fn decide(
     let version = estrade_db::floor::record(&mut tx, &session, &command, &outcome, actor).await?;
     let view = view(&mut tx, &session, &outcome.floor, version).await?;
     let effects = with_identities(&mut tx, session.id, &outcome.effects).await?;
+    let changed_ids = floor::attribute_changes(&before, &outcome.floor);
+    let mirrored = estrade_db::participants::identities(&mut tx, session.id, &changed_ids).await?;
     tx.commit().await?;
     Ok(Decided {
         view,
         session,
         effects,
+        mirrored,
         changed: outcome.changed(),
     })
 }
@@ -217,17 +222,24 @@ pub async fn with_identities(
 /// applies again. The last writer therefore leaves LiveKit at the latest
 /// decision. A failure is retried in the background, the same way; what
 /// still fails is left to the reconciliation job. Never undoes a decision.
-pub async fn enforce(state: &AppState, session_id: Uuid, room: &str, targets: &[(Effect, String)]) {
-    if targets.is_empty() {
+pub async fn enforce(
+    state: &AppState,
+    session_id: Uuid,
+    room: &str,
+    targets: &[(Effect, String)],
+    mirrored: &[(Uuid, String)],
+) {
+    if targets.is_empty() && mirrored.is_empty() {
         return;
     }
+    let mirrored = mirrored.to_vec();
     let targets: Vec<(Uuid, String)> = targets
         .iter()
         .map(|(e, identity)| match e {
             Effect::Grant(p) | Effect::Revoke(p) => (*p, identity.clone()),
         })
         .collect();
-    if let Err(error) = sync_permissions(state, session_id, room, &targets).await {
+    if let Err(error) = sync_permissions(state, session_id, room, &targets, &mirrored).await {
         metrics::counter!("floor_livekit_failures_total").increment(1);
         tracing::warn!(%error, "LiveKit did not take a floor change; retrying in the background");
         let (state, room) = (state.clone(), room.to_owned());
@@ -235,7 +247,7 @@ pub async fn enforce(state: &AppState, session_id: Uuid, room: &str, targets: &[
             let mut wait = Duration::from_millis(500);
             for _ in 0..6 {
                 tokio::time::sleep(wait).await;
-                match sync_permissions(&state, session_id, &room, &targets).await {
+                match sync_permissions(&state, session_id, &room, &targets, &mirrored).await {
                     Ok(()) => return,
                     Err(SyncError::LiveKit(e)) if !e.is_transient() => return,
                     Err(_) => wait = (wait * 2).min(Duration::from_secs(8)),
@@ -260,26 +272,48 @@ async fn sync_permissions(
     session_id: Uuid,
     room: &str,
     targets: &[(Uuid, String)],
+    mirrored: &[(Uuid, String)],
 ) -> Result<(), SyncError> {
-    let ids: Vec<Uuid> = targets.iter().map(|(id, _)| *id).collect();
     for _ in 0..5 {
-        let (seen, speaking) =
-            estrade_db::floor::speaking_among(&state.db, session_id, &ids).await?;
+        let Some(session) = estrade_db::sessions::get(&state.db, session_id).await? else {
+            return Ok(());
+        };
+        let seen = session.floor_version;
+        let mut conn = state.db.acquire().await?;
+        let current = estrade_db::floor::load(&mut conn, &session).await?;
+        drop(conn);
         for (id, identity) in targets {
-            let result = if speaking.contains(id) {
+            let result = if current.is_speaking(*id) {
                 state.livekit.grant_floor(room, identity).await.map(|_| ())
             } else {
                 state.livekit.revoke_floor(room, identity).await.map(|_| ())
             };
-            match result {
-                // Not (or no longer) in the room: nothing to enforce.
-                Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
+            tolerate_absence(result)?;
+        }
+        for (id, identity) in mirrored {
+            let attributes = floor::attributes(&current, *id)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect();
+            tolerate_absence(
+                state
+                    .livekit
+                    .set_attributes(room, identity, attributes)
+                    .await
+                    .map(|_| ()),
+            )?;
         }
         if estrade_db::floor::version(&state.db, session_id).await? == seen {
             return Ok(());
         }
     }
     Ok(())
+}
+
+/// Someone not (or no longer) in the room: nothing to enforce.
+fn tolerate_absence(result: Result<(), estrade_livekit::Error>) -> Result<(), SyncError> {
+    match result {
+        Ok(()) | Err(estrade_livekit::Error::NotFound) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

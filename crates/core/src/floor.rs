@@ -233,6 +233,50 @@ impl Floor {
     }
 }
 
+/// The floor as mirrored into a participant's LiveKit attributes, so any
+/// LiveKit client sees hands and speakers natively: `estrade.hand`
+/// (`raised`/`none`), `estrade.floor` (`speaking`/`none`) and
+/// `estrade.queue_position` (1-based; empty, which deletes it in LiveKit,
+/// when not waiting).
+pub fn attributes(floor: &Floor, participant: Uuid) -> [(&'static str, String); 3] {
+    let position = floor.position(participant);
+    [
+        (
+            "estrade.hand",
+            if position.is_some() { "raised" } else { "none" }.to_owned(),
+        ),
+        (
+            "estrade.floor",
+            if floor.is_speaking(participant) {
+                "speaking"
+            } else {
+                "none"
+            }
+            .to_owned(),
+        ),
+        (
+            "estrade.queue_position",
+            position.map(|p| p.to_string()).unwrap_or_default(),
+        ),
+    ]
+}
+
+/// Everyone whose mirrored attributes differ between two floors.
+pub fn attribute_changes(before: &Floor, after: &Floor) -> Vec<Uuid> {
+    let mut everyone: Vec<Uuid> = before
+        .speakers
+        .iter()
+        .map(|s| s.participant)
+        .chain(before.queue.iter().map(|h| h.participant))
+        .chain(after.speakers.iter().map(|s| s.participant))
+        .chain(after.queue.iter().map(|h| h.participant))
+        .collect();
+    everyone.sort();
+    everyone.dedup();
+    everyone.retain(|p| attributes(before, *p) != attributes(after, *p));
+    everyone
+}
+
 struct Step {
     floor: Floor,
     changes: Vec<TurnChange>,
@@ -482,6 +526,27 @@ mod tests {
             .fold(floor.clone(), |f, (i, c)| {
                 apply(&f, c, t(i as i64)).unwrap().floor
             })
+    }
+
+    #[test]
+    fn attributes_mirror_hands_speakers_and_positions_and_only_changes_are_sent() {
+        let before = run(
+            &moderated(),
+            &[Command::Raise(id(1)), Command::Raise(id(2))],
+        );
+        assert_eq!(
+            attributes(&before, id(2)),
+            [
+                ("estrade.hand", "raised".to_owned()),
+                ("estrade.floor", "none".to_owned()),
+                ("estrade.queue_position", "2".to_owned())
+            ]
+        );
+        let after = apply(&before, &Command::GrantNext, t(5)).unwrap().floor;
+        assert_eq!(attributes(&after, id(1))[1].1, "speaking");
+        assert_eq!(attributes(&after, id(1))[2].1, "", "deleted in LiveKit");
+        // 1 now speaks, 2 moved up; 3 never took part.
+        assert_eq!(attribute_changes(&before, &after), [id(1), id(2)]);
     }
 
     #[test]

@@ -82,6 +82,7 @@ async fn own_command(
         decided.session.id,
         &decided.session.room_name,
         &decided.effects,
+        &decided.mirrored,
     )
     .await;
     let mut view = decided.view;
@@ -191,6 +192,7 @@ async fn teacher_command(
         decided.session.id,
         &decided.session.room_name,
         &decided.effects,
+        &decided.mirrored,
     )
     .await;
     Ok(Json(decided.view))

@@ -118,6 +118,7 @@ pub async fn kick(
         ));
     }
     let mut effects = Vec::new();
+    let mut mirrored = Vec::new();
     let kicked = if participant.kicked_at.is_some() {
         tx.rollback().await?;
         participant
@@ -132,6 +133,9 @@ pub async fn kick(
         let released = !outcome.changes.is_empty();
         estrade_db::floor::record(&mut tx, &session, &command, &outcome, caller.actor()).await?;
         effects = crate::floor::with_identities(&mut tx, id, &outcome.effects).await?;
+        let mut changed = estrade_core::floor::attribute_changes(&before, &outcome.floor);
+        changed.retain(|p| *p != pid);
+        mirrored = estrade_db::participants::identities(&mut tx, id, &changed).await?;
         let entry = Entry {
             actor: caller.actor(),
             action: "participant.kicked",
@@ -157,6 +161,6 @@ pub async fn kick(
         Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    crate::floor::enforce(&state, session.id, &session.room_name, &effects).await;
+    crate::floor::enforce(&state, session.id, &session.room_name, &effects, &mirrored).await;
     Ok(Json(view(kicked)))
 }
