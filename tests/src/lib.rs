@@ -204,6 +204,7 @@ impl TestApp {
                 worker_config(&config),
                 db.clone(),
                 state.queue.clone(),
+                state.livekit.clone(),
                 shutdown.clone(),
             ));
         }

@@ -572,3 +572,64 @@ async fn two_replicas_hammered_concurrently_keep_the_floor_consistent_with_livek
         );
     }
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_limited_grant_ends_by_itself_and_livekit_cuts_the_microphone(db: PgPool) {
+    let app = TestApp::spawn_with(
+        db,
+        estrade_tests::Options {
+            worker: true,
+            ..estrade_tests::Options::default()
+        },
+    )
+    .await;
+    let c = class(
+        &app,
+        json!({"mode": "moderated", "max_speakers": 1, "speaking_time_limit_s": 5}),
+        1,
+    )
+    .await;
+    let learner = &c.learners[0];
+    let grant = json!({"participant_id": learner["participant_id"]});
+    let (status, floor) = app
+        .post_as(&c.path("/floor/grant"), &c.teacher, grant)
+        .await;
+    assert_eq!(status, 200, "{floor}");
+    let expires_at = floor["speakers"][0]["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let since = floor["speakers"][0]["since"].as_str().unwrap().to_owned();
+    let span = chrono::DateTime::parse_from_rfc3339(&expires_at).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(&since).unwrap();
+    assert_eq!(span.num_seconds(), 5);
+
+    let db = app.db.clone();
+    estrade_tests::until(Duration::from_secs(15), || {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<String>>("select end_reason from floor_turns")
+                .fetch_one(&db)
+                .await
+                .unwrap()
+                .as_deref()
+                == Some("expired")
+        }
+    })
+    .await;
+    let room = c.room().to_owned();
+    let identity = learner["identity"].as_str().unwrap().to_owned();
+    eventually(Duration::from_secs(10), || {
+        app.stub
+            .participant(&room, &identity)
+            .and_then(|p| p.permission)
+            .is_some_and(|p| !p.can_publish)
+    })
+    .await;
+    let actor: String =
+        sqlx::query_scalar("select actor_kind from audit_log where action = 'floor.expired'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(actor, "system");
+}

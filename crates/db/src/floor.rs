@@ -349,3 +349,19 @@ pub async fn version(db: impl sqlx::PgExecutor<'_>, session_id: Uuid) -> Result<
     .fetch_one(db)
     .await
 }
+
+/// Turns whose speaking-time limit has run out, as `(session, participant)`.
+pub async fn expired(db: impl sqlx::PgExecutor<'_>) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "select session_id, participant_id from floor_turns
+          where state = 'speaking' and expires_at <= now()
+          order by expires_at
+          limit 500"
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.session_id, r.participant_id))
+        .collect())
+}

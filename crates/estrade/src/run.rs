@@ -101,7 +101,8 @@ pub async fn worker_jobs(config: Config, shutdown: CancellationToken) -> anyhow:
     let redis =
         estrade_api::redis_connection(config.redis_url.expose_secret()).context("REDIS_URL")?;
     let queue = estrade_worker::WebhookQueue::new(redis, &config.redis_namespace);
-    estrade_worker::run(worker_config(&config), db, queue, shutdown).await
+    let livekit = estrade_livekit::Gateway::new(&config.livekit);
+    estrade_worker::run(worker_config(&config), db, queue, livekit, shutdown).await
 }
 
 /// The worker's settings from the configuration.

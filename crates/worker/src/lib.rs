@@ -10,6 +10,7 @@
 //! still pending after a grace period, and applies rows itself while Redis
 //! cannot take them.
 
+pub mod enforce;
 pub mod jobs;
 pub mod queue;
 
@@ -46,6 +47,7 @@ pub async fn run(
     config: WorkerConfig,
     db: PgPool,
     queue: WebhookQueue,
+    livekit: estrade_livekit::Gateway,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // Seconds first: at minute 7 of every hour.
@@ -75,7 +77,8 @@ pub async fn run(
     tracing::info!("worker running");
     let consumer = consume_webhooks(&config, &db, &queue, &shutdown);
     let sweeper = sweep(&config, &db, &queue, &shutdown);
-    let (scheduled, (), ()) = tokio::join!(scheduled, consumer, sweeper);
+    let timers = floor_timers(&db, &livekit, &shutdown);
+    let (scheduled, (), (), ()) = tokio::join!(scheduled, consumer, sweeper, timers);
     scheduled?;
     tracing::info!("worker stopped");
     Ok(())
@@ -153,6 +156,25 @@ async fn nudged<F: std::future::Future>(fut: F, period: Duration) -> F::Output {
             biased;
             out = &mut fut => return out,
             _ = tick.tick() => {}
+        }
+    }
+}
+
+/// Every second: ends the speaking turns whose time limit ran out.
+async fn floor_timers(
+    db: &PgPool,
+    livekit: &estrade_livekit::Gateway,
+    shutdown: &CancellationToken,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        if let Err(error) = jobs::floor_timer::expire_due(db, livekit).await {
+            tracing::warn!(%error, "ending expired speaking turns failed");
         }
     }
 }

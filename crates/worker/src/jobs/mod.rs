@@ -1,4 +1,5 @@
 //! The jobs, one module each.
 
+pub mod floor_timer;
 pub mod retention;
 pub mod webhook;
