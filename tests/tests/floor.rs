@@ -633,3 +633,51 @@ async fn a_limited_grant_ends_by_itself_and_livekit_cuts_the_microphone(db: PgPo
             .unwrap();
     assert_eq!(actor, "system");
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn when_a_speaker_leaves_an_open_floor_the_next_in_line_can_speak_in_livekit(db: PgPool) {
+    let app = TestApp::spawn_with(
+        db,
+        estrade_tests::Options {
+            worker: true,
+            webhooks_to_app: true,
+            ..estrade_tests::Options::default()
+        },
+    )
+    .await;
+    let c = class(&app, json!({"mode": "open", "max_speakers": 1}), 3).await;
+    let (a, b, d) = (&c.learners[0], &c.learners[1], &c.learners[2]);
+    for l in [a, b, d] {
+        assert_eq!(
+            app.post_as(&c.path("/hand"), token(l), json!({})).await.0,
+            200
+        );
+    }
+    // a speaks; b is first in line, d second.
+    app.stub
+        .disconnect(c.room(), a["identity"].as_str().unwrap(), false)
+        .unwrap();
+    let (room, b_id, d_id) = (
+        c.room().to_owned(),
+        b["identity"].as_str().unwrap().to_owned(),
+        d["identity"].as_str().unwrap().to_owned(),
+    );
+    eventually(Duration::from_secs(15), || {
+        let b_speaks = app
+            .stub
+            .participant(&room, &b_id)
+            .and_then(|p| p.permission)
+            .is_some_and(|p| p.can_publish);
+        let d_first = app.stub.participant(&room, &d_id).is_some_and(|p| {
+            p.attributes
+                .get("estrade.queue_position")
+                .map(String::as_str)
+                == Some("1")
+        });
+        b_speaks && d_first
+    })
+    .await;
+    let (_, floor) = app.get_as(&c.path("/floor"), &c.teacher).await;
+    assert_eq!(floor["speakers"][0]["participant_id"], b["participant_id"]);
+    assert_eq!(floor["queue"][0]["participant_id"], d["participant_id"]);
+}

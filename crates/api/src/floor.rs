@@ -84,12 +84,7 @@ pub async fn view(
     floor: &Floor,
     version: i64,
 ) -> Result<FloorView, Error> {
-    let ids: Vec<Uuid> = floor
-        .speakers
-        .iter()
-        .map(|s| s.participant)
-        .chain(floor.queue.iter().map(|h| h.participant))
-        .collect();
+    let ids: Vec<Uuid> = floor.participants().collect();
     let names: HashMap<Uuid, String> = estrade_db::participants::names(conn, session.id, &ids)
         .await?
         .into_iter()
@@ -195,22 +190,7 @@ pub async fn with_identities(
     session_id: Uuid,
     effects: &[Effect],
 ) -> Result<Vec<(Effect, String)>, Error> {
-    let ids: Vec<Uuid> = effects
-        .iter()
-        .map(|e| match e {
-            Effect::Grant(p) | Effect::Revoke(p) => *p,
-        })
-        .collect();
-    let identities: HashMap<Uuid, String> =
-        estrade_db::participants::identities(conn, session_id, &ids)
-            .await?
-            .into_iter()
-            .collect();
-    Ok(effects
-        .iter()
-        .zip(&ids)
-        .filter_map(|(e, id)| identities.get(id).map(|identity| (*e, identity.clone())))
-        .collect())
+    Ok(estrade_worker::enforce::targets(conn, session_id, effects).await?)
 }
 
 /// Tells LiveKit what was decided (see `estrade_worker::enforce`).

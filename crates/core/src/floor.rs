@@ -160,6 +160,15 @@ pub enum Effect {
     Revoke(Uuid),
 }
 
+impl Effect {
+    /// The participant it concerns.
+    pub fn participant(self) -> Uuid {
+        match self {
+            Self::Grant(p) | Self::Revoke(p) => p,
+        }
+    }
+}
+
 /// The result of a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -228,6 +237,14 @@ impl Floor {
             .map(|i| i + 1)
     }
 
+    /// Everyone on the floor: speakers, then the queue.
+    pub fn participants(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.speakers
+            .iter()
+            .map(|s| s.participant)
+            .chain(self.queue.iter().map(|h| h.participant))
+    }
+
     fn free_slots(&self) -> usize {
         self.max_speakers.saturating_sub(self.speakers.len())
     }
@@ -263,14 +280,7 @@ pub fn attributes(floor: &Floor, participant: Uuid) -> [(&'static str, String); 
 
 /// Everyone whose mirrored attributes differ between two floors.
 pub fn attribute_changes(before: &Floor, after: &Floor) -> Vec<Uuid> {
-    let mut everyone: Vec<Uuid> = before
-        .speakers
-        .iter()
-        .map(|s| s.participant)
-        .chain(before.queue.iter().map(|h| h.participant))
-        .chain(after.speakers.iter().map(|s| s.participant))
-        .chain(after.queue.iter().map(|h| h.participant))
-        .collect();
+    let mut everyone: Vec<Uuid> = before.participants().chain(after.participants()).collect();
     everyone.sort();
     everyone.dedup();
     everyone.retain(|p| attributes(before, *p) != attributes(after, *p));
@@ -438,12 +448,7 @@ pub fn apply(floor: &Floor, command: &Command, now: DateTime<Utc>) -> Result<Out
             step.floor.max_speakers = max_speakers;
             step.floor.time_limit = time_limit;
             if mode == FloorMode::Closed {
-                let everyone: Vec<Uuid> = floor
-                    .speakers
-                    .iter()
-                    .map(|s| s.participant)
-                    .chain(floor.queue.iter().map(|h| h.participant))
-                    .collect();
+                let everyone: Vec<Uuid> = floor.participants().collect();
                 for p in everyone {
                     step.end(p, EndReason::ModeClosed, true);
                 }
@@ -467,12 +472,7 @@ pub fn apply(floor: &Floor, command: &Command, now: DateTime<Utc>) -> Result<Out
             step.end(p, EndReason::Kicked, false);
         }
         Command::SessionEnded => {
-            let everyone: Vec<Uuid> = floor
-                .speakers
-                .iter()
-                .map(|s| s.participant)
-                .chain(floor.queue.iter().map(|h| h.participant))
-                .collect();
+            let everyone: Vec<Uuid> = floor.participants().collect();
             for p in everyone {
                 step.end(p, EndReason::SessionEnded, false);
             }

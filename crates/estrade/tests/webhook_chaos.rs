@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_estrade");
-const WAIT: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(60);
 
 /// A worker child process, killed (SIGKILL) when dropped, so a failing
 /// test leaves none behind.
@@ -153,7 +153,7 @@ async fn a_worker_killed_mid_stream_and_restarted_applies_every_event_exactly_on
         },
     )
     .await;
-    let n = 120;
+    let n = 60;
     let class = class(&app, n).await;
     let mut worker = spawn_worker(&app, &[]);
 

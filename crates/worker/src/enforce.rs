@@ -1,12 +1,33 @@
 //! Making LiveKit enforce the floor PostgreSQL decided. Shared by the API
 //! (after each command it commits) and the worker (timers, departures).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use estrade_core::floor::Effect;
 use estrade_livekit::Gateway;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
+
+/// The LiveKit identities of the participants `effects` concern (read in
+/// the deciding transaction, before its commit).
+pub async fn targets(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    effects: &[Effect],
+) -> Result<Vec<(Effect, String)>, sqlx::Error> {
+    let ids: Vec<Uuid> = effects.iter().map(|e| e.participant()).collect();
+    let identities = estrade_db::participants::identities(conn, session_id, &ids).await?;
+    Ok(effects
+        .iter()
+        .filter_map(|e| {
+            identities
+                .iter()
+                .find(|(id, _)| *id == e.participant())
+                .map(|(_, identity)| (*e, identity.clone()))
+        })
+        .collect())
+}
 
 /// Makes LiveKit match what PostgreSQL says now for the participants a
 /// command touched. Not the command's effects replayed blindly: two
@@ -30,9 +51,7 @@ pub async fn enforce(
     let mirrored = mirrored.to_vec();
     let targets: Vec<(Uuid, String)> = targets
         .iter()
-        .map(|(e, identity)| match e {
-            Effect::Grant(p) | Effect::Revoke(p) => (*p, identity.clone()),
-        })
+        .map(|(e, identity)| (e.participant(), identity.clone()))
         .collect();
     if let Err(error) = sync_permissions(db, livekit, session_id, room, &targets, &mirrored).await {
         metrics::counter!("floor_livekit_failures_total").increment(1);
@@ -71,6 +90,10 @@ async fn sync_permissions(
     targets: &[(Uuid, String)],
     mirrored: &[(Uuid, String)],
 ) -> Result<(), SyncError> {
+    // What this enforcer has set so far: a later pass only sends what the
+    // decision changed since, so concurrent commands do not multiply calls.
+    let mut granted: HashMap<Uuid, bool> = HashMap::new();
+    let mut shown: HashMap<Uuid, [(&'static str, String); 3]> = HashMap::new();
     for _ in 0..5 {
         let Some(session) = estrade_db::sessions::get(db, session_id).await? else {
             return Ok(());
@@ -80,30 +103,59 @@ async fn sync_permissions(
         let current = estrade_db::floor::load(&mut conn, &session).await?;
         drop(conn);
         for (id, identity) in targets {
-            let result = if current.is_speaking(*id) {
+            let speaking = current.is_speaking(*id);
+            if granted.get(id) == Some(&speaking) {
+                continue;
+            }
+            let result = if speaking {
                 livekit.grant_floor(room, identity).await.map(|_| ())
             } else {
                 livekit.revoke_floor(room, identity).await.map(|_| ())
             };
             tolerate_absence(result)?;
+            granted.insert(*id, speaking);
         }
-        for (id, identity) in mirrored {
-            let attributes = estrade_core::floor::attributes(&current, *id)
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect();
-            tolerate_absence(
-                livekit
-                    .set_attributes(room, identity, attributes)
-                    .await
-                    .map(|_| ()),
-            )?;
+        // One call per participant whose view changed (everyone behind a
+        // lowered hand moves up), eight at a time.
+        let stale: Vec<&(Uuid, String)> = mirrored
+            .iter()
+            .filter(|(id, _)| {
+                shown.get(id) != Some(&estrade_core::floor::attributes(&current, *id))
+            })
+            .collect();
+        for chunk in stale.chunks(8) {
+            let calls = chunk
+                .iter()
+                .map(|(id, identity)| mirror(livekit, room, &current, *id, identity));
+            for result in futures::future::join_all(calls).await {
+                tolerate_absence(result)?;
+            }
+            for (id, _) in chunk {
+                shown.insert(*id, estrade_core::floor::attributes(&current, *id));
+            }
         }
         if estrade_db::floor::version(db, session_id).await? == seen {
             return Ok(());
         }
     }
     Ok(())
+}
+
+async fn mirror(
+    livekit: &Gateway,
+    room: &str,
+    floor: &estrade_core::floor::Floor,
+    participant: Uuid,
+    identity: &str,
+) -> Result<(), estrade_livekit::Error> {
+    let attributes = estrade_core::floor::attributes(floor, participant)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    livekit
+        .set_attributes(room, identity, attributes)
+        .await
+        .map(|_| ())
 }
 
 /// Someone not (or no longer) in the room: nothing to enforce.

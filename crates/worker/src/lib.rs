@@ -75,8 +75,8 @@ pub async fn run(
         })
     };
     tracing::info!("worker running");
-    let consumer = consume_webhooks(&config, &db, &queue, &shutdown);
-    let sweeper = sweep(&config, &db, &queue, &shutdown);
+    let consumer = consume_webhooks(&config, &db, &livekit, &queue, &shutdown);
+    let sweeper = sweep(&config, &db, &livekit, &queue, &shutdown);
     let timers = floor_timers(&db, &livekit, &shutdown);
     let (scheduled, (), (), ()) = tokio::join!(scheduled, consumer, sweeper, timers);
     scheduled?;
@@ -100,6 +100,7 @@ fn unique_name(role: &str) -> String {
 async fn consume_webhooks(
     config: &WorkerConfig,
     db: &PgPool,
+    livekit: &estrade_livekit::Gateway,
     queue: &WebhookQueue,
     shutdown: &CancellationToken,
 ) {
@@ -115,6 +116,7 @@ async fn consume_webhooks(
                     .poll_with_interval(Duration::from_millis(10)),
             )
             .data(db.clone())
+            .data(livekit.clone())
             .concurrency(config.concurrency)
             .build(jobs::webhook::handle);
         let stop = shutdown.clone();
@@ -186,6 +188,7 @@ async fn floor_timers(
 async fn sweep(
     config: &WorkerConfig,
     db: &PgPool,
+    livekit: &estrade_livekit::Gateway,
     queue: &WebhookQueue,
     shutdown: &CancellationToken,
 ) {
@@ -197,7 +200,7 @@ async fn sweep(
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        if let Err(error) = sweep_once(config, db, queue).await {
+        if let Err(error) = sweep_once(config, db, livekit, queue).await {
             tracing::warn!(%error, "webhook sweep failed");
         }
         if last_vacuum.elapsed() > Duration::from_secs(60) {
@@ -219,6 +222,7 @@ async fn sweep(
 pub async fn sweep_once(
     config: &WorkerConfig,
     db: &PgPool,
+    livekit: &estrade_livekit::Gateway,
     queue: &WebhookQueue,
 ) -> Result<usize, sqlx::Error> {
     use futures::StreamExt as _;
@@ -244,7 +248,7 @@ pub async fn sweep_once(
     }
     futures::stream::iter(direct.iter().copied())
         .for_each_concurrent(8, |event_id| async move {
-            if let Err(error) = jobs::webhook::apply(db, event_id).await {
+            if let Err(error) = jobs::webhook::apply(db, livekit, event_id).await {
                 tracing::warn!(event.id = %event_id, %error, "sweeper could not apply a webhook");
             }
         })

@@ -42,30 +42,10 @@ async fn expire(
         return Ok(false);
     }
     estrade_db::floor::record(&mut tx, &session, &command, &outcome, Actor::System).await?;
-    let ids: Vec<Uuid> = outcome
-        .effects
-        .iter()
-        .map(|e| match e {
-            floor::Effect::Grant(p) | floor::Effect::Revoke(p) => *p,
-        })
-        .collect();
-    let identities = estrade_db::participants::identities(&mut tx, session.id, &ids).await?;
+    let targets = crate::enforce::targets(&mut tx, session.id, &outcome.effects).await?;
     let changed = floor::attribute_changes(&before, &outcome.floor);
     let mirrored = estrade_db::participants::identities(&mut tx, session.id, &changed).await?;
     tx.commit().await?;
-    let targets: Vec<(floor::Effect, String)> = outcome
-        .effects
-        .iter()
-        .filter_map(|e| {
-            let id = match e {
-                floor::Effect::Grant(p) | floor::Effect::Revoke(p) => p,
-            };
-            identities
-                .iter()
-                .find(|(pid, _)| pid == id)
-                .map(|(_, identity)| (*e, identity.clone()))
-        })
-        .collect();
     metrics::counter!("floor_expired_total").increment(1);
     crate::enforce::enforce(
         db,

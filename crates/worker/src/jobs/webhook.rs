@@ -13,15 +13,17 @@
 //! that can never apply, it becomes a dead letter.
 
 use apalis::prelude::{BoxDynError, Data};
-use estrade_core::floor::Command as FloorCommand;
+use estrade_core::floor::{Command as FloorCommand, Effect};
 use estrade_core::webhook::{
     self, Connection, LiveKitEvent, MAX_ATTEMPTS, Presence, PresenceDecision, Seen, Track,
 };
 use estrade_db::audit::{self, Actor, Entry};
 use estrade_db::tracks::TrackEvent;
 use estrade_db::{floor, participants, sessions, tracks, webhooks};
+use estrade_livekit::Gateway;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::queue::ApplyWebhook;
 
@@ -39,15 +41,19 @@ pub enum Outcome {
 /// The apalis handler. Always `Ok`: failures are recorded in Postgres, and
 /// if even that is impossible (Postgres down) the row stays pending and the
 /// sweeper brings it back.
-pub async fn handle(job: ApplyWebhook, db: Data<PgPool>) -> Result<(), BoxDynError> {
-    if let Err(error) = apply(&db, &job.event_id).await {
+pub async fn handle(
+    job: ApplyWebhook,
+    db: Data<PgPool>,
+    livekit: Data<Gateway>,
+) -> Result<(), BoxDynError> {
+    if let Err(error) = apply(&db, &livekit, &job.event_id).await {
         tracing::warn!(event.id = %job.event_id, %error, "webhook not applied; left pending");
     }
     Ok(())
 }
 
 /// Applies `event_id` if it is pending.
-pub async fn apply(db: &PgPool, event_id: &str) -> Result<Outcome, sqlx::Error> {
+pub async fn apply(db: &PgPool, livekit: &Gateway, event_id: &str) -> Result<Outcome, sqlx::Error> {
     let mut tx = db.begin().await?;
     let Some(row) = webhooks::lock(&mut tx, event_id).await? else {
         return Ok(Outcome::Skipped);
@@ -55,10 +61,14 @@ pub async fn apply(db: &PgPool, event_id: &str) -> Result<Outcome, sqlx::Error> 
     if row.status != "pending" {
         return Ok(Outcome::Skipped);
     }
+    let mut enforcement = None;
     let failure = match LiveKitEvent::from_json(&row.payload) {
         Err(malformed) => Some((malformed.to_string(), true)),
         Ok(event) => match effect(&mut tx, event).await {
-            Ok(()) => None,
+            Ok(pending) => {
+                enforcement = pending;
+                None
+            }
             Err(e) => Some((e.to_string(), false)),
         },
     };
@@ -83,20 +93,37 @@ pub async fn apply(db: &PgPool, event_id: &str) -> Result<Outcome, sqlx::Error> 
     }
     let latency = webhooks::mark_processed(&mut tx, event_id).await?;
     tx.commit().await?;
+    if let Some(e) = enforcement {
+        crate::enforce::enforce(db, livekit, e.session_id, &e.room, &e.targets, &e.mirrored).await;
+    }
     metrics::histogram!("webhook_apply_latency_seconds").record(latency);
     metrics::counter!("webhooks_applied_total").increment(1);
     Ok(Outcome::Applied)
 }
 
-async fn effect(conn: &mut PgConnection, event: LiveKitEvent) -> Result<(), sqlx::Error> {
+/// What LiveKit must still be told once a floor decision made while
+/// applying an event is committed.
+struct Enforcement {
+    session_id: Uuid,
+    room: String,
+    targets: Vec<(Effect, String)>,
+    mirrored: Vec<(Uuid, String)>,
+}
+
+async fn effect(
+    conn: &mut PgConnection,
+    event: LiveKitEvent,
+) -> Result<Option<Enforcement>, sqlx::Error> {
     match event {
-        LiveKitEvent::RoomFinished { room, sid } => room_finished(conn, &room, sid).await,
+        LiveKitEvent::RoomFinished { room, sid } => {
+            room_finished(conn, &room, sid).await.map(|()| None)
+        }
         LiveKitEvent::Joined(c) => presence(conn, true, &c).await,
         LiveKitEvent::Left(c) => presence(conn, false, &c).await,
-        LiveKitEvent::TrackPublished(t) => track(conn, true, &t).await,
-        LiveKitEvent::TrackUnpublished(t) => track(conn, false, &t).await,
+        LiveKitEvent::TrackPublished(t) => track(conn, true, &t).await.map(|()| None),
+        LiveKitEvent::TrackUnpublished(t) => track(conn, false, &t).await.map(|()| None),
         // Our own start created the room; nothing to change.
-        LiveKitEvent::RoomStarted { .. } | LiveKitEvent::Ignored => Ok(()),
+        LiveKitEvent::RoomStarted { .. } | LiveKitEvent::Ignored => Ok(None),
     }
 }
 
@@ -129,13 +156,13 @@ async fn presence(
     conn: &mut PgConnection,
     joined: bool,
     event: &Connection,
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<Enforcement>, sqlx::Error> {
     // Identities we did not issue (or already purged) concern us not.
     let Some(found) = participants::by_identity(&mut *conn, &event.identity).await? else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(session) = sessions::lock(conn, found.session_id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     let current = participants::lock_connection(conn, found.id).await?;
     let seen = Seen {
@@ -173,16 +200,28 @@ async fn presence(
             // Nothing granted to someone who has left: through the floor's
             // state machine, like any other floor change (a new version,
             // history, audit). In an open floor the freed slot goes to the
-            // next in line; telling LiveKit of that grant is left to the
-            // reconciliation job (this worker holds no LiveKit client yet).
+            // next in line, and everyone behind moves up: LiveKit is told
+            // after the commit.
             let before = floor::load(conn, &session).await?;
             let command = FloorCommand::Left(current.id);
-            if let Ok(outcome) = estrade_core::floor::apply(&before, &command, chrono::Utc::now()) {
+            if let Ok(outcome) = estrade_core::floor::apply(&before, &command, chrono::Utc::now())
+                && outcome.changed()
+            {
                 floor::record(conn, &session, &command, &outcome, Actor::LiveKit).await?;
+                let targets = crate::enforce::targets(conn, session.id, &outcome.effects).await?;
+                let mut changed = estrade_core::floor::attribute_changes(&before, &outcome.floor);
+                changed.retain(|p| *p != current.id);
+                let mirrored = participants::identities(conn, session.id, &changed).await?;
+                return Ok(Some(Enforcement {
+                    session_id: session.id,
+                    room: session.room_name,
+                    targets,
+                    mirrored,
+                }));
             }
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 async fn track(conn: &mut PgConnection, published: bool, event: &Track) -> Result<(), sqlx::Error> {
