@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use estrade_core::domain::{FloorMode, SessionStatus};
-use estrade_core::floor::{self, Command, Effect, Floor, Refusal};
+use estrade_core::floor::{Command, Effect, Floor, Refusal};
 use estrade_db::audit::Actor;
 use estrade_db::sessions::Session;
 use serde::Serialize;
@@ -166,31 +166,18 @@ pub async fn decide(
             "The floor is only open while the session is live.",
         ));
     }
-    let before = load(&mut tx, &session).await?;
-    let now = Utc::now();
-    let outcome = floor::apply(&before, &command, now).map_err(refused)?;
-    let version = estrade_db::floor::record(&mut tx, &session, &command, &outcome, actor).await?;
-    let view = view(&mut tx, &session, &outcome.floor, version).await?;
-    let effects = with_identities(&mut tx, session.id, &outcome.effects).await?;
-    let changed_ids = floor::attribute_changes(&before, &outcome.floor);
-    let mirrored = estrade_db::participants::identities(&mut tx, session.id, &changed_ids).await?;
+    let decision = estrade_db::floor::run(&mut tx, &session, &command, actor, Utc::now())
+        .await?
+        .map_err(refused)?;
+    let view = view(&mut tx, &session, &decision.outcome.floor, decision.version).await?;
     tx.commit().await?;
     Ok(Decided {
         view,
         session,
-        effects,
-        mirrored,
-        changed: outcome.changed(),
+        changed: decision.outcome.changed(),
+        effects: decision.targets,
+        mirrored: decision.mirrored,
     })
-}
-
-/// The LiveKit identities the effects concern (read before the commit).
-pub async fn with_identities(
-    conn: &mut PgConnection,
-    session_id: Uuid,
-    effects: &[Effect],
-) -> Result<Vec<(Effect, String)>, Error> {
-    Ok(estrade_worker::enforce::targets(conn, session_id, effects).await?)
 }
 
 /// Tells LiveKit what was decided (see `estrade_worker::enforce`).

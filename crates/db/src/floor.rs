@@ -3,8 +3,11 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use estrade_core::domain::FloorMode;
-use estrade_core::floor::{Command, Floor, Hand, Outcome, Speaker, TurnChange};
+use estrade_core::floor::{
+    self as machine, Command, Effect, Floor, Hand, Outcome, Refusal, Speaker, TurnChange,
+};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -363,5 +366,70 @@ pub async fn expired(db: impl sqlx::PgExecutor<'_>) -> Result<Vec<(Uuid, Uuid)>,
     Ok(rows
         .into_iter()
         .map(|r| (r.session_id, r.participant_id))
+        .collect())
+}
+
+/// A floor command decided and recorded: what LiveKit must be told once
+/// the caller commits.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// What the state machine decided.
+    pub outcome: Outcome,
+    /// The floor version after it.
+    pub version: i64,
+    /// Permission changes, with LiveKit identities.
+    pub targets: Vec<(Effect, String)>,
+    /// Participants whose mirrored attributes changed, with identities
+    /// (not the one who left or was kicked: it is gone from the room).
+    pub mirrored: Vec<(Uuid, String)>,
+}
+
+/// Runs `command` on the floor of `session`, which the caller has locked in
+/// `conn`: load, decide (`estrade_core::floor`), record. The one path every
+/// floor writer (API, kicks, departures, timers) takes. `Ok(Err(_))` is a
+/// refusal; nothing was written.
+pub async fn run(
+    conn: &mut PgConnection,
+    session: &Session,
+    command: &Command,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<Result<Decision, Refusal>, sqlx::Error> {
+    let before = load(conn, session).await?;
+    let outcome = match machine::apply(&before, command, now) {
+        Ok(outcome) => outcome,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let version = record(conn, session, command, &outcome, actor).await?;
+    let targets = targets(conn, session.id, &outcome.effects).await?;
+    let mut changed = machine::attribute_changes(&before, &outcome.floor);
+    if let Command::Left(gone) | Command::Kicked(gone) = command {
+        changed.retain(|p| p != gone);
+    }
+    let mirrored = crate::participants::identities(conn, session.id, &changed).await?;
+    Ok(Ok(Decision {
+        outcome,
+        version,
+        targets,
+        mirrored,
+    }))
+}
+
+/// The LiveKit identities of the participants `effects` concern.
+async fn targets(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    effects: &[Effect],
+) -> Result<Vec<(Effect, String)>, sqlx::Error> {
+    let ids: Vec<Uuid> = effects.iter().map(|e| e.participant()).collect();
+    let identities = crate::participants::identities(conn, session_id, &ids).await?;
+    Ok(effects
+        .iter()
+        .filter_map(|e| {
+            identities
+                .iter()
+                .find(|(id, _)| *id == e.participant())
+                .map(|(_, identity)| (*e, identity.clone()))
+        })
         .collect())
 }

@@ -6,28 +6,8 @@ use std::time::Duration;
 
 use estrade_core::floor::Effect;
 use estrade_livekit::Gateway;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
-
-/// The LiveKit identities of the participants `effects` concern (read in
-/// the deciding transaction, before its commit).
-pub async fn targets(
-    conn: &mut PgConnection,
-    session_id: Uuid,
-    effects: &[Effect],
-) -> Result<Vec<(Effect, String)>, sqlx::Error> {
-    let ids: Vec<Uuid> = effects.iter().map(|e| e.participant()).collect();
-    let identities = estrade_db::participants::identities(conn, session_id, &ids).await?;
-    Ok(effects
-        .iter()
-        .filter_map(|e| {
-            identities
-                .iter()
-                .find(|(id, _)| *id == e.participant())
-                .map(|(_, identity)| (*e, identity.clone()))
-        })
-        .collect())
-}
 
 /// Makes LiveKit match what PostgreSQL says now for the participants a
 /// command touched. Not the command's effects replayed blindly: two

@@ -126,16 +126,19 @@ pub async fn kick(
         let kicked = estrade_db::participants::kick(&mut tx, pid).await?;
         // Through the floor's state machine: history, a new version, and
         // in an open floor the freed slot goes to the next in line.
-        let before = estrade_db::floor::load(&mut tx, &session).await?;
         let command = estrade_core::floor::Command::Kicked(pid);
-        let outcome = estrade_core::floor::apply(&before, &command, chrono::Utc::now())
-            .map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
-        let released = !outcome.changes.is_empty();
-        estrade_db::floor::record(&mut tx, &session, &command, &outcome, caller.actor()).await?;
-        effects = crate::floor::with_identities(&mut tx, id, &outcome.effects).await?;
-        let mut changed = estrade_core::floor::attribute_changes(&before, &outcome.floor);
-        changed.retain(|p| *p != pid);
-        mirrored = estrade_db::participants::identities(&mut tx, id, &changed).await?;
+        let decision = estrade_db::floor::run(
+            &mut tx,
+            &session,
+            &command,
+            caller.actor(),
+            chrono::Utc::now(),
+        )
+        .await?
+        .map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
+        let released = !decision.outcome.changes.is_empty();
+        effects = decision.targets;
+        mirrored = decision.mirrored;
         let entry = Entry {
             actor: caller.actor(),
             action: "participant.kicked",

@@ -6,7 +6,7 @@
 //! Then LiveKit is told, as for any floor decision.
 
 use chrono::Utc;
-use estrade_core::floor::{self, Command};
+use estrade_core::floor::Command;
 use estrade_db::audit::Actor;
 use estrade_livekit::Gateway;
 use sqlx::PgPool;
@@ -33,18 +33,15 @@ async fn expire(
     let Some(session) = estrade_db::sessions::lock(&mut tx, session_id).await? else {
         return Ok(false);
     };
-    let before = estrade_db::floor::load(&mut tx, &session).await?;
     let command = Command::Expire(participant);
-    let Ok(outcome) = floor::apply(&before, &command, Utc::now()) else {
+    let Ok(decision) =
+        estrade_db::floor::run(&mut tx, &session, &command, Actor::System, Utc::now()).await?
+    else {
         return Ok(false);
     };
-    if !outcome.changed() {
+    if !decision.outcome.changed() {
         return Ok(false);
     }
-    estrade_db::floor::record(&mut tx, &session, &command, &outcome, Actor::System).await?;
-    let targets = crate::enforce::targets(&mut tx, session.id, &outcome.effects).await?;
-    let changed = floor::attribute_changes(&before, &outcome.floor);
-    let mirrored = estrade_db::participants::identities(&mut tx, session.id, &changed).await?;
     tx.commit().await?;
     metrics::counter!("floor_expired_total").increment(1);
     crate::enforce::enforce(
@@ -52,8 +49,8 @@ async fn expire(
         livekit,
         session.id,
         &session.room_name,
-        &targets,
-        &mirrored,
+        &decision.targets,
+        &decision.mirrored,
     )
     .await;
     Ok(true)

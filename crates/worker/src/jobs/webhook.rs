@@ -202,21 +202,16 @@ async fn presence(
             // history, audit). In an open floor the freed slot goes to the
             // next in line, and everyone behind moves up: LiveKit is told
             // after the commit.
-            let before = floor::load(conn, &session).await?;
             let command = FloorCommand::Left(current.id);
-            if let Ok(outcome) = estrade_core::floor::apply(&before, &command, chrono::Utc::now())
-                && outcome.changed()
+            if let Ok(decision) =
+                floor::run(conn, &session, &command, Actor::LiveKit, chrono::Utc::now()).await?
+                && decision.outcome.changed()
             {
-                floor::record(conn, &session, &command, &outcome, Actor::LiveKit).await?;
-                let targets = crate::enforce::targets(conn, session.id, &outcome.effects).await?;
-                let mut changed = estrade_core::floor::attribute_changes(&before, &outcome.floor);
-                changed.retain(|p| *p != current.id);
-                let mirrored = participants::identities(conn, session.id, &changed).await?;
                 return Ok(Some(Enforcement {
                     session_id: session.id,
                     room: session.room_name,
-                    targets,
-                    mirrored,
+                    targets: decision.targets,
+                    mirrored: decision.mirrored,
                 }));
             }
         }
