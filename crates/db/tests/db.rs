@@ -112,3 +112,37 @@ async fn learner_names_are_erased_only_after_the_retention_period(db: PgPool) {
         .unwrap();
     assert_eq!(again, 0);
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn applied_webhooks_are_purged_after_the_retention_period_and_dead_letters_stay(db: PgPool) {
+    for (id, status, age) in [
+        ("EV_old_done", "processed", "40 days"),
+        ("EV_new_done", "processed", "1 hour"),
+        ("EV_old_dead", "failed", "40 days"),
+        ("EV_old_pending", "pending", "40 days"),
+    ] {
+        sqlx::query(
+            "insert into webhook_inbox (event_id, event_type, payload, status, received_at, processed_at)
+             values ($1, 'participant_joined', '{}', $2, now() - $3::interval,
+                     case when $2 = 'processed' then now() - $3::interval end)",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(age)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+
+    let purged = estrade_db::webhooks::purge_processed(&db, Duration::from_secs(30 * 86_400))
+        .await
+        .unwrap();
+
+    assert_eq!(purged, 1);
+    let left: Vec<String> =
+        sqlx::query_scalar("select event_id from webhook_inbox order by event_id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(left, ["EV_new_done", "EV_old_dead", "EV_old_pending"]);
+}
