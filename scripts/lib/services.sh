@@ -133,3 +133,21 @@ ensure_sdks() {
     echo "$stamp" > "$sdk/.deps/python/.estrade-stamp"
   fi
 }
+
+# What the 443-only proof needs (tests/tests/turn_443.rs): iproute2 for
+# network namespaces, nftables for the campus firewall, coturn's server and
+# client tools, openssl for a certificate. Root only: as another user the
+# test is reported skipped.
+ensure_network_tools() {
+  [ "$(id -u)" = 0 ] || return 0
+  local missing=()
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v nft >/dev/null || missing+=(nftables)
+  command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null || missing+=(coturn)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v ss >/dev/null || missing+=(iproute2)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} for the 443-only proof"
+    apt_install "${missing[@]}"
+  fi
+}

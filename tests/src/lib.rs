@@ -116,6 +116,8 @@ pub fn worker_config(config: &Config) -> estrade_worker::WorkerConfig {
         retention: config.retention,
         requeue_after: config.webhook_requeue_after,
         concurrency: config.worker_concurrency,
+        reconcile_cron: config.reconcile_cron(),
+        delete_orphan_rooms: config.delete_orphan_rooms,
     }
 }
 
@@ -139,6 +141,10 @@ pub fn test_config(stub_url: &str, options: &Options) -> Config {
             "ESTRADE_PARTICIPANT_TOKEN_SECRET",
             PARTICIPANT_SECRET.to_owned(),
         ),
+        // Tests that drive presence with hand-made webhooks have no
+        // matching LiveKit connections: a scheduled reconciliation would
+        // (rightly) undo them. Tests of the schedule turn it on.
+        ("ESTRADE_RECONCILE_EVERY_S", "0".to_owned()),
     ]
     .into_iter()
     .collect();
@@ -199,29 +205,39 @@ impl TestApp {
         let config = test_config(&stub.url(), &options);
         let state = AppState::new(&config, db.clone()).expect("redis url");
         let shutdown = CancellationToken::new();
-        if options.worker {
-            tokio::spawn(estrade_worker::run(
-                worker_config(&config),
-                db.clone(),
-                state.queue.clone(),
-                state.livekit.clone(),
-                shutdown.clone(),
-            ));
-        }
+        state.close_streams_on(shutdown.clone());
         tokio::spawn(estrade_api::serve(
             listener,
             estrade_api::app(state),
             shutdown.clone(),
             Duration::from_secs(5),
         ));
-        Self {
+        let app = Self {
             addr,
             db,
             stub,
             client: http_client(),
             config,
             shutdown,
+        };
+        if options.worker {
+            app.start_worker();
         }
+        app
+    }
+
+    /// Starts an in-process worker (webhook consumer, sweeper, timers,
+    /// LiveKit retries) for this app; it stops with the app.
+    pub fn start_worker(&self) {
+        let state = AppState::new(&self.config, self.db.clone()).expect("redis url");
+        tokio::spawn(estrade_worker::run(
+            worker_config(&self.config),
+            self.db.clone(),
+            state.queue.clone(),
+            state.livekit.clone(),
+            state.notifier.clone(),
+            self.shutdown.clone(),
+        ));
     }
 
     /// Starts another API replica (same configuration, database, Redis and
@@ -233,6 +249,7 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let state = AppState::new(&self.config, self.db.clone()).expect("redis url");
+        state.close_streams_on(self.shutdown.clone());
         tokio::spawn(estrade_api::serve(
             listener,
             estrade_api::app(state),
@@ -275,6 +292,10 @@ impl TestApp {
             (
                 "ESTRADE_WEBHOOK_REQUEUE_AFTER_S",
                 self.config.webhook_requeue_after.as_secs().to_string(),
+            ),
+            (
+                "ESTRADE_RECONCILE_EVERY_S",
+                self.config.reconcile_every_s.to_string(),
             ),
         ]
     }
@@ -664,5 +685,191 @@ impl TestApp {
             }
         })
         .await;
+    }
+}
+
+/// One server-sent event as a client receives it.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    /// Its id (`id:`), if any.
+    pub id: Option<i64>,
+    /// Its name (`event:`).
+    pub event: String,
+    /// Its data, parsed as JSON.
+    pub data: serde_json::Value,
+}
+
+/// A client of `GET /v1/sessions/{id}/events`, parsing the stream as a
+/// browser's `EventSource` does (comments, used as keep-alives, skipped).
+pub struct SseStream {
+    response: reqwest::Response,
+    buffer: String,
+    ended: bool,
+}
+
+impl SseStream {
+    /// Opens the stream of `session` at `base` as `bearer`, resuming after
+    /// `last_event_id` if given. Returns the status and, on 200, the stream
+    /// (otherwise the error body).
+    pub async fn open(
+        base: &str,
+        session: &str,
+        bearer: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<Self, (u16, serde_json::Value)> {
+        let mut request = http_client()
+            .get(format!("{base}/v1/sessions/{session}/events"))
+            .bearer_auth(bearer)
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.expect("events request");
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err((status, response.json().await.unwrap_or_default()));
+        }
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "an event stream"
+        );
+        Ok(Self {
+            response,
+            buffer: String::new(),
+            ended: false,
+        })
+    }
+
+    /// The next event; `None` once the server has ended the stream. Panics
+    /// if nothing comes within `timeout`.
+    pub async fn next(&mut self, timeout: Duration) -> Option<SseEvent> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if let Some(event) = parse_sse_block(&block) {
+                    return Some(event);
+                }
+                continue;
+            }
+            if self.ended {
+                return None;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let chunk = tokio::time::timeout(left, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no event within {timeout:?}"))
+                .expect("stream read");
+            match chunk {
+                Some(bytes) => self.buffer.push_str(&String::from_utf8_lossy(&bytes)),
+                None => self.ended = true,
+            }
+        }
+    }
+
+    /// The next event, which must be named `event`.
+    pub async fn expect(&mut self, event: &str, timeout: Duration) -> SseEvent {
+        let got = self
+            .next(timeout)
+            .await
+            .unwrap_or_else(|| panic!("the stream ended before a `{event}` event"));
+        assert_eq!(got.event, event, "unexpected event: {got:?}");
+        got
+    }
+}
+
+fn parse_sse_block(block: &str) -> Option<SseEvent> {
+    let (mut id, mut event, mut data) = (None, String::from("message"), String::new());
+    let mut any = false;
+    for line in block.lines() {
+        if line.starts_with(':') || line.is_empty() {
+            continue;
+        }
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        any = true;
+        match field {
+            "id" => id = value.parse().ok(),
+            "event" => event = value.to_owned(),
+            "data" => {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(value);
+            }
+            _ => {}
+        }
+    }
+    any.then(|| SseEvent {
+        id,
+        event,
+        data: serde_json::from_str(&data).expect("event data is JSON"),
+    })
+}
+
+/// A live session with its teacher and learners.
+pub struct Class {
+    /// The teacher's API key.
+    pub teacher: String,
+    /// The session, as created.
+    pub session: serde_json::Value,
+    /// The learners' join answers.
+    pub learners: Vec<serde_json::Value>,
+}
+
+impl Class {
+    /// A path under the session: `/v1/sessions/{id}{rest}`.
+    pub fn path(&self, rest: &str) -> String {
+        format!("/v1/sessions/{}{rest}", self.id())
+    }
+
+    /// The session's id.
+    pub fn id(&self) -> &str {
+        self.session["id"].as_str().unwrap()
+    }
+
+    /// Its LiveKit room.
+    pub fn room(&self) -> &str {
+        self.session["room_name"].as_str().unwrap()
+    }
+}
+
+/// A learner's participant token, from its join answer.
+pub fn token(learner: &serde_json::Value) -> &str {
+    learner["participant_token"].as_str().unwrap()
+}
+
+impl TestApp {
+    /// A live session (`floor` settings) with `n` learners connected to
+    /// the LiveKit stand-in.
+    pub async fn class(&self, floor: serde_json::Value, n: usize) -> Class {
+        let admin = self.admin_key().await;
+        let (_, teacher) = self.teacher(&admin, "Chef").await;
+        let session = self
+            .live_session(
+                &teacher,
+                serde_json::json!({"title": "Bread", "floor": floor}),
+            )
+            .await;
+        let mut learners = Vec::new();
+        for i in 0..n {
+            let (status, joined) = self
+                .join(
+                    session["join_code"].as_str().unwrap(),
+                    &format!("Learner {i}"),
+                )
+                .await;
+            assert_eq!(status, 200, "{joined}");
+            self.stub
+                .connect(joined["livekit_token"].as_str().unwrap())
+                .unwrap();
+            learners.push(joined);
+        }
+        Class {
+            teacher,
+            session,
+            learners,
+        }
     }
 }

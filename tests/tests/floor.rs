@@ -6,61 +6,10 @@
 use std::time::Duration;
 
 use estrade_livekit_stub::Faults;
-use estrade_tests::{TestApp, eventually};
+use estrade_tests::{TestApp, eventually, token, until};
 use livekit_protocol::TrackSource;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-
-struct Class {
-    teacher: String,
-    session: Value,
-    learners: Vec<Value>,
-}
-
-impl Class {
-    fn path(&self, rest: &str) -> String {
-        format!(
-            "/v1/sessions/{}{rest}",
-            self.session["id"].as_str().unwrap()
-        )
-    }
-
-    fn room(&self) -> &str {
-        self.session["room_name"].as_str().unwrap()
-    }
-}
-
-/// A live session (`floor` settings) with `n` learners connected to LiveKit.
-async fn class(app: &TestApp, floor: Value, n: usize) -> Class {
-    let admin = app.admin_key().await;
-    let (_, teacher) = app.teacher(&admin, "Chef").await;
-    let session = app
-        .live_session(&teacher, json!({"title": "Bread", "floor": floor}))
-        .await;
-    let mut learners = Vec::new();
-    for i in 0..n {
-        let (status, joined) = app
-            .join(
-                session["join_code"].as_str().unwrap(),
-                &format!("Learner {i}"),
-            )
-            .await;
-        assert_eq!(status, 200, "{joined}");
-        app.stub
-            .connect(joined["livekit_token"].as_str().unwrap())
-            .unwrap();
-        learners.push(joined);
-    }
-    Class {
-        teacher,
-        session,
-        learners,
-    }
-}
-
-fn token(learner: &Value) -> &str {
-    learner["participant_token"].as_str().unwrap()
-}
 
 fn moderated() -> Value {
     json!({"mode": "moderated", "max_speakers": 1})
@@ -79,7 +28,7 @@ async fn call(
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
 async fn a_learner_microphone_reaches_the_room_only_while_the_floor_is_granted(db: PgPool) {
     let app = TestApp::spawn(db).await;
-    let c = class(&app, moderated(), 1).await;
+    let c = app.class(moderated(), 1).await;
     let learner = &c.learners[0];
     let identity = learner["identity"].as_str().unwrap();
 
@@ -166,7 +115,7 @@ async fn a_learner_microphone_reaches_the_room_only_while_the_floor_is_granted(d
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
 async fn hands_queue_in_order_and_lowering_is_idempotent(db: PgPool) {
     let app = TestApp::spawn(db).await;
-    let c = class(&app, moderated(), 2).await;
+    let c = app.class(moderated(), 2).await;
     let (a, b) = (&c.learners[0], &c.learners[1]);
     assert_eq!(
         app.post_as(&c.path("/hand"), token(a), json!({})).await.0,
@@ -227,7 +176,9 @@ async fn hands_queue_in_order_and_lowering_is_idempotent(db: PgPool) {
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
 async fn an_open_floor_grants_a_raise_at_once_while_a_slot_is_free(db: PgPool) {
     let app = TestApp::spawn(db).await;
-    let c = class(&app, json!({"mode": "open", "max_speakers": 1}), 2).await;
+    let c = app
+        .class(json!({"mode": "open", "max_speakers": 1}), 2)
+        .await;
     let (a, b) = (&c.learners[0], &c.learners[1]);
     let (_, floor) = app.post_as(&c.path("/hand"), token(a), json!({})).await;
     assert_eq!(floor["speakers"][0]["participant_id"], a["participant_id"]);
@@ -253,7 +204,9 @@ async fn an_open_floor_grants_a_raise_at_once_while_a_slot_is_free(db: PgPool) {
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
 async fn closing_the_floor_revokes_every_learner_and_refuses_new_hands(db: PgPool) {
     let app = TestApp::spawn(db).await;
-    let c = class(&app, json!({"mode": "moderated", "max_speakers": 2}), 2).await;
+    let c = app
+        .class(json!({"mode": "moderated", "max_speakers": 2}), 2)
+        .await;
     let (a, b) = (&c.learners[0], &c.learners[1]);
     let grant = json!({"participant_id": a["participant_id"]});
     assert_eq!(
@@ -297,7 +250,7 @@ async fn closing_the_floor_revokes_every_learner_and_refuses_new_hands(db: PgPoo
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
 async fn bad_floor_requests_are_refused_and_change_nothing(db: PgPool) {
     let app = TestApp::spawn(db).await;
-    let c = class(&app, moderated(), 1).await;
+    let c = app.class(moderated(), 1).await;
     let learner = &c.learners[0];
     let before = app.count("audit_log").await;
 
@@ -365,8 +318,10 @@ async fn bad_floor_requests_are_refused_and_change_nothing(db: PgPool) {
 
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
 async fn a_grant_decided_while_livekit_fails_reaches_livekit_after_it_recovers(db: PgPool) {
+    // No worker at first: the retry must be durable, not a task of the
+    // process that decided.
     let app = TestApp::spawn(db).await;
-    let c = class(&app, moderated(), 1).await;
+    let c = app.class(moderated(), 1).await;
     let learner = &c.learners[0];
     let identity = learner["identity"].as_str().unwrap().to_owned();
     app.stub.set_faults(Faults {
@@ -383,11 +338,18 @@ async fn a_grant_decided_while_livekit_fails_reaches_livekit_after_it_recovers(d
         learner["participant_id"]
     );
     let room = c.room().to_owned();
-    eventually(Duration::from_secs(15), || {
+    let can_publish = || {
         app.stub
             .participant(&room, &identity)
             .and_then(|p| p.permission)
             .is_some_and(|p| p.can_publish)
+    };
+    assert!(!can_publish(), "LiveKit refused the grant");
+    assert_eq!(app.count("floor_repairs").await, 1, "the retry is recorded");
+    app.start_worker();
+    eventually(Duration::from_secs(15), can_publish).await;
+    until(Duration::from_secs(5), || async {
+        app.count("floor_repairs").await == 0
     })
     .await;
 }
@@ -422,9 +384,17 @@ fn assert_floor_invariants(floor: &Value) {
 async fn two_replicas_hammered_concurrently_keep_the_floor_consistent_with_livekit(db: PgPool) {
     let app = TestApp::spawn(db).await;
     let n = 12;
-    let c = class(&app, json!({"mode": "moderated", "max_speakers": 3}), n).await;
+    let c = app
+        .class(json!({"mode": "moderated", "max_speakers": 3}), n)
+        .await;
     let replicas = [app.url(""), app.spawn_replica().await];
     let client = app.client.clone();
+    // A live stream on the second replica sees every change.
+    let mut stream = estrade_tests::SseStream::open(&replicas[1], c.id(), &c.teacher, None)
+        .await
+        .unwrap();
+    stream.expect("session", Duration::from_secs(5)).await;
+    let opening = stream.expect("floor", Duration::from_secs(5)).await;
     let ops = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
     let send = {
@@ -534,6 +504,24 @@ async fn two_replicas_hammered_concurrently_keep_the_floor_consistent_with_livek
     // learner (the last writer re-reads the decision before it stops).
     let (_, floor) = app.get_as(&c.path("/floor"), &c.teacher).await;
     assert_floor_invariants(&floor);
+
+    // The stream: every version once, in order, each one valid, up to the
+    // final one.
+    let (mut id, mut version) = (
+        opening.id.unwrap(),
+        opening.data["version"].as_i64().unwrap(),
+    );
+    while version < floor["version"].as_i64().unwrap() {
+        let event = stream.expect("floor", Duration::from_secs(10)).await;
+        assert_eq!(event.id, Some(id + 1), "consecutive ids");
+        assert_eq!(
+            event.data["version"],
+            version + 1,
+            "every version, in order"
+        );
+        assert_floor_invariants(&event.data);
+        (id, version) = (id + 1, version + 1);
+    }
     let speaking: Vec<&Value> = floor["speakers"]
         .as_array()
         .unwrap()
@@ -583,13 +571,18 @@ async fn a_limited_grant_ends_by_itself_and_livekit_cuts_the_microphone(db: PgPo
         },
     )
     .await;
-    let c = class(
-        &app,
-        json!({"mode": "moderated", "max_speakers": 1, "speaking_time_limit_s": 5}),
-        1,
-    )
-    .await;
+    let c = app
+        .class(
+            json!({"mode": "moderated", "max_speakers": 1, "speaking_time_limit_s": 5}),
+            1,
+        )
+        .await;
     let learner = &c.learners[0];
+    let mut stream = estrade_tests::SseStream::open(&app.url(""), c.id(), token(learner), None)
+        .await
+        .unwrap();
+    stream.expect("session", Duration::from_secs(5)).await;
+    stream.expect("floor", Duration::from_secs(5)).await;
     let grant = json!({"participant_id": learner["participant_id"]});
     let (status, floor) = app
         .post_as(&c.path("/floor/grant"), &c.teacher, grant)
@@ -599,6 +592,29 @@ async fn a_limited_grant_ends_by_itself_and_livekit_cuts_the_microphone(db: PgPo
         .as_str()
         .unwrap()
         .to_owned();
+    // Clients hear of the grant, then (the turn being shorter than 10 s)
+    // at once that it is ending, then that it ended.
+    let wait = Duration::from_secs(10);
+    let granted = stream.expect("floor", wait).await;
+    assert_eq!(
+        granted.data["speakers"][0]["participant_id"],
+        learner["participant_id"]
+    );
+    let warning = stream.expect("turn_ending", wait).await;
+    assert_eq!(warning.data["participant_id"], learner["participant_id"]);
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(warning.data["expires_at"].as_str().unwrap()).unwrap(),
+        chrono::DateTime::parse_from_rfc3339(&expires_at).unwrap()
+    );
+    assert!(warning.data["seconds_left"].as_f64().unwrap() <= 5.0);
+    let ended = stream.expect("floor", wait).await;
+    assert_eq!(ended.data["speakers"], json!([]));
+    let warnings: i64 =
+        sqlx::query_scalar("select count(*) from session_events where event = 'turn_ending'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(warnings, 1, "one warning per turn");
     let since = floor["speakers"][0]["since"].as_str().unwrap().to_owned();
     let span = chrono::DateTime::parse_from_rfc3339(&expires_at).unwrap()
         - chrono::DateTime::parse_from_rfc3339(&since).unwrap();
@@ -645,7 +661,9 @@ async fn when_a_speaker_leaves_an_open_floor_the_next_in_line_can_speak_in_livek
         },
     )
     .await;
-    let c = class(&app, json!({"mode": "open", "max_speakers": 1}), 3).await;
+    let c = app
+        .class(json!({"mode": "open", "max_speakers": 1}), 3)
+        .await;
     let (a, b, d) = (&c.learners[0], &c.learners[1], &c.learners[2]);
     for l in [a, b, d] {
         assert_eq!(

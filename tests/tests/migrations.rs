@@ -28,10 +28,12 @@ async fn migrations_apply_to_an_empty_database_and_are_idempotent(db: PgPool) {
             "accounts",
             "api_keys",
             "audit_log",
+            "floor_repairs",
             "floor_turns",
             "participant_tracks",
             "participants",
             "reconcile_reports",
+            "session_events",
             "sessions",
             "webhook_inbox"
         ]

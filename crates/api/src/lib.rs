@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod floor;
 pub mod limits;
@@ -44,6 +45,12 @@ pub struct AppState {
     pub webhooks: estrade_livekit::WebhookVerifier,
     /// Where stored webhooks are queued for the worker.
     pub queue: estrade_worker::WebhookQueue,
+    /// Tells every replica a session's event log grew.
+    pub notifier: estrade_worker::events::Notifier,
+    /// This process's live-update streams.
+    pub events: Arc<events::Hub>,
+    /// Runs reconciliation on request.
+    pub reconciler: estrade_worker::reconcile::Reconciler,
     /// Bounds the queue pushes in flight (they run after the answer).
     pub enqueue_slots: Arc<tokio::sync::Semaphore>,
     /// Settings read from the configuration.
@@ -65,6 +72,8 @@ pub struct Settings {
     pub limits: limits::JoinLimits,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// TURN relays for `GET /v1/connectivity`.
+    pub turn: Option<estrade_core::config::TurnConfig>,
 }
 
 impl Settings {
@@ -85,6 +94,7 @@ impl Settings {
             ),
             limits: limits::JoinLimits::new(config.limits),
             trusted_proxies: config.trusted_proxies.clone(),
+            turn: config.turn.clone(),
         }
     }
 }
@@ -93,18 +103,45 @@ impl AppState {
     /// The state for `config`, with `db` as the pool (tests pass their own).
     pub fn new(config: &Config, db: PgPool) -> redis::RedisResult<Self> {
         let redis = redis_connection(config.redis_url.expose_secret())?;
+        let hub = events::Hub::new(
+            db.clone(),
+            redis::Client::open(config.redis_url.expose_secret())?,
+            estrade_worker::events::channel(&config.redis_namespace),
+        );
+        let livekit = Gateway::new(&config.livekit);
+        let notifier =
+            estrade_worker::events::Notifier::new(redis.clone(), &config.redis_namespace);
         Ok(Self {
+            reconciler: estrade_worker::reconcile::Reconciler {
+                db: db.clone(),
+                livekit: livekit.clone(),
+                notifier: notifier.clone(),
+                delete_orphan_rooms: config.delete_orphan_rooms,
+            },
             db,
             queue: estrade_worker::WebhookQueue::new(redis.clone(), &config.redis_namespace),
+            notifier,
+            events: Arc::new(hub),
             enqueue_slots: Arc::new(tokio::sync::Semaphore::new(1024)),
             redis,
-            livekit: Gateway::new(&config.livekit),
+            livekit,
             webhooks: estrade_livekit::WebhookVerifier::new(
                 &config.livekit.api_key,
                 config.livekit.expose_secret(),
             ),
             settings: Arc::new(Settings::from_config(config)),
         })
+    }
+
+    /// Ends every live-update stream when `shutdown` is cancelled (a
+    /// graceful shutdown waits for open responses, and a stream never ends
+    /// by itself).
+    pub fn close_streams_on(&self, shutdown: CancellationToken) {
+        let closing = self.events.closing();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            closing.cancel();
+        });
     }
 }
 
@@ -128,6 +165,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::join::router())
         .merge(routes::participants::router())
         .merge(routes::floor::router())
+        .merge(routes::events::router())
+        .merge(routes::reconcile::router())
+        .merge(routes::connectivity::router())
         .merge(routes::webhooks::router())
         .merge(openapi::router())
         .with_state(state);

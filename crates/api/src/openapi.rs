@@ -10,7 +10,10 @@ use utoipa_scalar::{Scalar, Servable};
 use crate::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::extract::Json;
-use crate::routes::{accounts, floor, health, join, participants, sessions, webhooks};
+use crate::routes::{
+    accounts, connectivity, events, floor, health, join, participants, reconcile, sessions,
+    webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,7 +28,8 @@ use crate::routes::{accounts, floor, health, join, participants, sessions, webho
         join::join, join::refresh,
         participants::list_participants, participants::kick,
         floor::get_floor, floor::raise_hand, floor::lower_hand, floor::grant, floor::revoke,
-        floor::configure,
+        floor::configure, events::events, reconcile::run_now, reconcile::last,
+        connectivity::connectivity,
         webhooks::receive, webhooks::list, webhooks::replay,
     ),
     components(schemas(ErrorBody, ErrorDetail)),

@@ -53,6 +53,37 @@ pub struct Config {
     /// Prefix of every Redis key Estrade uses, so deployments (or test
     /// runs) can share one Redis (`ESTRADE_REDIS_NAMESPACE`).
     pub redis_namespace: String,
+    /// Seconds between scheduled reconciliation runs
+    /// (`ESTRADE_RECONCILE_EVERY_S`): divides a minute, or is whole minutes
+    /// dividing an hour, so it maps onto a cron schedule; 0 schedules none.
+    pub reconcile_every_s: u64,
+    /// TURN relays offered by `GET /v1/connectivity`, when
+    /// `ESTRADE_TURN_SECRET` is set.
+    pub turn: Option<TurnConfig>,
+    /// Whether reconciliation deletes LiveKit rooms no live session owns
+    /// (`ESTRADE_RECONCILE_ORPHAN_ROOMS=delete`, the default) or only
+    /// reports them (`report`).
+    pub delete_orphan_rooms: bool,
+}
+
+impl Config {
+    /// The cron schedule (with seconds) of the reconciliation runs; none
+    /// when `ESTRADE_RECONCILE_EVERY_S` is 0.
+    pub fn reconcile_cron(&self) -> Option<String> {
+        cron_every(self.reconcile_every_s)
+    }
+}
+
+/// A cron expression (with seconds) firing every `seconds`, when that
+/// divides a minute, or is whole minutes dividing an hour.
+pub fn cron_every(seconds: u64) -> Option<String> {
+    match seconds {
+        1..=59 if 60 % seconds == 0 => Some(format!("0/{seconds} * * * * *")),
+        60..=3600 if seconds.is_multiple_of(60) && 60 % (seconds / 60) == 0 => {
+            Some(format!("0 0/{} * * * *", seconds / 60))
+        }
+        _ => None,
+    }
 }
 
 /// Rate limits.
@@ -89,6 +120,27 @@ pub struct LiveKitConfig {
     pub request_timeout: Duration,
     /// Lifetime of LiveKit access tokens we mint (`ESTRADE_LIVEKIT_TOKEN_TTL_S`).
     pub token_ttl: Duration,
+}
+
+/// The TURN relay (coturn) clients may use, and its shared secret.
+#[derive(Clone)]
+pub struct TurnConfig {
+    /// coturn's `static-auth-secret` (`ESTRADE_TURN_SECRET`).
+    pub secret: SecretString,
+    /// ICE URLs of the relay (`ESTRADE_TURN_URLS`, comma-separated), such
+    /// as `turns:turn.example.org:443?transport=tcp`.
+    pub urls: Vec<String>,
+    /// Lifetime of the credentials handed out (`ESTRADE_TURN_TTL_S`).
+    pub ttl: Duration,
+}
+
+impl fmt::Debug for TurnConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TurnConfig")
+            .field("urls", &self.urls)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How logs are written.
@@ -385,6 +437,55 @@ impl Config {
             token_mints_per_s: r.ranged("ESTRADE_TOKEN_MINTS_PER_S", 20_000, 10, 1_000_000) as u32,
         };
 
+        let turn_ttl = Duration::from_secs(r.ranged("ESTRADE_TURN_TTL_S", 600, 60, 86_400));
+        let turn = match r.raw("ESTRADE_TURN_SECRET") {
+            None => None,
+            Some(_) => {
+                let secret = r.secret("ESTRADE_TURN_SECRET", "coturn's static-auth-secret");
+                let urls: Vec<String> = r
+                    .raw("ESTRADE_TURN_URLS")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                let urls_ok = !urls.is_empty()
+                    && urls
+                        .iter()
+                        .all(|u| u.starts_with("turn:") || u.starts_with("turns:"));
+                if !urls_ok {
+                    r.problem(
+                        "ESTRADE_TURN_URLS",
+                        "must list the relay's turn: or turns: URLs when ESTRADE_TURN_SECRET is set, such as turns:turn.example.org:443?transport=tcp",
+                    );
+                }
+                secret.map(|secret| TurnConfig {
+                    secret,
+                    urls,
+                    ttl: turn_ttl,
+                })
+            }
+        };
+        let reconcile_every_s = r.ranged("ESTRADE_RECONCILE_EVERY_S", 30, 0, 3600);
+        if reconcile_every_s != 0 && cron_every(reconcile_every_s).is_none() {
+            r.problem(
+                "ESTRADE_RECONCILE_EVERY_S",
+                "must divide a minute (5, 10, 15, 20, 30 …), be whole minutes dividing an hour (60, 120, 300 …), or be 0 (no schedule)",
+            );
+        }
+        let delete_orphan_rooms = match r.raw("ESTRADE_RECONCILE_ORPHAN_ROOMS").as_deref() {
+            None | Some("delete") => true,
+            Some("report") => false,
+            Some(_) => {
+                r.problem(
+                    "ESTRADE_RECONCILE_ORPHAN_ROOMS",
+                    "must be `delete` or `report`",
+                );
+                true
+            }
+        };
+
         let config = (|| {
             Some(Config {
                 database: database?,
@@ -409,6 +510,9 @@ impl Config {
                 webhook_requeue_after,
                 worker_concurrency,
                 redis_namespace,
+                reconcile_every_s,
+                delete_orphan_rooms,
+                turn,
             })
         })();
         r.finish(config)
@@ -550,6 +654,22 @@ mod tests {
         assert!(!debug.contains(SECRET));
         assert!(!debug.contains("hunter2"));
         assert!(debug.contains("REDACTED"));
+    }
+
+    #[test]
+    fn reconciliation_intervals_map_onto_cron_schedules() {
+        assert_eq!(cron_every(30).as_deref(), Some("0/30 * * * * *"));
+        assert_eq!(cron_every(5).as_deref(), Some("0/5 * * * * *"));
+        assert_eq!(cron_every(300).as_deref(), Some("0 0/5 * * * *"));
+        assert_eq!(cron_every(7), None);
+        assert_eq!(cron_every(90), None);
+        assert_eq!(cron_every(0), None, "0: no schedule");
+        let mut vars = complete();
+        vars.push(("ESTRADE_RECONCILE_EVERY_S", "45"));
+        vars.push(("ESTRADE_RECONCILE_ORPHAN_ROOMS", "ignore"));
+        let error = Config::from_lookup(env(&vars)).unwrap_err().to_string();
+        assert!(error.contains("ESTRADE_RECONCILE_EVERY_S"), "{error}");
+        assert!(error.contains("ESTRADE_RECONCILE_ORPHAN_ROOMS"), "{error}");
     }
 
     #[test]

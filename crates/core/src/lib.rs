@@ -6,6 +6,8 @@ pub mod api_key;
 pub mod config;
 pub mod domain;
 pub mod floor;
+pub mod floor_view;
+pub mod turn;
 pub mod webhook;
 
 pub use config::{Config, ConfigError};

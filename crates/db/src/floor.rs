@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use estrade_core::domain::FloorMode;
 use estrade_core::floor::{
     self as machine, Command, Effect, Floor, Hand, Outcome, Refusal, Speaker, TurnChange,
 };
+use estrade_core::floor_view::FloorView;
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -187,6 +188,13 @@ pub async fn bump_version(conn: &mut PgConnection, session_id: Uuid) -> Result<i
 /// Loads a session's floor from its settings and open turns (the caller
 /// holds the session's row lock, so it stays true until the commit).
 pub async fn load(conn: &mut PgConnection, session: &Session) -> Result<Floor, sqlx::Error> {
+    let turns = open_turns(conn, session.id).await?;
+    build(session, turns)
+}
+
+/// A session's floor from its settings and its open turns (speakers by
+/// grant time, then the queue by raise time, as [`open_turns`] gives them).
+pub fn build(session: &Session, turns: Vec<OpenTurn>) -> Result<Floor, sqlx::Error> {
     let mode: FloorMode = session
         .floor_mode
         .parse()
@@ -199,7 +207,7 @@ pub async fn load(conn: &mut PgConnection, session: &Session) -> Result<Floor, s
             .and_then(|s| u64::try_from(s).ok())
             .map(Duration::from_secs),
     );
-    for turn in open_turns(conn, session.id).await? {
+    for turn in turns {
         match (turn.state.as_str(), turn.granted_at, turn.raised_at) {
             ("speaking", Some(since), _) => floor.speakers.push(Speaker {
                 participant: turn.participant_id,
@@ -369,6 +377,179 @@ pub async fn expired(db: impl sqlx::PgExecutor<'_>) -> Result<Vec<(Uuid, Uuid)>,
         .collect())
 }
 
+/// Speaking turns ending within `within` and not warned yet, as
+/// `(session, participant, expires_at)`.
+pub async fn ending_soon(
+    db: impl sqlx::PgExecutor<'_>,
+    within: Duration,
+) -> Result<Vec<(Uuid, Uuid, DateTime<Utc>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select session_id, participant_id, expires_at as "expires_at!" from floor_turns
+            where state = 'speaking' and warned_at is null and expires_at is not null
+              and expires_at <= now() + make_interval(secs => $1)
+            order by expires_at
+            limit 500"#,
+        within.as_secs_f64(),
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.session_id, r.participant_id, r.expires_at))
+        .collect())
+}
+
+/// Stamps the warning of a participant's turn ending at `expires_at`, in
+/// the caller's transaction (which holds the session's lock), and appends
+/// the `turn_ending` event. False when the turn is no longer that one or
+/// was warned already.
+pub async fn warn(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    participant_id: Uuid,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let stamped = sqlx::query!(
+        "update floor_turns set warned_at = $3
+          where participant_id = $1 and state = 'speaking' and expires_at = $2
+            and warned_at is null",
+        participant_id,
+        expires_at,
+        now,
+    )
+    .execute(&mut *conn)
+    .await?;
+    if stamped.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let seconds_left = (expires_at - now).num_milliseconds().max(0) as f64 / 1000.0;
+    let data = json!({
+        "participant_id": participant_id,
+        "expires_at": expires_at,
+        "seconds_left": seconds_left.round(),
+    });
+    crate::events::append(conn, session_id, "turn_ending", &data).await?;
+    Ok(true)
+}
+
+/// LiveKit changes to retry for a session (`floor_repairs`).
+#[derive(Debug, Clone)]
+pub struct Repair {
+    /// The session.
+    pub session_id: Uuid,
+    /// Participants whose permission must match the decision.
+    pub participants: Vec<Uuid>,
+    /// Participants whose mirrored attributes must match it.
+    pub mirrored: Vec<Uuid>,
+    /// Changes with every new failure recorded.
+    pub generation: i64,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+}
+
+/// Records that LiveKit did not take a floor change for these
+/// participants: the worker retries until it matches the decision.
+pub async fn schedule_repair(
+    db: impl sqlx::PgExecutor<'_>,
+    session_id: Uuid,
+    participants: &[Uuid],
+    mirrored: &[Uuid],
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "insert into floor_repairs (session_id, participants, mirrored, last_error)
+         values ($1, $2, $3, $4)
+         on conflict (session_id) do update set
+             participants = array(select distinct unnest(floor_repairs.participants || excluded.participants)),
+             mirrored = array(select distinct unnest(floor_repairs.mirrored || excluded.mirrored)),
+             generation = floor_repairs.generation + 1,
+             next_attempt_at = least(floor_repairs.next_attempt_at, now() + interval '1 second'),
+             last_error = excluded.last_error",
+        session_id,
+        participants,
+        mirrored,
+        error,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Takes up to `limit` due repairs, leasing each for `lease` (a worker
+/// that dies mid-repair leaves it to another after that).
+pub async fn lease_repairs(
+    db: impl sqlx::PgExecutor<'_>,
+    limit: i64,
+    lease: Duration,
+) -> Result<Vec<Repair>, sqlx::Error> {
+    sqlx::query_as!(
+        Repair,
+        "update floor_repairs
+            set next_attempt_at = now() + make_interval(secs => $2), attempts = attempts + 1
+          where session_id in (select session_id from floor_repairs
+                                where next_attempt_at <= now()
+                                order by next_attempt_at
+                                limit $1
+                                for update skip locked)
+         returning session_id, participants, mirrored, generation, attempts",
+        limit,
+        lease.as_secs_f64(),
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A repair done: removed, unless a new failure was recorded meanwhile.
+pub async fn repaired(
+    db: impl sqlx::PgExecutor<'_>,
+    session_id: Uuid,
+    generation: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "delete from floor_repairs where session_id = $1 and generation = $2",
+        session_id,
+        generation
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A repair that failed again: retried after `retry_in`.
+pub async fn repair_failed(
+    db: impl sqlx::PgExecutor<'_>,
+    session_id: Uuid,
+    error: &str,
+    retry_in: Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update floor_repairs
+            set next_attempt_at = now() + make_interval(secs => $3), last_error = $2
+          where session_id = $1",
+        session_id,
+        error,
+        retry_in.as_secs_f64(),
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Gives a repair up (reconciliation takes over).
+pub async fn drop_repair(
+    db: impl sqlx::PgExecutor<'_>,
+    session_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "delete from floor_repairs where session_id = $1",
+        session_id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// A floor command decided and recorded: what LiveKit must be told once
 /// the caller commits.
 #[derive(Debug, Clone)]
@@ -382,10 +563,13 @@ pub struct Decision {
     /// Participants whose mirrored attributes changed, with identities
     /// (not the one who left or was kicked: it is gone from the room).
     pub mirrored: Vec<(Uuid, String)>,
+    /// The floor after it, as clients see it.
+    pub view: FloorView,
 }
 
 /// Runs `command` on the floor of `session`, which the caller has locked in
-/// `conn`: load, decide (`estrade_core::floor`), record. The one path every
+/// `conn`: load, decide (`estrade_core::floor`), record, and append the new
+/// view to the session's event log when it changed. The one path every
 /// floor writer (API, kicks, departures, timers) takes. `Ok(Err(_))` is a
 /// refusal; nothing was written.
 pub async fn run(
@@ -395,6 +579,9 @@ pub async fn run(
     actor: Actor,
     now: DateTime<Utc>,
 ) -> Result<Result<Decision, Refusal>, sqlx::Error> {
+    // PostgreSQL keeps microseconds: decide with what will be stored, so
+    // the answer and every later read agree.
+    let now = now.trunc_subsecs(6);
     let before = load(conn, session).await?;
     let outcome = match machine::apply(&before, command, now) {
         Ok(outcome) => outcome,
@@ -407,12 +594,32 @@ pub async fn run(
         changed.retain(|p| p != gone);
     }
     let mirrored = crate::participants::identities(conn, session.id, &changed).await?;
+    let view = view(conn, session.id, &outcome.floor, version).await?;
+    if outcome.changed() {
+        crate::events::append(conn, session.id, "floor", &view).await?;
+    }
     Ok(Ok(Decision {
         outcome,
         version,
         targets,
         mirrored,
+        view,
     }))
+}
+
+/// The view of `floor` at `version`, with the participants' names.
+pub async fn view(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    floor: &Floor,
+    version: i64,
+) -> Result<FloorView, sqlx::Error> {
+    let ids: Vec<Uuid> = floor.participants().collect();
+    let names = crate::participants::names(conn, session_id, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(FloorView::render(floor, version, &names))
 }
 
 /// The LiveKit identities of the participants `effects` concern.

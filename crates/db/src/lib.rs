@@ -4,8 +4,10 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod events;
 pub mod floor;
 pub mod participants;
+pub mod reconcile;
 pub mod sessions;
 pub mod tracks;
 pub mod webhooks;

@@ -103,9 +103,27 @@ pub async fn list(
     .await
 }
 
-/// Marks a participant kicked and gone.
+impl Participant {
+    /// The body of a `presence` event about it.
+    pub fn presence_event(&self) -> serde_json::Value {
+        let presence = if self.kicked_at.is_some() {
+            "kicked"
+        } else {
+            self.presence.as_str()
+        };
+        serde_json::json!({
+            "participant_id": self.id,
+            "kind": self.kind,
+            "name": self.display_name,
+            "presence": presence,
+        })
+    }
+}
+
+/// Marks a participant kicked and gone, with its `presence` event, in the
+/// caller's transaction (which holds the session's lock).
 pub async fn kick(conn: &mut PgConnection, id: Uuid) -> Result<Participant, sqlx::Error> {
-    sqlx::query_as!(
+    let kicked = sqlx::query_as!(
         Participant,
         "update participants
             set kicked_at = coalesce(kicked_at, now()), presence = 'left', left_at = coalesce(left_at, now())
@@ -114,8 +132,16 @@ pub async fn kick(conn: &mut PgConnection, id: Uuid) -> Result<Participant, sqlx
                    joined_at, left_at, kicked_at, created_at",
         id
     )
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    crate::events::append(
+        conn,
+        kicked.session_id,
+        "presence",
+        &kicked.presence_event(),
+    )
+    .await?;
+    Ok(kicked)
 }
 
 /// Marks everyone in a session as gone (the session ended).
@@ -248,7 +274,9 @@ pub async fn lock_connection(
     .await
 }
 
-/// Records a LiveKit connection as present (`present`) or gone.
+/// Records a LiveKit connection as present (`present`) or gone, with a
+/// `presence` event when that changes what others see (the caller's
+/// transaction holds the session's lock).
 pub async fn record_connection(
     conn: &mut PgConnection,
     id: Uuid,
@@ -256,21 +284,34 @@ pub async fn record_connection(
     sid: &str,
     joined_at_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update participants
-            set presence = case when $2 then 'present' else 'left' end,
-                livekit_sid = $3,
-                joined_at_ms = $4,
-                joined_at = case when $2 then now() else joined_at end,
-                left_at = case when $2 then null else now() end
-          where id = $1",
+    let row = sqlx::query!(
+        r#"update participants p
+              set presence = case when $2 then 'present' else 'left' end,
+                  livekit_sid = $3,
+                  joined_at_ms = $4,
+                  joined_at = case when $2 then now() else p.joined_at end,
+                  left_at = case when $2 then null else now() end
+             from participants old_p
+            where p.id = $1 and old_p.id = p.id
+        returning old_p.presence as "before_presence!""#,
         id,
         present,
         sid,
         joined_at_ms,
     )
-    .execute(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    let now_present = if present { "present" } else { "left" };
+    if row.before_presence != now_present {
+        let participant = get(&mut *conn, id).await?.ok_or(sqlx::Error::RowNotFound)?;
+        crate::events::append(
+            conn,
+            participant.session_id,
+            "presence",
+            &participant.presence_event(),
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -48,6 +48,22 @@ pub struct Session {
     pub end_reason: Option<String>,
     /// The LiveKit room instance (`RM_…`) the session last started.
     pub room_sid: Option<String>,
+    /// The last sequence number of its event log.
+    pub event_seq: i64,
+}
+
+impl Session {
+    /// The body of a `session` event: what changed about the session as a
+    /// whole (participants see it too, so no join code).
+    pub fn event(&self) -> serde_json::Value {
+        json!({
+            "id": self.id,
+            "status": self.status,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "end_reason": self.end_reason,
+        })
+    }
 }
 
 /// What a teacher chooses when creating a session.
@@ -322,5 +338,27 @@ pub async fn end(
         details: json!({ "reason": reason, "floor_closed": closed, "participants_left": left }),
     };
     crate::audit::record(conn, entry).await?;
+    crate::events::append(conn, id, "session", &ended.event()).await?;
     Ok(ended)
+}
+
+/// Marks a scheduled session live, with its audit entry and event, in the
+/// caller's transaction (which holds its lock).
+pub async fn start(
+    conn: &mut PgConnection,
+    id: Uuid,
+    room_sid: &str,
+    actor: Actor,
+) -> Result<Session, sqlx::Error> {
+    let live = mark_live(conn, id, room_sid).await?;
+    let entry = Entry {
+        actor,
+        action: "session.started",
+        session_id: Some(id),
+        target_id: None,
+        details: json!({}),
+    };
+    crate::audit::record(conn, entry).await?;
+    crate::events::append(conn, id, "session", &live.event()).await?;
+    Ok(live)
 }

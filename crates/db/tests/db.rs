@@ -50,7 +50,7 @@ async fn a_session_gets_a_six_digit_code_and_its_own_room(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
-async fn learner_names_are_erased_only_after_the_retention_period(db: PgPool) {
+async fn learner_names_and_live_update_logs_go_only_after_the_retention_period(db: PgPool) {
     let teacher: uuid::Uuid = sqlx::query_scalar(
         "insert into accounts (name, role) values ('T', 'teacher') returning id",
     )
@@ -82,7 +82,24 @@ async fn learner_names_are_erased_only_after_the_retention_period(db: PgPool) {
             .await
             .unwrap();
         }
+        let mut conn = db.acquire().await.unwrap();
+        let event = serde_json::json!({"name": "Ana", "presence": "left"});
+        estrade_db::events::append(&mut conn, session, "presence", &event)
+            .await
+            .unwrap();
     }
+
+    let events = estrade_db::events::purge_ended(&db, Duration::from_secs(30 * 86_400))
+        .await
+        .unwrap();
+    assert_eq!(events, 1, "the log of the session ended 40 days ago");
+    let left: Vec<String> = sqlx::query_scalar(
+        "select s.join_code from session_events e join sessions s on s.id = e.session_id",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(left, ["222222"]);
 
     let erased = estrade_db::participants::erase_names_after(&db, Duration::from_secs(30 * 86_400))
         .await

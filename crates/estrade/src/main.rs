@@ -2,6 +2,7 @@
 //! lives in the library crates, so `main` only parses, configures and wires.
 
 mod dev;
+mod healthcheck;
 mod run;
 mod shutdown;
 mod telemetry;
@@ -29,6 +30,25 @@ enum Command {
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Compare LiveKit with PostgreSQL and repair the difference; print the
+    /// report as JSON. Exits 1 if the run failed, 3 if another run is in
+    /// progress.
+    Reconcile {
+        /// Run once and exit (the worker runs it on a schedule).
+        #[arg(long, required = true)]
+        once: bool,
+    },
+    /// Probe a local HTTP endpoint (the container healthcheck: the image has
+    /// no shell or curl). Exits 0 when it answers 2xx.
+    Healthcheck {
+        /// Address to ask.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Path to GET (`/readyz` for the API, `/metrics` for the worker's
+        /// metrics listener).
+        #[arg(long, default_value = "/healthz")]
+        path: String,
+    },
     /// Run everything locally in one process, starting PostgreSQL, Redis and
     /// a LiveKit stand-in where no URL is configured.
     Dev(dev::DevArgs),
@@ -53,6 +73,16 @@ fn env(key: &str) -> Option<String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // No logging, no runtime: a probe runs every few seconds.
+    if let Command::Healthcheck { addr, path } = &cli.command {
+        return match healthcheck::probe(*addr, path) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("unhealthy: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let log = match LogConfig::from_lookup(env) {
         Ok(log) => log,
         Err(e) => {
@@ -112,5 +142,14 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dev(args) => dev::run(args, shutdown::on_signal()?).await,
+        Command::Healthcheck { .. } => Ok(()),
+        Command::Reconcile { once: _ } => {
+            let config = Config::from_env()?;
+            let code = run::reconcile_once(&config).await?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
+        }
     }
 }

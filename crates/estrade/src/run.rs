@@ -46,6 +46,7 @@ pub fn app_state(config: &Config) -> anyhow::Result<AppState> {
 /// `ESTRADE_METRICS_LISTEN`, until the shutdown signal.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let state = app_state(&config)?;
+    state.close_streams_on(shutdown.clone());
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding ESTRADE_LISTEN={}", config.listen))?;
@@ -100,9 +101,18 @@ pub async fn worker_jobs(config: Config, shutdown: CancellationToken) -> anyhow:
     let db = estrade_db::connect_lazy(&database)?;
     let redis =
         estrade_api::redis_connection(config.redis_url.expose_secret()).context("REDIS_URL")?;
-    let queue = estrade_worker::WebhookQueue::new(redis, &config.redis_namespace);
+    let queue = estrade_worker::WebhookQueue::new(redis.clone(), &config.redis_namespace);
+    let notifier = estrade_worker::events::Notifier::new(redis, &config.redis_namespace);
     let livekit = estrade_livekit::Gateway::new(&config.livekit);
-    estrade_worker::run(worker_config(&config), db, queue, livekit, shutdown).await
+    estrade_worker::run(
+        worker_config(&config),
+        db,
+        queue,
+        livekit,
+        notifier,
+        shutdown,
+    )
+    .await
 }
 
 /// The worker's settings from the configuration.
@@ -112,5 +122,35 @@ pub fn worker_config(config: &Config) -> estrade_worker::WorkerConfig {
         retention: config.retention,
         requeue_after: config.webhook_requeue_after,
         concurrency: config.worker_concurrency,
+        reconcile_cron: config.reconcile_cron(),
+        delete_orphan_rooms: config.delete_orphan_rooms,
+    }
+}
+
+/// `estrade reconcile --once`: one run, its report printed as JSON on
+/// stdout. Returns the exit code: 0 ok, 1 failed, 3 another run holds the
+/// lock.
+pub async fn reconcile_once(config: &Config) -> anyhow::Result<i32> {
+    let db = estrade_db::connect_lazy(&config.database)?;
+    let redis =
+        estrade_api::redis_connection(config.redis_url.expose_secret()).context("REDIS_URL")?;
+    let reconciler = estrade_worker::reconcile::Reconciler {
+        db,
+        livekit: estrade_livekit::Gateway::new(&config.livekit),
+        notifier: estrade_worker::events::Notifier::new(redis, &config.redis_namespace),
+        delete_orphan_rooms: config.delete_orphan_rooms,
+    };
+    match reconciler.run_once("cli").await {
+        Ok(report) => {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(if report.outcome == "ok" { 0 } else { 1 })
+        }
+        Err(estrade_worker::reconcile::RunError::Busy) => {
+            eprintln!("another reconciliation run is in progress");
+            Ok(3)
+        }
+        Err(estrade_worker::reconcile::RunError::Database(e)) => {
+            Err(anyhow::Error::new(e).context("reading PostgreSQL"))
+        }
     }
 }

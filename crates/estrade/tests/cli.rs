@@ -1,5 +1,6 @@
 //! The binary as an operator runs it: configuration errors, migrations,
-//! the first admin key, and graceful shutdown on SIGTERM.
+//! the first admin key, graceful shutdown on SIGTERM, and a one-off
+//! reconciliation run.
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -154,6 +155,16 @@ fn terminate(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     }
 }
 
+/// A LiveKit stand-in with the credentials of [`full_env`].
+async fn start_stub() -> estrade_livekit_stub::Stub {
+    estrade_livekit_stub::Stub::start(estrade_livekit_stub::StubConfig::new(
+        "clikey",
+        "0123456789abcdef0123456789abcdef",
+    ))
+    .await
+    .unwrap()
+}
+
 async fn full_env(db: &PgPool, stub_url: &str) -> Vec<(&'static str, String)> {
     estrade_db::migrate(db).await.unwrap();
     let secret = "0123456789abcdef0123456789abcdef".to_owned();
@@ -176,12 +187,7 @@ async fn full_env(db: &PgPool, stub_url: &str) -> Vec<(&'static str, String)> {
 
 #[sqlx::test(migrations = false)]
 async fn serve_answers_then_stops_cleanly_on_sigterm(db: PgPool) {
-    let stub = estrade_livekit_stub::Stub::start(estrade_livekit_stub::StubConfig::new(
-        "clikey",
-        "0123456789abcdef0123456789abcdef",
-    ))
-    .await
-    .unwrap();
+    let stub = start_stub().await;
     let env = full_env(&db, &stub.url()).await;
     let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut child = estrade(&envs)
@@ -224,4 +230,47 @@ async fn the_worker_stops_cleanly_on_sigterm(db: PgPool) {
     wait_for_log(&mut child, "worker running");
     let status = terminate(&mut child, Duration::from_secs(10));
     assert!(status.success(), "{status}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn reconcile_once_prints_its_report_and_exits_by_its_outcome(db: PgPool) {
+    let stub = start_stub().await;
+    let env = full_env(&db, &stub.url()).await;
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_blocking(estrade(&envs).args(["reconcile", "--once"])).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["trigger"], "cli");
+    assert_eq!(report["outcome"], "ok");
+    assert_eq!(report["livekit_calls"], 1, "one ListRooms, no room to list");
+
+    // LiveKit unreachable: the run fails, says why, and exits 1.
+    let mut env = env;
+    env.retain(|(k, _)| *k != "LIVEKIT_URL");
+    env.push(("LIVEKIT_URL", "http://127.0.0.1:9".to_owned()));
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_blocking(estrade(&envs).args(["reconcile", "--once"])).await;
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outcome"], "failed");
+    let stored: Vec<String> =
+        sqlx::query_scalar("select outcome from reconcile_reports order by started_at")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(stored, ["ok", "failed"]);
+}
+
+/// Runs a command to completion off the test's (single-threaded) runtime,
+/// so an in-process stand-in keeps answering it.
+async fn run_blocking(cmd: &mut Command) -> std::process::Output {
+    let mut cmd = std::mem::replace(cmd, Command::new("true"));
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
 }

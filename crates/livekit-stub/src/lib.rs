@@ -40,6 +40,20 @@ pub struct StubConfig {
     pub auto_create_rooms: bool,
     /// Webhook retry and age limits.
     pub timing: DeliveryTiming,
+    /// Whether to keep a log of the permission changes received, with the
+    /// time each arrived (for benchmarks: [`Stub::permission_updates`]).
+    pub record_calls: bool,
+}
+
+/// A permission change as the stand-in received it.
+#[derive(Debug, Clone)]
+pub struct PermissionUpdate {
+    /// The participant's identity.
+    pub identity: String,
+    /// Whether it may now publish.
+    pub can_publish: bool,
+    /// When the request arrived.
+    pub at: std::time::Instant,
 }
 
 impl StubConfig {
@@ -51,6 +65,7 @@ impl StubConfig {
             webhook_url: None,
             auto_create_rooms: false,
             timing: DeliveryTiming::default(),
+            record_calls: false,
         }
     }
 }
@@ -101,6 +116,8 @@ pub(crate) struct Shared {
     pub(crate) world: Arc<Mutex<world::World>>,
     pub(crate) faults: Arc<Mutex<Faults>>,
     pub(crate) webhooks: webhooks::Sender,
+    /// The permission changes received, when recording.
+    pub(crate) updates: Option<Arc<Mutex<Vec<PermissionUpdate>>>>,
 }
 
 impl Shared {
@@ -109,6 +126,7 @@ impl Shared {
         let mut world = world::World::default();
         world.auto_create_rooms = config.auto_create_rooms;
         Self {
+            updates: config.record_calls.then(Default::default),
             verifier: TokenVerifier::with_api_key(&config.api_key, &config.api_secret),
             world: Arc::new(Mutex::new(world)),
             webhooks: webhooks::Sender::new(
@@ -285,6 +303,16 @@ impl Stub {
     /// Acts as a client unpublishing a track.
     pub fn unpublish(&self, room: &str, identity: &str, track_sid: &str) -> Result<(), TwirpError> {
         self.shared.unpublish(room, identity, track_sid)
+    }
+
+    /// The permission changes received so far (empty unless
+    /// `record_calls`).
+    pub fn permission_updates(&self) -> Vec<PermissionUpdate> {
+        self.shared
+            .updates
+            .as_ref()
+            .map(|log| log.lock().expect("updates").clone())
+            .unwrap_or_default()
     }
 
     /// Replaces the injected faults.

@@ -180,6 +180,7 @@ pub(crate) async fn room_service(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let received = std::time::Instant::now();
     let (latency, fail) = {
         let mut faults = shared.faults.lock().expect("faults");
         let fail = faults.fail_next_twirp > 0;
@@ -194,7 +195,7 @@ pub(crate) async fn room_service(
     if fail {
         return TwirpError::new("unavailable", "injected fault").into_response();
     }
-    match dispatch(&shared, &method, &headers, &body) {
+    match dispatch(&shared, &method, &headers, &body, received) {
         Ok(response) => response,
         Err(refusal) => refusal.into_response(),
     }
@@ -205,6 +206,7 @@ fn dispatch(
     method: &str,
     headers: &HeaderMap,
     body: &[u8],
+    received: std::time::Instant,
 ) -> Result<Response, Refusal> {
     let format = Format::of(headers)?;
     // Decode first (a malformed body is `malformed` whatever the token),
@@ -267,6 +269,13 @@ fn dispatch(
         "UpdateParticipant" => {
             let req: proto::UpdateParticipantRequest = format.decode(body)?;
             authorize(shared, headers, Needs::Admin(&req.room))?;
+            if let (Some(log), Some(permission)) = (&shared.updates, &req.permission) {
+                log.lock().expect("updates").push(crate::PermissionUpdate {
+                    identity: req.identity.clone(),
+                    can_publish: permission.can_publish,
+                    at: received,
+                });
+            }
             let (info, events) = world.update_participant(req)?;
             (format.encode(&info), events)
         }

@@ -158,6 +158,20 @@ pub fn teacher_permission() -> ParticipantPermission {
     }
 }
 
+/// The whole permission an observer holds (what its token grants): it
+/// watches, unseen, and publishes nothing.
+pub fn observer_permission() -> ParticipantPermission {
+    ParticipantPermission {
+        can_subscribe: true,
+        can_publish: false,
+        can_publish_data: false,
+        can_publish_sources: Vec::new(),
+        hidden: true,
+        can_update_metadata: false,
+        ..Default::default()
+    }
+}
+
 /// A permission we refuse to send: `can_publish` with no source listed,
 /// which LiveKit reads as "every source".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use estrade_core::floor::Effect;
+use estrade_core::floor::Floor;
+use estrade_db::floor::Decision;
 use estrade_livekit::Gateway;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -15,41 +16,136 @@ use uuid::Uuid;
 /// order, so each reads the current decision (with the floor version),
 /// applies it, and reads the version again; if it moved meanwhile, it
 /// applies again. The last writer therefore leaves LiveKit at the latest
-/// decision. A failure is retried in the background, the same way; what
-/// still fails is left to the reconciliation job. Never undoes a decision.
+/// decision. A failure is recorded in `floor_repairs` and retried by the
+/// worker ([`repair_due`]); what still fails after [`MAX_REPAIR_ATTEMPTS`]
+/// is left to the reconciliation job. Never undoes a decision.
 pub async fn enforce(
     db: &PgPool,
     livekit: &Gateway,
     session_id: Uuid,
     room: &str,
-    targets: &[(Effect, String)],
-    mirrored: &[(Uuid, String)],
+    decision: &Decision,
 ) {
-    if targets.is_empty() && mirrored.is_empty() {
+    let mirrored = &decision.mirrored;
+    if decision.targets.is_empty() && mirrored.is_empty() {
         return;
     }
-    let mirrored = mirrored.to_vec();
-    let targets: Vec<(Uuid, String)> = targets
+    let targets: Vec<(Uuid, String)> = decision
+        .targets
         .iter()
         .map(|(e, identity)| (e.participant(), identity.clone()))
         .collect();
-    if let Err(error) = sync_permissions(db, livekit, session_id, room, &targets, &mirrored).await {
+    // The first pass applies the decision just committed (no read before
+    // the first LiveKit call); the version check after it catches any
+    // later decision.
+    let decided = Some((decision.outcome.floor.clone(), decision.version));
+    if let Err(error) =
+        sync_permissions(db, livekit, session_id, room, &targets, mirrored, decided).await
+    {
         metrics::counter!("floor_livekit_failures_total").increment(1);
-        tracing::warn!(%error, "LiveKit did not take a floor change; retrying in the background");
-        let (db, livekit, room) = (db.clone(), livekit.clone(), room.to_owned());
-        tokio::spawn(async move {
-            let mut wait = Duration::from_millis(500);
-            for _ in 0..6 {
-                tokio::time::sleep(wait).await;
-                match sync_permissions(&db, &livekit, session_id, &room, &targets, &mirrored).await
-                {
-                    Ok(()) => return,
-                    Err(SyncError::LiveKit(e)) if !e.is_transient() => return,
-                    Err(_) => wait = (wait * 2).min(Duration::from_secs(8)),
-                }
-            }
-            tracing::warn!("floor change still not in LiveKit; reconciliation will repair it");
-        });
+        tracing::warn!(%error, "LiveKit did not take a floor change; the worker will retry it");
+        let ids = |list: &[(Uuid, String)]| list.iter().map(|(id, _)| *id).collect::<Vec<_>>();
+        let scheduled = estrade_db::floor::schedule_repair(
+            db,
+            session_id,
+            &ids(&targets),
+            &ids(mirrored),
+            &error.to_string(),
+        )
+        .await;
+        if let Err(error) = scheduled {
+            tracing::error!(%error, "could not record the LiveKit retry; reconciliation will repair it");
+        }
+    }
+}
+
+/// Brings LiveKit in line with the floor decided now for these
+/// participants (permissions, microphones) and `mirrored` (attributes):
+/// reads the current decision and re-applies while the floor version moves,
+/// so it never undoes a later decision. For reconciliation.
+pub async fn bring_in_line(
+    db: &PgPool,
+    livekit: &Gateway,
+    session_id: Uuid,
+    room: &str,
+    participants: &[(Uuid, String)],
+    mirrored: &[(Uuid, String)],
+) -> Result<(), String> {
+    sync_permissions(db, livekit, session_id, room, participants, mirrored, None)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Attempts before a repair is left to reconciliation (about 25 minutes
+/// with the backoff of [`retry_delay`]).
+pub const MAX_REPAIR_ATTEMPTS: i32 = 30;
+
+/// 1, 2, 4 … 60 s.
+fn retry_delay(attempts: i32) -> Duration {
+    Duration::from_secs(1u64 << attempts.clamp(0, 6)).min(Duration::from_secs(60))
+}
+
+/// Retries the LiveKit changes that failed and are due, four sessions at a
+/// time. Returns how many were brought in line.
+pub async fn repair_due(db: &PgPool, livekit: &Gateway) -> Result<usize, sqlx::Error> {
+    use futures::StreamExt as _;
+    let due = estrade_db::floor::lease_repairs(db, 64, Duration::from_secs(30)).await?;
+    let done = futures::stream::iter(due)
+        .map(|repair| async move { repair_one(db, livekit, repair).await })
+        .buffer_unordered(4)
+        .collect::<Vec<_>>()
+        .await;
+    let mut repaired = 0;
+    for result in done {
+        if result? {
+            repaired += 1;
+        }
+    }
+    Ok(repaired)
+}
+
+async fn repair_one(
+    db: &PgPool,
+    livekit: &Gateway,
+    repair: estrade_db::floor::Repair,
+) -> Result<bool, sqlx::Error> {
+    let Some(session) = estrade_db::sessions::get(db, repair.session_id).await? else {
+        return Ok(false);
+    };
+    let mut conn = db.acquire().await?;
+    let targets =
+        estrade_db::participants::identities(&mut conn, session.id, &repair.participants).await?;
+    let mirrored =
+        estrade_db::participants::identities(&mut conn, session.id, &repair.mirrored).await?;
+    drop(conn);
+    let synced = sync_permissions(
+        db,
+        livekit,
+        session.id,
+        &session.room_name,
+        &targets,
+        &mirrored,
+        None,
+    )
+    .await;
+    match synced {
+        Ok(()) => {
+            estrade_db::floor::repaired(db, session.id, repair.generation).await?;
+            metrics::counter!("floor_repairs_total").increment(1);
+            tracing::info!(session.id = %session.id, attempts = repair.attempts, "LiveKit now matches the floor");
+            Ok(true)
+        }
+        Err(error) if repair.attempts >= MAX_REPAIR_ATTEMPTS => {
+            estrade_db::floor::drop_repair(db, session.id).await?;
+            metrics::counter!("floor_repairs_abandoned_total").increment(1);
+            tracing::error!(session.id = %session.id, %error, "LiveKit still refuses a floor change; left to reconciliation");
+            Ok(false)
+        }
+        Err(error) => {
+            let retry_in = retry_delay(repair.attempts);
+            estrade_db::floor::repair_failed(db, session.id, &error.to_string(), retry_in).await?;
+            Ok(false)
+        }
     }
 }
 
@@ -69,19 +165,24 @@ async fn sync_permissions(
     room: &str,
     targets: &[(Uuid, String)],
     mirrored: &[(Uuid, String)],
+    mut decided: Option<(Floor, i64)>,
 ) -> Result<(), SyncError> {
     // What this enforcer has set so far: a later pass only sends what the
     // decision changed since, so concurrent commands do not multiply calls.
     let mut granted: HashMap<Uuid, bool> = HashMap::new();
     let mut shown: HashMap<Uuid, [(&'static str, String); 3]> = HashMap::new();
     for _ in 0..5 {
-        let Some(session) = estrade_db::sessions::get(db, session_id).await? else {
-            return Ok(());
+        let (current, seen) = match decided.take() {
+            Some(decided) => decided,
+            None => {
+                let Some(session) = estrade_db::sessions::get(db, session_id).await? else {
+                    return Ok(());
+                };
+                let mut conn = db.acquire().await?;
+                let current = estrade_db::floor::load(&mut conn, &session).await?;
+                (current, session.floor_version)
+            }
         };
-        let seen = session.floor_version;
-        let mut conn = db.acquire().await?;
-        let current = estrade_db::floor::load(&mut conn, &session).await?;
-        drop(conn);
         for (id, identity) in targets {
             let speaking = current.is_speaking(*id);
             if granted.get(id) == Some(&speaking) {

@@ -11,8 +11,10 @@
 //! cannot take them.
 
 pub mod enforce;
+pub mod events;
 pub mod jobs;
 pub mod queue;
+pub mod reconcile;
 
 use std::str::FromStr as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +41,10 @@ pub struct WorkerConfig {
     pub requeue_after: Duration,
     /// Webhook jobs applied at once by this process.
     pub concurrency: usize,
+    /// When reconciliation runs (cron, with seconds); never when `None`.
+    pub reconcile_cron: Option<String>,
+    /// Whether reconciliation deletes rooms no live session owns.
+    pub delete_orphan_rooms: bool,
 }
 
 /// Runs every job until `shutdown` is cancelled, then drains for at most
@@ -48,13 +54,36 @@ pub async fn run(
     db: PgPool,
     queue: WebhookQueue,
     livekit: estrade_livekit::Gateway,
+    notifier: events::Notifier,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // Seconds first: at minute 7 of every hour.
     let hourly = cron::Schedule::from_str("0 7 * * * *")?;
+    let reconcile_schedule = config
+        .reconcile_cron
+        .as_deref()
+        .map(cron::Schedule::from_str)
+        .transpose()?;
     let retention = jobs::retention::Retention(config.retention);
     let cron_db = db.clone();
-    let monitor = Monitor::new()
+    let reconciler = reconcile::Reconciler {
+        db: db.clone(),
+        livekit: livekit.clone(),
+        notifier: notifier.clone(),
+        delete_orphan_rooms: config.delete_orphan_rooms,
+    };
+    let mut monitor = Monitor::new();
+    if let Some(schedule) = reconcile_schedule {
+        monitor = monitor.register(move |_restarts| {
+            WorkerBuilder::new("estrade-reconcile")
+                .backend(CronScheduler::new(schedule.clone()))
+                .data(reconciler.clone())
+                .build(jobs::reconcile::scheduled)
+        });
+    } else {
+        tracing::info!("no scheduled reconciliation (ESTRADE_RECONCILE_EVERY_S=0)");
+    }
+    let monitor = monitor
         .register(move |_restarts| {
             WorkerBuilder::new("estrade-retention")
                 .backend(CronScheduler::new(hourly.clone()))
@@ -75,9 +104,9 @@ pub async fn run(
         })
     };
     tracing::info!("worker running");
-    let consumer = consume_webhooks(&config, &db, &livekit, &queue, &shutdown);
-    let sweeper = sweep(&config, &db, &livekit, &queue, &shutdown);
-    let timers = floor_timers(&db, &livekit, &shutdown);
+    let consumer = consume_webhooks(&config, &db, &livekit, &notifier, &queue, &shutdown);
+    let sweeper = sweep(&config, &db, &livekit, &notifier, &queue, &shutdown);
+    let timers = floor_timers(&db, &livekit, &notifier, &shutdown);
     let (scheduled, (), (), ()) = tokio::join!(scheduled, consumer, sweeper, timers);
     scheduled?;
     tracing::info!("worker stopped");
@@ -101,6 +130,7 @@ async fn consume_webhooks(
     config: &WorkerConfig,
     db: &PgPool,
     livekit: &estrade_livekit::Gateway,
+    notifier: &events::Notifier,
     queue: &WebhookQueue,
     shutdown: &CancellationToken,
 ) {
@@ -117,6 +147,7 @@ async fn consume_webhooks(
             )
             .data(db.clone())
             .data(livekit.clone())
+            .data(notifier.clone())
             .concurrency(config.concurrency)
             .build(jobs::webhook::handle);
         let stop = shutdown.clone();
@@ -162,10 +193,12 @@ async fn nudged<F: std::future::Future>(fut: F, period: Duration) -> F::Output {
     }
 }
 
-/// Every second: ends the speaking turns whose time limit ran out.
+/// Every second: warns of speaking turns about to end, ends those whose
+/// time limit ran out, and retries the LiveKit changes that failed.
 async fn floor_timers(
     db: &PgPool,
     livekit: &estrade_livekit::Gateway,
+    notifier: &events::Notifier,
     shutdown: &CancellationToken,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -175,8 +208,14 @@ async fn floor_timers(
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        if let Err(error) = jobs::floor_timer::expire_due(db, livekit).await {
+        if let Err(error) = jobs::floor_timer::warn_due(db, notifier).await {
+            tracing::warn!(%error, "warning of speaking turns about to end failed");
+        }
+        if let Err(error) = jobs::floor_timer::expire_due(db, livekit, notifier).await {
             tracing::warn!(%error, "ending expired speaking turns failed");
+        }
+        if let Err(error) = enforce::repair_due(db, livekit).await {
+            tracing::warn!(%error, "retrying LiveKit floor changes failed");
         }
     }
 }
@@ -189,6 +228,7 @@ async fn sweep(
     config: &WorkerConfig,
     db: &PgPool,
     livekit: &estrade_livekit::Gateway,
+    notifier: &events::Notifier,
     queue: &WebhookQueue,
     shutdown: &CancellationToken,
 ) {
@@ -200,7 +240,7 @@ async fn sweep(
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        if let Err(error) = sweep_once(config, db, livekit, queue).await {
+        if let Err(error) = sweep_once(config, db, livekit, notifier, queue).await {
             tracing::warn!(%error, "webhook sweep failed");
         }
         if last_vacuum.elapsed() > Duration::from_secs(60) {
@@ -223,6 +263,7 @@ pub async fn sweep_once(
     config: &WorkerConfig,
     db: &PgPool,
     livekit: &estrade_livekit::Gateway,
+    notifier: &events::Notifier,
     queue: &WebhookQueue,
 ) -> Result<usize, sqlx::Error> {
     use futures::StreamExt as _;
@@ -248,7 +289,7 @@ pub async fn sweep_once(
     }
     futures::stream::iter(direct.iter().copied())
         .for_each_concurrent(8, |event_id| async move {
-            if let Err(error) = jobs::webhook::apply(db, livekit, event_id).await {
+            if let Err(error) = jobs::webhook::apply(db, livekit, notifier, event_id).await {
                 tracing::warn!(event.id = %event_id, %error, "sweeper could not apply a webhook");
             }
         })

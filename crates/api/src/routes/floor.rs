@@ -46,8 +46,9 @@ pub async fn get_floor(
         .await?
         .ok_or(Error::NotFound)?;
     caller.can_see(session.id, session.teacher_id)?;
-    let current = floor::load(&mut tx, &session).await?;
-    let mut view = floor::view(&mut tx, &session, &current, session.floor_version).await?;
+    let current = estrade_db::floor::load(&mut tx, &session).await?;
+    let mut view =
+        estrade_db::floor::view(&mut tx, session.id, &current, session.floor_version).await?;
     tx.rollback().await?;
     if let Caller::Participant(p) = caller {
         view.position = Some(current.position(p.participant_id));
@@ -76,16 +77,9 @@ async fn own_command(
         eligible(&me)?;
     }
     let actor = estrade_db::audit::Actor::Participant(me.id);
-    let decided = floor::decide(tx, session, command, actor).await?;
-    floor::enforce(
-        state,
-        decided.session.id,
-        &decided.session.room_name,
-        &decided.effects,
-        &decided.mirrored,
-    )
-    .await;
-    let mut view = decided.view;
+    let decided = floor::decide(state, tx, session, command, actor).await?;
+    floor::enforce(state, &decided.session, &decided.decision).await;
+    let mut view = decided.decision.view;
     view.position = Some(
         view.queue
             .iter()
@@ -186,16 +180,9 @@ async fn teacher_command(
             eligible(&p)?;
         }
     }
-    let decided = floor::decide(tx, session, command, caller.actor()).await?;
-    floor::enforce(
-        state,
-        decided.session.id,
-        &decided.session.room_name,
-        &decided.effects,
-        &decided.mirrored,
-    )
-    .await;
-    Ok(Json(decided.view))
+    let decided = floor::decide(state, tx, session, command, caller.actor()).await?;
+    floor::enforce(state, &decided.session, &decided.decision).await;
+    Ok(Json(decided.decision.view))
 }
 
 /// Give the floor: to `participant_id` (from the queue or directly), or to

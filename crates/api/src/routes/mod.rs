@@ -1,9 +1,12 @@
 //! The API's routes, one module per area; each exposes `router()`.
 
 pub mod accounts;
+pub mod connectivity;
+pub mod events;
 pub mod floor;
 pub mod health;
 pub mod join;
 pub mod participants;
+pub mod reconcile;
 pub mod sessions;
 pub mod webhooks;

@@ -117,8 +117,7 @@ pub async fn kick(
             "The session's teacher cannot be removed; end the session instead.",
         ));
     }
-    let mut effects = Vec::new();
-    let mut mirrored = Vec::new();
+    let mut decided = None;
     let kicked = if participant.kicked_at.is_some() {
         tx.rollback().await?;
         participant
@@ -137,8 +136,7 @@ pub async fn kick(
         .await?
         .map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
         let released = !decision.outcome.changes.is_empty();
-        effects = decision.targets;
-        mirrored = decision.mirrored;
+        decided = Some(decision);
         let entry = Entry {
             actor: caller.actor(),
             action: "participant.kicked",
@@ -148,6 +146,7 @@ pub async fn kick(
         };
         audit::record(&mut tx, entry).await?;
         tx.commit().await?;
+        state.notifier.notify(id);
         kicked
     };
     // Every call, including a repeat, removes it from LiveKit and revokes
@@ -164,6 +163,8 @@ pub async fn kick(
         Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    crate::floor::enforce(&state, session.id, &session.room_name, &effects, &mirrored).await;
+    if let Some(decision) = &decided {
+        crate::floor::enforce(&state, &session, decision).await;
+    }
     Ok(Json(view(kicked)))
 }

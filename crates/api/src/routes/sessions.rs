@@ -330,6 +330,7 @@ pub async fn update_session(
         audit::record(&mut tx, entry).await?;
     }
     tx.commit().await?;
+    state.notifier.notify(id);
     Ok(Json(view(&state, session)?))
 }
 
@@ -375,19 +376,11 @@ pub async fn start_session(
             return Err(Error::conflict("session_ended", "This session has ended."));
         }
         SessionStatus::Scheduled => {
-            let live = estrade_db::sessions::mark_live(&mut tx, id, &room.sid).await?;
-            let entry = Entry {
-                actor: caller.actor(),
-                action: "session.started",
-                session_id: Some(id),
-                target_id: None,
-                details: json!({}),
-            };
-            audit::record(&mut tx, entry).await?;
-            live
+            estrade_db::sessions::start(&mut tx, id, &room.sid, caller.actor()).await?
         }
     };
     tx.commit().await?;
+    state.notifier.notify(id);
     Ok(Json(view(&state, session)?))
 }
 
@@ -417,6 +410,7 @@ pub async fn end_session(
         let ended = estrade_db::sessions::end(&mut tx, id, reason, caller.actor()).await?;
         // The decision is durable before LiveKit hears of it.
         tx.commit().await?;
+        state.notifier.notify(id);
         ended
     };
     // Every call, including a repeat on an ended session, makes sure the

@@ -1,22 +1,67 @@
-//! Ends speaking turns whose time limit has run out. Every second, any
-//! number of workers: each expiry runs the floor's `Expire` command under
-//! the session's lock, so a turn ends once, and a turn renewed or ended
-//! meanwhile is left alone (a stale expiry changes nothing). The deadline
-//! lives in PostgreSQL (`floor_turns.expires_at`), so restarts lose nothing.
+//! Speaking-time limits. Every second, on any number of workers: turns
+//! ending within 10 s get one `turn_ending` event (so clients can warn),
+//! and turns whose limit ran out end through the floor's `Expire` command.
+//! Both run under the session's lock, so each happens once, and a turn
+//! renewed or ended meanwhile is left alone (a stale expiry changes
+//! nothing). Deadlines and warnings live in PostgreSQL
+//! (`floor_turns.expires_at`, `warned_at`), so restarts lose nothing.
 //! Then LiveKit is told, as for any floor decision.
 
-use chrono::Utc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use estrade_core::floor::Command;
 use estrade_db::audit::Actor;
 use estrade_livekit::Gateway;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::events::Notifier;
+
+/// How long before its end a limited turn is announced as ending.
+pub const WARNING: Duration = Duration::from_secs(10);
+
+/// Announces every turn ending within [`WARNING`]. Returns how many.
+pub async fn warn_due(db: &PgPool, notifier: &Notifier) -> Result<usize, sqlx::Error> {
+    let mut warned = 0;
+    for (session_id, participant, expires_at) in estrade_db::floor::ending_soon(db, WARNING).await?
+    {
+        if warn(db, session_id, participant, expires_at).await? {
+            notifier.notify(session_id);
+            warned += 1;
+        }
+    }
+    Ok(warned)
+}
+
+async fn warn(
+    db: &PgPool,
+    session_id: Uuid,
+    participant: Uuid,
+    expires_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    if estrade_db::sessions::lock(&mut tx, session_id)
+        .await?
+        .is_none()
+    {
+        return Ok(false);
+    }
+    let warned =
+        estrade_db::floor::warn(&mut tx, session_id, participant, expires_at, Utc::now()).await?;
+    tx.commit().await?;
+    Ok(warned)
+}
+
 /// Ends every turn that is due. Returns how many ended.
-pub async fn expire_due(db: &PgPool, livekit: &Gateway) -> Result<usize, sqlx::Error> {
+pub async fn expire_due(
+    db: &PgPool,
+    livekit: &Gateway,
+    notifier: &Notifier,
+) -> Result<usize, sqlx::Error> {
     let mut ended = 0;
     for (session_id, participant) in estrade_db::floor::expired(db).await? {
-        if expire(db, livekit, session_id, participant).await? {
+        if expire(db, livekit, notifier, session_id, participant).await? {
             ended += 1;
         }
     }
@@ -26,6 +71,7 @@ pub async fn expire_due(db: &PgPool, livekit: &Gateway) -> Result<usize, sqlx::E
 async fn expire(
     db: &PgPool,
     livekit: &Gateway,
+    notifier: &Notifier,
     session_id: Uuid,
     participant: Uuid,
 ) -> Result<bool, sqlx::Error> {
@@ -43,15 +89,8 @@ async fn expire(
         return Ok(false);
     }
     tx.commit().await?;
+    notifier.notify(session.id);
     metrics::counter!("floor_expired_total").increment(1);
-    crate::enforce::enforce(
-        db,
-        livekit,
-        session.id,
-        &session.room_name,
-        &decision.targets,
-        &decision.mirrored,
-    )
-    .await;
+    crate::enforce::enforce(db, livekit, session.id, &session.room_name, &decision).await;
     Ok(true)
 }

@@ -7,7 +7,8 @@
 //! any number of workers at once: it only ever overwrites a name with the
 //! same placeholder. Applied webhook events older than the retention period
 //! are deleted too (their payloads carry identities, never names: the API
-//! strips names before storing).
+//! strips names before storing), and so are the live-update logs of those
+//! sessions (their floor and presence events carry names).
 
 use std::time::Duration;
 
@@ -28,10 +29,12 @@ pub async fn erase_expired_learner_data(
     let Retention(period) = *retention;
     let erased = estrade_db::participants::erase_names_after(&*db, period).await?;
     let purged = estrade_db::webhooks::purge_processed(&*db, period).await?;
-    if erased > 0 || purged > 0 {
+    let events = estrade_db::events::purge_ended(&*db, period).await?;
+    if erased > 0 || purged > 0 || events > 0 {
         tracing::info!(
             participants.erased = erased,
             webhooks.purged = purged,
+            session_events.purged = events,
             "learner data and applied webhooks past retention removed"
         );
     }

@@ -13,7 +13,7 @@
 //! that can never apply, it becomes a dead letter.
 
 use apalis::prelude::{BoxDynError, Data};
-use estrade_core::floor::{Command as FloorCommand, Effect};
+use estrade_core::floor::Command as FloorCommand;
 use estrade_core::webhook::{
     self, Connection, LiveKitEvent, MAX_ATTEMPTS, Presence, PresenceDecision, Seen, Track,
 };
@@ -25,6 +25,7 @@ use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::events::Notifier;
 use crate::queue::ApplyWebhook;
 
 /// What applying an event did.
@@ -45,15 +46,22 @@ pub async fn handle(
     job: ApplyWebhook,
     db: Data<PgPool>,
     livekit: Data<Gateway>,
+    notifier: Data<Notifier>,
 ) -> Result<(), BoxDynError> {
-    if let Err(error) = apply(&db, &livekit, &job.event_id).await {
+    if let Err(error) = apply(&db, &livekit, &notifier, &job.event_id).await {
         tracing::warn!(event.id = %job.event_id, %error, "webhook not applied; left pending");
     }
     Ok(())
 }
 
-/// Applies `event_id` if it is pending.
-pub async fn apply(db: &PgPool, livekit: &Gateway, event_id: &str) -> Result<Outcome, sqlx::Error> {
+/// Applies `event_id` if it is pending; once committed, tells the API
+/// replicas the session has news and LiveKit what the floor became.
+pub async fn apply(
+    db: &PgPool,
+    livekit: &Gateway,
+    notifier: &Notifier,
+    event_id: &str,
+) -> Result<Outcome, sqlx::Error> {
     let mut tx = db.begin().await?;
     let Some(row) = webhooks::lock(&mut tx, event_id).await? else {
         return Ok(Outcome::Skipped);
@@ -61,12 +69,12 @@ pub async fn apply(db: &PgPool, livekit: &Gateway, event_id: &str) -> Result<Out
     if row.status != "pending" {
         return Ok(Outcome::Skipped);
     }
-    let mut enforcement = None;
+    let mut applied = Applied::default();
     let failure = match LiveKitEvent::from_json(&row.payload) {
         Err(malformed) => Some((malformed.to_string(), true)),
         Ok(event) => match effect(&mut tx, event).await {
-            Ok(pending) => {
-                enforcement = pending;
+            Ok(done) => {
+                applied = done;
                 None
             }
             Err(e) => Some((e.to_string(), false)),
@@ -93,12 +101,33 @@ pub async fn apply(db: &PgPool, livekit: &Gateway, event_id: &str) -> Result<Out
     }
     let latency = webhooks::mark_processed(&mut tx, event_id).await?;
     tx.commit().await?;
-    if let Some(e) = enforcement {
-        crate::enforce::enforce(db, livekit, e.session_id, &e.room, &e.targets, &e.mirrored).await;
+    if let Some(session) = applied.session {
+        notifier.notify(session);
+    }
+    if let Some(e) = applied.enforcement {
+        crate::enforce::enforce(db, livekit, e.session_id, &e.room, &e.decision).await;
     }
     metrics::histogram!("webhook_apply_latency_seconds").record(latency);
     metrics::counter!("webhooks_applied_total").increment(1);
     Ok(Outcome::Applied)
+}
+
+/// What remains to do once an event's effect is committed.
+#[derive(Default)]
+struct Applied {
+    /// The session whose event log it may have grown.
+    session: Option<Uuid>,
+    /// A floor decision LiveKit must be told of.
+    enforcement: Option<Enforcement>,
+}
+
+impl Applied {
+    fn session(session: Uuid) -> Self {
+        Self {
+            session: Some(session),
+            enforcement: None,
+        }
+    }
 }
 
 /// What LiveKit must still be told once a floor decision made while
@@ -106,24 +135,20 @@ pub async fn apply(db: &PgPool, livekit: &Gateway, event_id: &str) -> Result<Out
 struct Enforcement {
     session_id: Uuid,
     room: String,
-    targets: Vec<(Effect, String)>,
-    mirrored: Vec<(Uuid, String)>,
+    decision: floor::Decision,
 }
 
-async fn effect(
-    conn: &mut PgConnection,
-    event: LiveKitEvent,
-) -> Result<Option<Enforcement>, sqlx::Error> {
+async fn effect(conn: &mut PgConnection, event: LiveKitEvent) -> Result<Applied, sqlx::Error> {
     match event {
-        LiveKitEvent::RoomFinished { room, sid } => {
-            room_finished(conn, &room, sid).await.map(|()| None)
-        }
+        LiveKitEvent::RoomFinished { room, sid } => room_finished(conn, &room, sid).await,
         LiveKitEvent::Joined(c) => presence(conn, true, &c).await,
         LiveKitEvent::Left(c) => presence(conn, false, &c).await,
-        LiveKitEvent::TrackPublished(t) => track(conn, true, &t).await.map(|()| None),
-        LiveKitEvent::TrackUnpublished(t) => track(conn, false, &t).await.map(|()| None),
+        LiveKitEvent::TrackPublished(t) => track(conn, true, &t).await.map(|()| Applied::default()),
+        LiveKitEvent::TrackUnpublished(t) => {
+            track(conn, false, &t).await.map(|()| Applied::default())
+        }
         // Our own start created the room; nothing to change.
-        LiveKitEvent::RoomStarted { .. } | LiveKitEvent::Ignored => Ok(None),
+        LiveKitEvent::RoomStarted { .. } | LiveKitEvent::Ignored => Ok(Applied::default()),
     }
 }
 
@@ -131,7 +156,7 @@ async fn room_finished(
     conn: &mut PgConnection,
     room: &str,
     sid: Option<String>,
-) -> Result<(), sqlx::Error> {
+) -> Result<Applied, sqlx::Error> {
     // A room name belongs to one session, but a start may re-create a room
     // LiveKit closed: a late room_finished of an earlier instance (another
     // sid) leaves the session running in the new one.
@@ -140,8 +165,9 @@ async fn room_finished(
         && !matches!((&session.room_sid, &sid), (Some(ours), Some(theirs)) if ours != theirs)
     {
         sessions::end(conn, session.id, "room_finished", Actor::LiveKit).await?;
+        return Ok(Applied::session(session.id));
     }
-    Ok(())
+    Ok(Applied::default())
 }
 
 fn presence_of(stored: &str) -> Presence {
@@ -156,13 +182,13 @@ async fn presence(
     conn: &mut PgConnection,
     joined: bool,
     event: &Connection,
-) -> Result<Option<Enforcement>, sqlx::Error> {
+) -> Result<Applied, sqlx::Error> {
     // Identities we did not issue (or already purged) concern us not.
     let Some(found) = participants::by_identity(&mut *conn, &event.identity).await? else {
-        return Ok(None);
+        return Ok(Applied::default());
     };
     let Some(session) = sessions::lock(conn, found.session_id).await? else {
-        return Ok(None);
+        return Ok(Applied::default());
     };
     let current = participants::lock_connection(conn, found.id).await?;
     let seen = Seen {
@@ -207,16 +233,18 @@ async fn presence(
                 floor::run(conn, &session, &command, Actor::LiveKit, chrono::Utc::now()).await?
                 && decision.outcome.changed()
             {
-                return Ok(Some(Enforcement {
-                    session_id: session.id,
-                    room: session.room_name,
-                    targets: decision.targets,
-                    mirrored: decision.mirrored,
-                }));
+                return Ok(Applied {
+                    session: Some(session.id),
+                    enforcement: Some(Enforcement {
+                        session_id: session.id,
+                        room: session.room_name,
+                        decision,
+                    }),
+                });
             }
         }
     }
-    Ok(None)
+    Ok(Applied::session(session.id))
 }
 
 async fn track(conn: &mut PgConnection, published: bool, event: &Track) -> Result<(), sqlx::Error> {

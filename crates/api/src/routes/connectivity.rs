@@ -1,0 +1,95 @@
+//! `GET /v1/connectivity`: what a browser should try to reach the media
+//! server from a network that lets only 443/tcp out, with short-lived TURN
+//! credentials (coturn's shared-secret scheme, `estrade_core::turn`), so the
+//! web client and IT staff can run a relay-only preflight.
+
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret as _;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{Error, ErrorBody};
+use crate::extract::Json;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/v1/connectivity", get(connectivity))
+}
+
+/// One entry of `RTCConfiguration.iceServers`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IceServer {
+    /// `turns:turn.example.org:443?transport=tcp`, …
+    pub urls: Vec<String>,
+    /// `expiry:identity`.
+    pub username: String,
+    /// The TURN password.
+    pub credential: String,
+}
+
+/// How to reach the media server.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Connectivity {
+    /// LiveKit's URL (signalling over WebSocket on 443).
+    pub livekit_url: String,
+    /// TURN relays with credentials; empty when the deployment has none.
+    pub ice_servers: Vec<IceServer>,
+    /// `relay`: a preflight with only these servers proves the relay path.
+    pub ice_transport_policy: &'static str,
+    /// When the credentials stop working.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// ICE servers and short-lived TURN credentials for a relay-only preflight
+/// (a participant or a staff credential).
+#[utoipa::path(get, path = "/v1/connectivity", tag = "participants",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Connectivity),
+        (status = 401, body = ErrorBody),
+    ))]
+pub async fn connectivity(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Connectivity>, Error> {
+    let livekit_url = state.settings.livekit_url.clone();
+    let Some(turn) = &state.settings.turn else {
+        return Ok(Json(Connectivity {
+            livekit_url,
+            ice_servers: Vec::new(),
+            ice_transport_policy: "relay",
+            expires_at: None,
+        }));
+    };
+    let identity = match &caller {
+        Caller::Participant(p) => {
+            estrade_db::participants::get(&state.db, p.participant_id)
+                .await?
+                .ok_or(Error::NotFound)?
+                .identity
+        }
+        Caller::Account(a) => format!("staff-{}", a.id),
+    };
+    let credential = estrade_core::turn::credential(
+        turn.secret.expose_secret().as_bytes(),
+        &identity,
+        SystemTime::now(),
+        turn.ttl,
+    );
+    Ok(Json(Connectivity {
+        livekit_url,
+        ice_servers: vec![IceServer {
+            urls: turn.urls.clone(),
+            username: credential.username,
+            credential: credential.password,
+        }],
+        ice_transport_policy: "relay",
+        expires_at: Some(credential.expires_at.into()),
+    }))
+}

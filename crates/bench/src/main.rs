@@ -1,0 +1,612 @@
+//! `estrade-bench`: measures, against a real `estrade serve` (a release
+//! build, as a child process) with real PostgreSQL and Redis and the
+//! LiveKit stand-in in this process:
+//!
+//! - `floor`: a teacher grants and revokes the floor over and over while
+//!   learners watch the live stream; per grant, the time from sending the
+//!   request to the stand-in receiving the UpdateParticipant that lets the
+//!   learner publish, and to each learner's stream delivering the new
+//!   floor. Both clocks are this process's, so no clock skew.
+//! - `sse-memory`: opens many streams and reports the server's resident
+//!   memory before and after.
+//! - `reconcile`: one reconciliation run over many rooms and participants
+//!   in the stand-in, without drift and with some.
+//!
+//! Run through `bench/floor.sh` and `bench/sse_memory.sh`, which prepare a
+//! database and an admin key; results go in `docs/PERFORMANCE.md`.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use estrade_livekit_stub::{Stub, StubConfig};
+use serde_json::{Value, json};
+
+const LIVEKIT_KEY: &str = "benchkey";
+const LIVEKIT_SECRET: &str = "bench-secret-bench-secret-bench-secret";
+
+#[derive(Parser)]
+#[command(about)]
+struct Args {
+    /// The `estrade` binary to run.
+    #[arg(long, default_value = "target/release/estrade")]
+    estrade: String,
+    /// An admin key of the database in `DATABASE_URL`.
+    #[arg(long, env = "ADMIN_KEY", hide_env_values = true)]
+    admin_key: String,
+    /// Port for `estrade serve`.
+    #[arg(long, default_value_t = 18091)]
+    port: u16,
+    #[command(subcommand)]
+    command: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Grant → LiveKit and grant → live stream latencies.
+    Floor {
+        /// Learners in the session, each watching the stream.
+        #[arg(long, default_value_t = 60)]
+        learners: usize,
+        /// Grants measured (each followed by a revoke).
+        #[arg(long, default_value_t = 1000)]
+        grants: usize,
+        /// Grants before measuring.
+        #[arg(long, default_value_t = 50)]
+        warmup: usize,
+    },
+    /// One reconciliation run over many rooms, without and with drift.
+    Reconcile {
+        /// Live sessions (rooms).
+        #[arg(long, default_value_t = 1000)]
+        rooms: usize,
+        /// Learners connected per room.
+        #[arg(long, default_value_t = 60)]
+        per_room: usize,
+        /// Share of participants to put out of line before the last run.
+        #[arg(long, default_value_t = 0.05)]
+        drift: f64,
+    },
+    /// Resident memory of the server with many open streams.
+    SseMemory {
+        /// Streams to open.
+        #[arg(long, default_value_t = 10_000)]
+        streams: usize,
+        /// Sessions they watch (evenly).
+        #[arg(long, default_value_t = 10)]
+        sessions: usize,
+    },
+}
+
+/// `estrade serve`, stopped on drop.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    async fn start(args: &Args, livekit_url: &str) -> anyhow::Result<Self> {
+        let base = format!("http://127.0.0.1:{}", args.port);
+        let child = Command::new(&args.estrade)
+            .arg("serve")
+            .env("ESTRADE_LISTEN", format!("127.0.0.1:{}", args.port))
+            .env("ESTRADE_METRICS_LISTEN", "127.0.0.1:0")
+            .env("LIVEKIT_URL", livekit_url)
+            .env("LIVEKIT_API_KEY", LIVEKIT_KEY)
+            .env("LIVEKIT_API_SECRET", LIVEKIT_SECRET)
+            .env("ESTRADE_PUBLIC_URL", "https://bench.estrade.test")
+            .env(
+                "ESTRADE_PARTICIPANT_TOKEN_SECRET",
+                "bench-participant-secret-0123456789abcdef",
+            )
+            .env("ESTRADE_LOG", "warn")
+            .env("ESTRADE_JOINS_PER_CODE_PER_MIN", "1000000")
+            .env("ESTRADE_TOKEN_MINTS_PER_S", "1000000")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", args.estrade))?;
+        let server = Self { child, base };
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await
+                && r.status().is_success()
+            {
+                return Ok(server);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("estrade serve did not become ready");
+    }
+
+    /// Resident memory of the server process, in KiB.
+    fn rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("VmRSS")
+    }
+}
+
+/// JSON calls to the API.
+struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn call(&self, path: &str, bearer: &str, body: Value) -> anyhow::Result<Value> {
+        let mut request = self.client.post(format!("{}{path}", self.base));
+        if !bearer.is_empty() {
+            request = request.bearer_auth(bearer);
+        }
+        let response = request.json(&body).send().await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if !status.is_success() {
+            bail!("{path}: {status} {body}");
+        }
+        Ok(body)
+    }
+
+    /// A teacher's key, and a live session of theirs.
+    async fn teacher(&self, admin: &str) -> anyhow::Result<String> {
+        let account = self
+            .call(
+                "/v1/admin/accounts",
+                admin,
+                json!({"name": "Bench chef", "role": "teacher"}),
+            )
+            .await?;
+        Ok(account["api_key"].as_str().context("api_key")?.to_owned())
+    }
+
+    async fn live_session(&self, teacher: &str, floor: Value) -> anyhow::Result<Value> {
+        let session = self
+            .call(
+                "/v1/sessions",
+                teacher,
+                json!({"title": "Bench", "max_learners": 1000, "floor": floor}),
+            )
+            .await?;
+        let id = session["id"].as_str().context("id")?;
+        self.call(&format!("/v1/sessions/{id}/start"), teacher, json!({}))
+            .await
+    }
+}
+
+/// The floor versions a stream delivered, with their arrival times.
+type Seen = Arc<Mutex<Vec<(i64, Instant)>>>;
+
+/// Opens a live stream and records every `floor` event's version and
+/// arrival time in `seen`, until the stream ends.
+async fn watch(
+    client: reqwest::Client,
+    url: String,
+    bearer: String,
+    seen: Seen,
+) -> anyhow::Result<()> {
+    let mut response = client
+        .get(url)
+        .bearer_auth(bearer)
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut buffer = String::new();
+    while let Some(chunk) = response.chunk().await? {
+        let at = Instant::now();
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if !block.contains("event: floor") {
+                continue;
+            }
+            let data = block
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .context("data")?;
+            let floor: Value = serde_json::from_str(data)?;
+            let version = floor["version"].as_i64().context("version")?;
+            seen.lock().expect("seen").push((version, at));
+        }
+    }
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name}: n={} p50={:.2} ms p90={:.2} ms p99={:.2} ms max={:.2} ms",
+        samples.len(),
+        ms(percentile(&samples, 0.50)),
+        ms(percentile(&samples, 0.90)),
+        ms(percentile(&samples, 0.99)),
+        ms(*samples.last().expect("samples")),
+    );
+}
+
+async fn floor(
+    args: &Args,
+    api: &Api,
+    stub: &Stub,
+    learners: usize,
+    grants: usize,
+    warmup: usize,
+) -> anyhow::Result<()> {
+    let teacher = api.teacher(&args.admin_key).await?;
+    let session = api
+        .live_session(&teacher, json!({"mode": "moderated", "max_speakers": 1}))
+        .await?;
+    let id = session["id"].as_str().context("id")?.to_owned();
+    let code = session["join_code"].as_str().context("code")?.to_owned();
+    let mut joined = Vec::new();
+    for i in 0..learners {
+        let learner = api
+            .call(
+                "/v1/join",
+                "",
+                json!({"code": code, "name": format!("Learner {i}")}),
+            )
+            .await?;
+        stub.connect(learner["livekit_token"].as_str().context("token")?)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        joined.push(learner);
+    }
+    let mut seen = Vec::new();
+    for learner in &joined {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        seen.push(log.clone());
+        tokio::spawn(watch(
+            api.client.clone(),
+            format!("{}/v1/sessions/{id}/events", api.base),
+            learner["participant_token"]
+                .as_str()
+                .context("token")?
+                .to_owned(),
+            log,
+        ));
+    }
+    // Every stream has its opening floor.
+    let all_at = |version: i64| {
+        seen.iter()
+            .all(|log| log.lock().expect("seen").iter().any(|(v, _)| *v >= version))
+    };
+    let wait_all = |version: i64| async move {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !all_at(version) {
+            if Instant::now() > deadline {
+                bail!("streams did not reach version {version}");
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        Ok(())
+    };
+    wait_all(0).await?;
+
+    let grant = format!("/v1/sessions/{id}/floor/grant");
+    let revoke = format!("/v1/sessions/{id}/floor/revoke");
+    let (mut to_livekit, mut to_stream, mut to_last_stream, mut answered) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 0..warmup + grants {
+        let learner = &joined[round % learners];
+        let identity = learner["identity"].as_str().context("identity")?;
+        let sent = Instant::now();
+        let floor = api
+            .call(
+                &grant,
+                &teacher,
+                json!({"participant_id": learner["participant_id"]}),
+            )
+            .await?;
+        let answer = sent.elapsed();
+        let version = floor["version"].as_i64().context("version")?;
+        wait_all(version).await?;
+        let granted_at = stub
+            .permission_updates()
+            .iter()
+            .rev()
+            .find(|u| u.identity == identity && u.can_publish && u.at >= sent)
+            .map(|u| u.at)
+            .context("the grant never reached LiveKit")?;
+        let revoked = api
+            .call(
+                &revoke,
+                &teacher,
+                json!({"participant_id": learner["participant_id"]}),
+            )
+            .await?;
+        wait_all(revoked["version"].as_i64().context("version")?).await?;
+        if round < warmup {
+            continue;
+        }
+        answered.push(answer);
+        to_livekit.push(granted_at - sent);
+        let arrivals: Vec<Duration> = seen
+            .iter()
+            .map(|log| {
+                let log = log.lock().expect("seen");
+                let at = log
+                    .iter()
+                    .find(|(v, _)| *v == version)
+                    .map(|(_, at)| *at)
+                    .expect("every stream saw the version");
+                at - sent
+            })
+            .collect();
+        to_last_stream.push(*arrivals.iter().max().expect("learners"));
+        to_stream.extend(arrivals);
+    }
+    println!("floor: {learners} learners watching, {grants} grants (after {warmup} warm-up)");
+    report("grant answered", answered);
+    report("grant -> UpdateParticipant received", to_livekit);
+    report("grant -> floor event, each learner", to_stream);
+    report("grant -> floor event, last of the learners", to_last_stream);
+    Ok(())
+}
+
+/// Runs reconciliation through the admin endpoint and prints its report.
+async fn reconcile_run(api: &Api, admin: &str, label: &str) -> anyhow::Result<Value> {
+    let sent = Instant::now();
+    let report = api.call("/v1/admin/reconcile", admin, json!({})).await?;
+    let answered = sent.elapsed();
+    let started = report["started_at"].as_str().context("started_at")?;
+    let finished = report["finished_at"].as_str().context("finished_at")?;
+    println!(
+        "{label}: run {} ms (answered in {:.0} ms), outcome {}, {} rooms, {} participants, {} LiveKit calls, repairs {}",
+        millis_between(started, finished)?,
+        answered.as_secs_f64() * 1000.0,
+        report["outcome"],
+        report["rooms_checked"],
+        report["participants_checked"],
+        report["livekit_calls"],
+        report["repairs"],
+    );
+    Ok(report)
+}
+
+fn millis_between(start: &str, end: &str) -> anyhow::Result<i64> {
+    let parse =
+        |t: &str| chrono::DateTime::parse_from_rfc3339(t).with_context(|| format!("a time: {t}"));
+    Ok((parse(end)? - parse(start)?).num_milliseconds())
+}
+
+async fn reconcile(
+    args: &Args,
+    api: &Api,
+    stub: &Stub,
+    rooms: usize,
+    per_room: usize,
+    drift: f64,
+) -> anyhow::Result<()> {
+    use futures::StreamExt as _;
+    let teacher = api.teacher(&args.admin_key).await?;
+    println!("seeding {rooms} live sessions with {per_room} connected learners each");
+    let seeded = Instant::now();
+    let mut codes = Vec::new();
+    for _ in 0..rooms {
+        let session = api
+            .live_session(&teacher, json!({"mode": "moderated", "max_speakers": 1}))
+            .await?;
+        codes.push(session["join_code"].as_str().context("code")?.to_owned());
+    }
+    let joins = codes
+        .iter()
+        .flat_map(|code| (0..per_room).map(move |i| (code.clone(), i)));
+    let learners: Vec<Value> = futures::stream::iter(joins)
+        .map(|(code, i)| async move {
+            api.call(
+                "/v1/join",
+                "",
+                json!({"code": code, "name": format!("Learner {i}")}),
+            )
+            .await
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    for learner in &learners {
+        stub.connect(learner["livekit_token"].as_str().context("token")?)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    println!("seeded in {:.1?}", seeded.elapsed());
+    // No webhooks reach Estrade here: the first run finds every learner
+    // connected but not present (100 % drift of one kind).
+    reconcile_run(api, &args.admin_key, "first run (every presence lost)").await?;
+    reconcile_run(api, &args.admin_key, "no drift").await?;
+    reconcile_run(api, &args.admin_key, "no drift, again").await?;
+
+    // Drift behind Estrade's back, in thirds: permissions granted, floor
+    // attributes changed, participants gone without a webhook.
+    let drifted = ((learners.len() as f64) * drift).round() as usize;
+    let livekit = estrade_livekit_stub_gateway(stub);
+    for (i, learner) in learners
+        .iter()
+        .step_by(learners.len() / drifted.max(1))
+        .take(drifted)
+        .enumerate()
+    {
+        let room = format!(
+            "estrade-{}",
+            learner["session_id"].as_str().context("session_id")?
+        );
+        let identity = learner["identity"].as_str().context("identity")?;
+        match i % 3 {
+            0 => {
+                livekit
+                    .set_permission(
+                        &room,
+                        identity,
+                        estrade_livekit::grants::floor_permission(true),
+                    )
+                    .await?;
+            }
+            1 => {
+                let attributes = [("estrade.hand".to_owned(), "raised".to_owned())]
+                    .into_iter()
+                    .collect();
+                livekit.set_attributes(&room, identity, attributes).await?;
+            }
+            _ => stub
+                .disconnect(&room, identity, true)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        }
+    }
+    reconcile_run(
+        api,
+        &args.admin_key,
+        &format!("{:.0} % drift ({drifted} participants)", drift * 100.0),
+    )
+    .await?;
+    reconcile_run(api, &args.admin_key, "after the repairs").await?;
+    Ok(())
+}
+
+/// The gateway to the in-process stand-in, as Estrade has it.
+fn estrade_livekit_stub_gateway(stub: &Stub) -> estrade_livekit::Gateway {
+    estrade_livekit::Gateway::new(&estrade_core::config::LiveKitConfig {
+        url: stub.url().parse().expect("the stand-in's URL"),
+        api_key: LIVEKIT_KEY.to_owned(),
+        api_secret: LIVEKIT_SECRET.to_owned().into(),
+        request_timeout: Duration::from_secs(5),
+        token_ttl: Duration::from_secs(900),
+    })
+}
+
+async fn sse_memory(
+    args: &Args,
+    api: &Api,
+    server: &Server,
+    streams: usize,
+    sessions: usize,
+) -> anyhow::Result<()> {
+    let teacher = api.teacher(&args.admin_key).await?;
+    let mut ids = Vec::new();
+    for _ in 0..sessions {
+        let session = api
+            .live_session(&teacher, json!({"mode": "moderated", "max_speakers": 1}))
+            .await?;
+        ids.push(session["id"].as_str().context("id")?.to_owned());
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = server.rss_kib()?;
+    let logs: Vec<Seen> = (0..streams)
+        .map(|_| Arc::new(Mutex::new(Vec::new())))
+        .collect();
+    // Separate clients: one connection per stream, as browsers have.
+    let clients: Vec<reqwest::Client> = (0..16).map(|_| reqwest::Client::new()).collect();
+    let started = Instant::now();
+    for (i, log) in logs.iter().enumerate() {
+        let url = format!("{}/v1/sessions/{}/events", api.base, ids[i % sessions]);
+        tokio::spawn(watch(
+            clients[i % clients.len()].clone(),
+            url,
+            teacher.clone(),
+            log.clone(),
+        ));
+        if i % 200 == 199 {
+            // Let the server answer before opening more.
+            while logs[..=i]
+                .iter()
+                .filter(|l| l.lock().expect("log").is_empty())
+                .count()
+                > 50
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while logs.iter().any(|l| l.lock().expect("log").is_empty()) {
+        if Instant::now() > deadline {
+            bail!("not every stream opened");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let opened = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let open = server.rss_kib()?;
+    // One change per session reaches every stream: they are live.
+    for id in &ids {
+        let put = api
+            .client
+            .put(format!("{}/v1/sessions/{id}/floor", api.base))
+            .bearer_auth(&teacher)
+            .json(&json!({"mode": "moderated", "max_speakers": 2}))
+            .send()
+            .await?;
+        if !put.status().is_success() {
+            bail!("PUT floor: {}", put.status());
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while logs.iter().any(|l| l.lock().expect("log").len() < 2) {
+        if Instant::now() > deadline {
+            bail!("not every stream received the change");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = server.rss_kib()?;
+    println!("sse-memory: {streams} streams over {sessions} sessions, opened in {opened:.1?}");
+    println!("server RSS before: {:.1} MiB", before as f64 / 1024.0);
+    println!(
+        "server RSS with the streams open: {:.1} MiB",
+        open as f64 / 1024.0
+    );
+    println!(
+        "server RSS after one change reached every stream: {:.1} MiB",
+        after as f64 / 1024.0
+    );
+    println!(
+        "per stream: {:.1} KiB",
+        (after.saturating_sub(before)) as f64 / streams as f64
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // reqwest is built without a default TLS provider (plain HTTP here).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut config = StubConfig::new(LIVEKIT_KEY, LIVEKIT_SECRET);
+    config.record_calls = true;
+    let stub = Stub::start(config).await?;
+    let server = Server::start(&args, &stub.url()).await?;
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: server.base.clone(),
+    };
+    match args.command {
+        Scenario::Floor {
+            learners,
+            grants,
+            warmup,
+        } => floor(&args, &api, &stub, learners, grants, warmup).await,
+        Scenario::Reconcile {
+            rooms,
+            per_room,
+            drift,
+        } => reconcile(&args, &api, &stub, rooms, per_room, drift).await,
+        Scenario::SseMemory { streams, sessions } => {
+            sse_memory(&args, &api, &server, streams, sessions).await
+        }
+    }
+}
