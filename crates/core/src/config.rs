@@ -434,7 +434,7 @@ impl Config {
                 as u32,
             joins_per_code_per_min: r.ranged("ESTRADE_JOINS_PER_CODE_PER_MIN", 300, 1, 1_000_000)
                 as u32,
-            token_mints_per_s: r.ranged("ESTRADE_TOKEN_MINTS_PER_S", 20_000, 10, 1_000_000) as u32,
+            token_mints_per_s: r.ranged("ESTRADE_TOKEN_MINTS_PER_S", 20_000, 2, 1_000_000) as u32,
         };
 
         let turn_ttl = Duration::from_secs(r.ranged("ESTRADE_TURN_TTL_S", 600, 60, 86_400));
