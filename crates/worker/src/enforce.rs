@@ -16,9 +16,10 @@ use uuid::Uuid;
 /// order, so each reads the current decision (with the floor version),
 /// applies it, and reads the version again; if it moved meanwhile, it
 /// applies again. The last writer therefore leaves LiveKit at the latest
-/// decision. A failure is recorded in `floor_repairs` and retried by the
-/// worker ([`repair_due`]); what still fails after [`MAX_REPAIR_ATTEMPTS`]
-/// is left to the reconciliation job. Never undoes a decision.
+/// decision. A failure, or a floor that kept moving through every pass, is
+/// recorded in `floor_repairs` and retried by the worker ([`repair_due`]);
+/// what still fails after [`MAX_REPAIR_ATTEMPTS`] is left to the
+/// reconciliation job. Never undoes a decision.
 pub async fn enforce(
     db: &PgPool,
     livekit: &Gateway,
@@ -39,30 +40,46 @@ pub async fn enforce(
     // the first LiveKit call); the version check after it catches any
     // later decision.
     let decided = Some((decision.outcome.floor.clone(), decision.version));
-    if let Err(error) =
-        sync_permissions(db, livekit, session_id, room, &targets, mirrored, decided).await
-    {
-        metrics::counter!("floor_livekit_failures_total").increment(1);
-        tracing::warn!(%error, "LiveKit did not take a floor change; the worker will retry it");
-        let ids = |list: &[(Uuid, String)]| list.iter().map(|(id, _)| *id).collect::<Vec<_>>();
-        let scheduled = estrade_db::floor::schedule_repair(
-            db,
-            session_id,
-            &ids(&targets),
-            &ids(mirrored),
-            &error.to_string(),
-        )
-        .await;
-        if let Err(error) = scheduled {
-            tracing::error!(%error, "could not record the LiveKit retry; reconciliation will repair it");
+    match sync_permissions(db, livekit, session_id, room, &targets, mirrored, decided).await {
+        Ok(()) => {}
+        Err(SyncError::StillMoving) => {
+            schedule_repair(db, session_id, &targets, mirrored, &SyncError::StillMoving).await;
         }
+        Err(error) => {
+            metrics::counter!("floor_livekit_failures_total").increment(1);
+            tracing::warn!(%error, "LiveKit did not take a floor change; the worker will retry it");
+            schedule_repair(db, session_id, &targets, mirrored, &error).await;
+        }
+    }
+}
+
+/// Leaves the participants to the worker's retry ([`repair_due`]).
+async fn schedule_repair(
+    db: &PgPool,
+    session_id: Uuid,
+    targets: &[(Uuid, String)],
+    mirrored: &[(Uuid, String)],
+    why: &SyncError,
+) {
+    let ids = |list: &[(Uuid, String)]| list.iter().map(|(id, _)| *id).collect::<Vec<_>>();
+    let scheduled = estrade_db::floor::schedule_repair(
+        db,
+        session_id,
+        &ids(targets),
+        &ids(mirrored),
+        &why.to_string(),
+    )
+    .await;
+    if let Err(error) = scheduled {
+        tracing::error!(%error, "could not record the LiveKit retry; reconciliation will repair it");
     }
 }
 
 /// Brings LiveKit in line with the floor decided now for these
 /// participants (permissions, microphones) and `mirrored` (attributes):
 /// reads the current decision and re-applies while the floor version moves,
-/// so it never undoes a later decision. For reconciliation.
+/// so it never undoes a later decision; a floor still moving after every
+/// pass is left to the worker's retry. For reconciliation.
 pub async fn bring_in_line(
     db: &PgPool,
     livekit: &Gateway,
@@ -71,9 +88,20 @@ pub async fn bring_in_line(
     participants: &[(Uuid, String)],
     mirrored: &[(Uuid, String)],
 ) -> Result<(), String> {
-    sync_permissions(db, livekit, session_id, room, participants, mirrored, None)
-        .await
-        .map_err(|e| e.to_string())
+    match sync_permissions(db, livekit, session_id, room, participants, mirrored, None).await {
+        Err(SyncError::StillMoving) => {
+            schedule_repair(
+                db,
+                session_id,
+                participants,
+                mirrored,
+                &SyncError::StillMoving,
+            )
+            .await;
+            Ok(())
+        }
+        result => result.map_err(|e| e.to_string()),
+    }
 }
 
 /// Attempts before a repair is left to reconciliation (about 25 minutes
@@ -156,7 +184,14 @@ enum SyncError {
     LiveKit(#[from] estrade_livekit::Error),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// Later decisions kept coming during every pass: what this enforcer
+    /// sent last may be older than what another sent meanwhile.
+    #[error("the floor kept changing while LiveKit was being set")]
+    StillMoving,
 }
+
+/// Passes (apply, then check the version) before [`SyncError::StillMoving`].
+const PASSES: usize = 5;
 
 async fn sync_permissions(
     db: &PgPool,
@@ -171,7 +206,7 @@ async fn sync_permissions(
     // decision changed since, so concurrent commands do not multiply calls.
     let mut granted: HashMap<Uuid, bool> = HashMap::new();
     let mut shown: HashMap<Uuid, [(&'static str, String); 3]> = HashMap::new();
-    for _ in 0..5 {
+    for _ in 0..PASSES {
         let (current, seen) = match decided.take() {
             Some(decided) => decided,
             None => {
@@ -219,7 +254,7 @@ async fn sync_permissions(
             return Ok(());
         }
     }
-    Ok(())
+    Err(SyncError::StillMoving)
 }
 
 async fn mirror(
