@@ -1,0 +1,125 @@
+//! `scripts/gen-secrets` and the files it must agree with: every variable
+//! the compose file reads is in `compose/.env.example`, and the script
+//! writes all of them, with strong distinct secrets, without ever
+//! overwriting secrets in use. The script runs on a copy of the files it
+//! touches, in a temporary directory.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+const COMPOSE: &str = include_str!("../../compose/compose.yml");
+const EXAMPLE: &str = include_str!("../../compose/.env.example");
+
+/// `${NAME}` and `${NAME:-default}` references in a text.
+fn references(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        rest = &rest[start + 2..];
+        let end = rest.find('}').expect("a closed ${…}");
+        let name = rest[..end].split(":-").next().unwrap();
+        names.insert(name.to_owned());
+        rest = &rest[end..];
+    }
+    names
+}
+
+fn env_file(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains('='))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap();
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// A copy of the script and the template it renders.
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        ("scripts/gen-secrets", "scripts/gen-secrets"),
+        ("compose/livekit.yaml", "compose/livekit.yaml"),
+    ] {
+        let to = dir.path().join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(repo().join(from), &to).unwrap();
+    }
+    dir
+}
+
+fn gen_secrets(dir: &Path) -> std::process::Output {
+    Command::new("bash")
+        .arg(dir.join("scripts/gen-secrets"))
+        .args(["school.example", "it@school.example"])
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_variable_the_compose_file_reads_is_in_the_example_env_file() {
+    let example = env_file(EXAMPLE);
+    let missing: Vec<_> = references(COMPOSE)
+        .into_iter()
+        .filter(|name| !example.contains_key(name))
+        .collect();
+    assert!(missing.is_empty(), "not in .env.example: {missing:?}");
+}
+
+#[test]
+fn gen_secrets_writes_every_variable_with_strong_distinct_secrets_and_never_overwrites() {
+    let dir = workspace();
+    let out = gen_secrets(dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let env_path = dir.path().join("compose/.env");
+    let written = std::fs::read_to_string(&env_path).unwrap();
+    let env = env_file(&written);
+    let wanted: BTreeSet<_> = env_file(EXAMPLE).into_keys().collect();
+    let got: BTreeSet<_> = env.keys().cloned().collect();
+    assert_eq!(got, wanted, "the same variables as .env.example");
+    assert_eq!(env["DOMAIN"], "school.example");
+    assert_eq!(env["ACME_EMAIL"], "it@school.example");
+
+    let secrets: Vec<&String> = env
+        .iter()
+        .filter(|(k, _)| k.contains("PASSWORD") || k.contains("SECRET"))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(secrets.len(), 5);
+    for s in &secrets {
+        // 48 random bytes; characters safe in URLs and YAML.
+        assert_eq!(s.len(), 64, "{} characters", s.len());
+        assert!(
+            s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "a character unsafe in a URL"
+        );
+    }
+    let distinct: BTreeSet<_> = secrets.iter().collect();
+    assert_eq!(distinct.len(), secrets.len(), "secrets are distinct");
+    let mode = std::fs::metadata(&env_path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "only the owner reads compose/.env");
+
+    // LiveKit's configuration is rendered with the same TURN secret.
+    let livekit =
+        std::fs::read_to_string(dir.path().join("compose/livekit.generated.yaml")).unwrap();
+    assert!(references(&livekit).is_empty(), "placeholders left");
+    assert!(livekit.contains("turn.school.example"));
+    assert!(livekit.contains(&format!("secret: {}", env["TURN_SECRET"])));
+
+    // A second run changes nothing: the secrets may be in use.
+    let again = gen_secrets(dir.path());
+    assert!(!again.status.success(), "a second run must refuse");
+    assert_eq!(std::fs::read_to_string(&env_path).unwrap(), written);
+}
