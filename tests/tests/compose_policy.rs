@@ -1,7 +1,8 @@
 //! The deployment's hardening rules, checked on `compose/compose.yml` (with
 //! its YAML anchors and merge keys resolved, as Compose reads it):
 //!
-//! - every service: `read_only: true`, `cap_drop: [ALL]`,
+//! - every service: `read_only: true`, `cap_drop: [ALL]` (a capability
+//!   added back only where [`CAP_ADD`] says why it is needed),
 //!   `no-new-privileges:true`, a non-root `user`, memory and CPU limits, a
 //!   restart policy, and a healthcheck (a one-shot job that others wait for
 //!   with `service_completed_successfully` has its exit status instead);
@@ -57,6 +58,15 @@ fn url_password(value: &str) -> Option<&str> {
     userinfo.split_once(':').map(|(_, p)| p)
 }
 
+/// The capabilities a service may add back, and why it provably needs them.
+const CAP_ADD: &[(&str, &str, &str)] = &[(
+    "coturn",
+    "NET_BIND_SERVICE",
+    "the image sets it as a file capability on turnserver, and the kernel \
+     refuses to run such a file when the capability is outside the bounding \
+     set (EPERM; checked with setpriv, see compose.yml)",
+)];
+
 /// What breaks the rules; warnings separately.
 fn violations(doc: &Value, images_md: &str) -> (Vec<String>, Vec<String>) {
     let mut errors = Vec::new();
@@ -89,6 +99,14 @@ fn violations(doc: &Value, images_md: &str) -> (Vec<String>, Vec<String>) {
         }
         if !strings(s.get("cap_drop")).iter().any(|c| c == "ALL") {
             fail("cap_drop: [ALL] is missing");
+        }
+        for cap in strings(s.get("cap_add")) {
+            let cap = cap.trim_start_matches("CAP_");
+            if !CAP_ADD.iter().any(|(svc, c, _)| *svc == name && *c == cap) {
+                fail(&format!(
+                    "adds capability {cap} without a reason in CAP_ADD"
+                ));
+            }
         }
         if !strings(s.get("security_opt"))
             .iter()
@@ -245,6 +263,7 @@ services:
     image: example/thing:latest
     ports: ["8080:8080"]
     user: root
+    cap_add: [NET_ADMIN]
     environment:
       API_SECRET: hunter2hunter2
       DATABASE_URL: postgres://u:plain@db/x
@@ -273,6 +292,7 @@ networks:
         "sloppy: no restart policy",
         "sloppy: no healthcheck",
         "sloppy: publishes ports (only traefik may)",
+        "sloppy: adds capability NET_ADMIN without a reason in CAP_ADD",
         "sloppy: image example/thing:latest has no version tag",
         "sloppy: image example/thing:latest has no sha256 digest",
         "sloppy: API_SECRET is written inline",
