@@ -238,6 +238,8 @@ pub struct ConnectionState {
     pub livekit_sid: Option<String>,
     /// Its `joinedAtMs`.
     pub joined_at_ms: Option<i64>,
+    /// When Estrade recorded the connection.
+    pub joined_at: Option<DateTime<Utc>>,
     /// Whether it was kicked.
     pub kicked: bool,
 }
@@ -249,7 +251,7 @@ pub async fn by_identity(
 ) -> Result<Option<ConnectionState>, sqlx::Error> {
     sqlx::query_as!(
         ConnectionState,
-        r#"select id, session_id, kind, presence, livekit_sid, joined_at_ms,
+        r#"select id, session_id, kind, presence, livekit_sid, joined_at_ms, joined_at,
                   kicked_at is not null as "kicked!"
              from participants where identity = $1"#,
         identity
@@ -265,7 +267,7 @@ pub async fn lock_connection(
 ) -> Result<ConnectionState, sqlx::Error> {
     sqlx::query_as!(
         ConnectionState,
-        r#"select id, session_id, kind, presence, livekit_sid, joined_at_ms,
+        r#"select id, session_id, kind, presence, livekit_sid, joined_at_ms, joined_at,
                   kicked_at is not null as "kicked!"
              from participants where id = $1 for update"#,
         id

@@ -594,8 +594,7 @@ impl Reconciler {
         let Some((mut tx, locked, current)) = self.lock_live(session, participant).await? else {
             return Ok(false);
         };
-        let now = estrade_db::participants::get(&mut *tx, participant).await?;
-        if current.presence != "present" || now.map(|p| p.joined_at) != Some(read_joined_at) {
+        if current.presence != "present" || current.joined_at != read_joined_at {
             return Ok(false);
         }
         estrade_db::participants::record_connection(
