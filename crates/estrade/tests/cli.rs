@@ -1,6 +1,7 @@
 //! The binary as an operator runs it: configuration errors, migrations,
-//! the first admin key, graceful shutdown on SIGTERM, and a one-off
-//! reconciliation run.
+//! the first admin key, graceful shutdown on SIGTERM, a one-off
+//! reconciliation run, and every role under the container's restrictions
+//! (as root only: unprivileged user, no capabilities, read-only root).
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -167,6 +168,11 @@ async fn start_stub() -> estrade_livekit_stub::Stub {
 
 async fn full_env(db: &PgPool, stub_url: &str) -> Vec<(&'static str, String)> {
     estrade_db::migrate(db).await.unwrap();
+    env_for(db, stub_url)
+}
+
+/// The configuration of every role, for the test's own database.
+fn env_for(db: &PgPool, stub_url: &str) -> Vec<(&'static str, String)> {
     let secret = "0123456789abcdef0123456789abcdef".to_owned();
     vec![
         ("DATABASE_URL", url_of(db)),
@@ -273,4 +279,124 @@ async fn run_blocking(cmd: &mut Command) -> std::process::Output {
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap()
+}
+
+/// `estrade` as the image runs it: uid and gid 65532, no capabilities at
+/// all (empty bounding set), `no_new_privs`, and a read-only root
+/// filesystem (a private mount namespace with `/` remounted read-only).
+/// `unshare` and `setpriv` exec, so the child's pid is estrade's.
+fn hardened(envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new("unshare");
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        "mount -o remount,bind,ro / && exec setpriv --reuid=65532 --regid=65532 \
+         --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all -- \"$@\"",
+        "hardened",
+        BIN,
+    ]);
+    cmd
+}
+
+/// A `/proc/<pid>/status` field.
+fn status_field(pid: u32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+        .trim()
+        .to_owned()
+}
+
+#[sqlx::test(migrations = false)]
+#[ignore = "needs root (mount namespace, setpriv): scripts/test runs it as root"]
+async fn every_role_runs_as_an_unprivileged_user_with_no_capabilities_on_a_read_only_root(
+    db: PgPool,
+) {
+    let stub = start_stub().await;
+    let env = env_for(&db, &stub.url());
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    // migrate, on an empty database.
+    let out = run_blocking(hardened(&envs).arg("migrate")).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let migrated: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(migrated > 0);
+
+    // serve: ready, and really under the restrictions.
+    let mut api = hardened(&envs)
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let listening = wait_for_log(&mut api, "API listening");
+    let addr = listening["listen"].as_str().unwrap().to_owned();
+    let pid = api.id();
+    assert_eq!(
+        status_field(pid, "Uid").split_whitespace().next(),
+        Some("65532")
+    );
+    assert_eq!(status_field(pid, "CapEff"), "0000000000000000");
+    assert_eq!(status_field(pid, "CapBnd"), "0000000000000000");
+    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+    let mountinfo = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    let root = mountinfo
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/"))
+        .expect("a root mount");
+    let options = root.split_whitespace().nth(5).unwrap();
+    assert!(
+        options.split(',').any(|o| o == "ro"),
+        "root mounted {options}"
+    );
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ready = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    // The container's healthcheck, under the same restrictions.
+    let probe =
+        run_blocking(hardened(&envs).args(["healthcheck", "--addr", &addr, "--path", "/readyz"]))
+            .await;
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+
+    // worker and a one-off reconciliation.
+    let mut worker = hardened(&envs)
+        .arg("worker")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_log(&mut worker, "worker running");
+    let out = run_blocking(hardened(&envs).args(["reconcile", "--once"])).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    for child in [&mut worker, &mut api] {
+        let status = terminate(child, Duration::from_secs(10));
+        assert!(status.success(), "{status}");
+    }
 }
