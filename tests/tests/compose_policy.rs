@@ -9,7 +9,9 @@
 //! - only Traefik publishes ports;
 //! - PostgreSQL and Redis only on `internal: true` networks;
 //! - every third-party image pinned by tag and sha256 digest (a missing
-//!   digest is a warning only while `compose/IMAGES.md` says why);
+//!   digest is a warning only while `compose/IMAGES.md` says why),
+//!   including the base images of what the stack builds (`dockerfile_inline`
+//!   and the repository's `Dockerfile`);
 //! - no secret written inline (secret-looking variables, URL passwords and
 //!   command arguments must come from `${…}`).
 
@@ -17,6 +19,19 @@ use serde_norway::Value;
 
 const COMPOSE: &str = include_str!("../../compose/compose.yml");
 const IMAGES: &str = include_str!("../../compose/IMAGES.md");
+const DOCKERFILE: &str = include_str!("../../Dockerfile");
+
+/// The images a Dockerfile starts from.
+fn from_images(dockerfile: &str) -> Vec<String> {
+    dockerfile
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let from = words.next()?.eq_ignore_ascii_case("FROM");
+            from.then(|| words.next().map(str::to_owned)).flatten()
+        })
+        .collect()
+}
 
 fn load(text: &str) -> Value {
     let mut doc: Value = serde_norway::from_str(text).expect("compose.yml is YAML");
@@ -68,7 +83,7 @@ const CAP_ADD: &[(&str, &str, &str)] = &[(
 )];
 
 /// What breaks the rules; warnings separately.
-fn violations(doc: &Value, images_md: &str) -> (Vec<String>, Vec<String>) {
+fn violations(doc: &Value, images_md: &str, dockerfile: &str) -> (Vec<String>, Vec<String>) {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let services = doc["services"].as_mapping().expect("services");
@@ -153,9 +168,20 @@ fn violations(doc: &Value, images_md: &str) -> (Vec<String>, Vec<String>) {
                 fail("must be only on internal networks");
             }
         }
-        if let Some(image) = s.get("image").and_then(Value::as_str)
-            && !image.starts_with("${")
-        {
+        // What the service runs: built from base images, or pulled.
+        let images = match s.get("build") {
+            Some(build) => match build.get("dockerfile_inline").and_then(Value::as_str) {
+                Some(inline) => from_images(inline),
+                None => from_images(dockerfile),
+            },
+            None => s
+                .get("image")
+                .and_then(Value::as_str)
+                .filter(|image| !image.starts_with("${"))
+                .map(|image| vec![image.to_owned()])
+                .unwrap_or_default(),
+        };
+        for image in &images {
             let (reference, digest) = image.split_once('@').unwrap_or((image, ""));
             let tagged = reference
                 .rsplit_once(':')
@@ -221,7 +247,7 @@ fn violations(doc: &Value, images_md: &str) -> (Vec<String>, Vec<String>) {
 #[test]
 fn the_compose_file_follows_every_hardening_rule() {
     let doc = load(COMPOSE);
-    let (errors, warnings) = violations(&doc, IMAGES);
+    let (errors, warnings) = violations(&doc, IMAGES, DOCKERFILE);
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -278,10 +304,19 @@ services:
     healthcheck: { test: ["CMD", "true"] }
     deploy: { resources: { limits: { cpus: "1", memory: 1G } } }
     networks: [public]
+  built:
+    build:
+      dockerfile_inline: |
+        FROM example/base:1.0
+        RUN true
+    image: built:local
+  ours:
+    build: { context: .., dockerfile: Dockerfile }
+    image: ours:local
 networks:
   public: {}
 "#;
-    let (errors, _) = violations(&load(bad), "");
+    let (errors, _) = violations(&load(bad), "", "FROM rust:1.95-bookworm AS build\n");
     let text = errors.join("\n");
     for expected in [
         "sloppy: read_only: true is missing",
@@ -299,6 +334,8 @@ networks:
         "sloppy: DATABASE_URL has a password written inline",
         "sloppy: command argument \"--static-auth-secret=abc\" holds an inline secret",
         "redis: must be only on internal networks",
+        "built: image example/base:1.0 has no sha256 digest",
+        "ours: image rust:1.95-bookworm has no sha256 digest",
     ] {
         assert!(text.contains(expected), "missed {expected:?} in:\n{text}");
     }

@@ -43,13 +43,16 @@ fn repo() -> &'static Path {
 /// A copy of the script and the template it renders.
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for (from, to) in [
-        ("scripts/gen-secrets", "scripts/gen-secrets"),
-        ("compose/livekit.yaml", "compose/livekit.yaml"),
+    for path in [
+        "scripts/gen-secrets",
+        "compose/livekit.yaml",
+        "compose/turnserver.conf",
+        "traefik/traefik.yml",
+        "traefik/dynamic/estrade.yml",
     ] {
-        let to = dir.path().join(to);
+        let to = dir.path().join(path);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(repo().join(from), &to).unwrap();
+        std::fs::copy(repo().join(path), &to).unwrap();
     }
     dir
 }
@@ -60,6 +63,18 @@ fn gen_secrets(dir: &Path) -> std::process::Output {
         .args(["school.example", "it@school.example"])
         .output()
         .unwrap()
+}
+
+#[test]
+fn gen_secrets_refuses_a_domain_that_would_break_the_configuration() {
+    let dir = workspace();
+    let out = Command::new("bash")
+        .arg(dir.path().join("scripts/gen-secrets"))
+        .args(["school.example|evil", "it@school.example"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("compose/.env").exists(), "nothing written");
 }
 
 #[test]
@@ -111,15 +126,68 @@ fn gen_secrets_writes_every_variable_with_strong_distinct_secrets_and_never_over
     let mode = std::fs::metadata(&env_path).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0, "only the owner reads compose/.env");
 
-    // LiveKit's configuration is rendered with the same TURN secret.
+    // LiveKit's TURN credential is coturn's REST scheme over the same
+    // secret, as Estrade's own credential code computes it.
     let livekit =
         std::fs::read_to_string(dir.path().join("compose/livekit.generated.yaml")).unwrap();
     assert!(references(&livekit).is_empty(), "placeholders left");
-    assert!(livekit.contains("turn.school.example"));
-    assert!(livekit.contains(&format!("secret: {}", env["TURN_SECRET"])));
+    let parsed: serde_norway::Value = serde_norway::from_str(&livekit).expect("YAML");
+    let turn = &parsed["rtc"]["turn_servers"][0];
+    assert_eq!(turn["host"].as_str(), Some("turn.school.example"));
+    assert_eq!(turn["port"].as_u64(), Some(443));
+    let username = "4102444800:livekit";
+    let password = estrade_core::turn::password(env["TURN_SECRET"].as_bytes(), username);
+    assert_eq!(turn["username"].as_str(), Some(username));
+    assert_eq!(
+        turn["credential"].as_str(),
+        Some(password.as_str()),
+        "the credential coturn expects"
+    );
+
+    // Traefik's static configuration gets the ACME e-mail.
+    let traefik =
+        std::fs::read_to_string(dir.path().join("compose/traefik.generated.yml")).unwrap();
+    assert!(references(&traefik).is_empty(), "placeholders left");
+    let parsed: serde_norway::Value = serde_norway::from_str(&traefik).expect("YAML");
+    assert_eq!(
+        parsed["certificatesResolvers"]["le"]["acme"]["email"].as_str(),
+        Some("it@school.example")
+    );
+    for rendered in [
+        "compose/livekit.generated.yaml",
+        "compose/traefik.generated.yml",
+    ] {
+        let mode = std::fs::metadata(dir.path().join(rendered))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o444, 0o444, "{rendered} readable in the containers");
+    }
 
     // A second run changes nothing: the secrets may be in use.
     let again = gen_secrets(dir.path());
     assert!(!again.status.success(), "a second run must refuse");
+    assert_eq!(std::fs::read_to_string(&env_path).unwrap(), written);
+
+    // --render makes the same files again from compose/.env.
+    for rendered in [
+        "compose/livekit.generated.yaml",
+        "compose/traefik.generated.yml",
+    ] {
+        std::fs::remove_file(dir.path().join(rendered)).unwrap();
+    }
+    let out = Command::new("bash")
+        .arg(dir.path().join("scripts/gen-secrets"))
+        .arg("--render")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |p: &str| std::fs::read_to_string(dir.path().join(p)).unwrap();
+    assert_eq!(read("compose/livekit.generated.yaml"), livekit);
+    assert_eq!(read("compose/traefik.generated.yml"), traefik);
     assert_eq!(std::fs::read_to_string(&env_path).unwrap(), written);
 }

@@ -276,25 +276,30 @@ fn a_campus_that_lets_only_443_out_reaches_coturn_over_tls_on_443_and_not_over_u
 /// The relay policy of the production configuration
 /// (`compose/turnserver.conf`, as Compose runs it: TURN over TCP on 3478
 /// behind Traefik, the secret and realm on the command line): it relays to
-/// LiveKit's address on the media network, and refuses every private
-/// address, so a TURN credential is not a way into internal hosts.
+/// LiveKit's address on the media network and refuses every other address,
+/// private or public, so a TURN credential is neither a way into internal
+/// hosts nor an open relay.
 #[test]
 #[ignore = "needs root, ip netns and coturn: scripts/test runs it as root"]
-fn the_production_coturn_configuration_relays_to_livekit_and_refuses_internal_hosts() {
+fn the_production_coturn_configuration_relays_to_livekit_and_nowhere_else() {
     const LIVEKIT_IP: &str = "172.31.0.2"; // fixed by compose.yml
+    // A public address (TEST-NET-2): the relay is no open proxy either.
+    const PUBLIC_IP: &str = "198.51.100.7";
     let dir = tempfile::tempdir().unwrap();
     let mut net = Network::new('b');
-    // LiveKit's media address, beside coturn.
-    run(&[
-        "ip",
-        "-n",
-        &net.server,
-        "addr",
-        "add",
-        &format!("{LIVEKIT_IP}/32"),
-        "dev",
-        "lo",
-    ]);
+    // LiveKit's media address and a public host, beside coturn.
+    for ip in [LIVEKIT_IP, PUBLIC_IP] {
+        run(&[
+            "ip",
+            "-n",
+            &net.server,
+            "addr",
+            "add",
+            &format!("{ip}/32"),
+            "dev",
+            "lo",
+        ]);
+    }
     let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../compose/turnserver.conf");
     let secret_arg = format!("--static-auth-secret={SECRET}");
     let listen_arg = format!("--listening-ip={SERVER_IP}");
@@ -320,6 +325,8 @@ fn the_production_coturn_configuration_relays_to_livekit_and_refuses_internal_ho
             LIVEKIT_IP,
             "-L",
             SERVER_IP,
+            "-L",
+            PUBLIC_IP,
             "-p",
             "3480",
         ],
@@ -356,10 +363,12 @@ fn the_production_coturn_configuration_relays_to_livekit_and_refuses_internal_ho
         "relaying to LiveKit must work: {output}\n{}",
         std::fs::read_to_string(dir.path().join("turnserver.log")).unwrap_or_default()
     );
-    let internal = relay_to(SERVER_IP);
-    let output = String::from_utf8_lossy(&internal.stdout);
-    assert!(
-        !internal.status.success() && output.contains("403"),
-        "relaying to a private address must be refused: {output}"
-    );
+    for (peer, what) in [(SERVER_IP, "a private"), (PUBLIC_IP, "a public")] {
+        let refused = relay_to(peer);
+        let output = String::from_utf8_lossy(&refused.stdout);
+        assert!(
+            !refused.status.success() && output.contains("403"),
+            "relaying to {what} address must be refused: {output}"
+        );
+    }
 }
