@@ -198,6 +198,8 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut stub_config = StubConfig::new(LIVEKIT_KEY, LIVEKIT_SECRET);
+        // Permission changes in the order they took effect (`Stub::permission_updates`).
+        stub_config.record_calls = true;
         if options.webhooks_to_app {
             stub_config.webhook_url = Some(format!("http://{addr}/webhooks/livekit"));
         }

@@ -354,6 +354,70 @@ async fn a_grant_decided_while_livekit_fails_reaches_livekit_after_it_recovers(d
     .await;
 }
 
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_grant_that_reaches_livekit_after_a_later_revoke_is_undone_by_its_own_enforcer(
+    db: PgPool,
+) {
+    // No worker and no reconciliation: only the enforcers can repair it.
+    let app = TestApp::spawn(db).await;
+    let c = app.class(moderated(), 1).await;
+    let learner = &c.learners[0];
+    let identity = learner["identity"].as_str().unwrap().to_owned();
+    let id = learner["participant_id"].clone();
+    // The grant's UpdateParticipant takes a slow path: it lands after the
+    // revoke decided later.
+    app.stub.set_faults(Faults {
+        hold_next_grant_ms: 1_000,
+        ..Faults::default()
+    });
+    let grant = {
+        let (client, url, teacher) = (
+            app.client.clone(),
+            app.url(&c.path("/floor/grant")),
+            c.teacher.clone(),
+        );
+        let body = json!({"participant_id": id});
+        tokio::spawn(async move {
+            let r = client.post(url).bearer_auth(teacher).json(&body).send();
+            r.await.unwrap().status()
+        })
+    };
+    until(Duration::from_secs(5), || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from floor_turns where state = 'speaking'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
+    let (status, floor) = app
+        .post_as(
+            &c.path("/floor/revoke"),
+            &c.teacher,
+            json!({"participant_id": id}),
+        )
+        .await;
+    assert_eq!(status, 200, "{floor}");
+    assert_eq!(grant.await.unwrap(), 200);
+
+    // LiveKit saw the revoke, then the late grant, then the grant's
+    // enforcer, finding the floor moved, applied the current decision.
+    let seen: Vec<bool> = app
+        .stub
+        .permission_updates()
+        .iter()
+        .filter(|u| u.identity == identity)
+        .map(|u| u.can_publish)
+        .collect();
+    assert_eq!(seen, [false, true, false], "the order LiveKit applied them");
+    let can_publish = app
+        .stub
+        .participant(c.room(), &identity)
+        .and_then(|p| p.permission)
+        .is_some_and(|p| p.can_publish);
+    assert!(!can_publish, "LiveKit must end at the latest decision");
+}
+
 /// Checks what must hold in any floor a client can observe.
 fn assert_floor_invariants(floor: &Value) {
     let max = floor["max_speakers"].as_u64().unwrap() as usize;

@@ -40,8 +40,9 @@ pub struct StubConfig {
     pub auto_create_rooms: bool,
     /// Webhook retry and age limits.
     pub timing: DeliveryTiming,
-    /// Whether to keep a log of the permission changes received, with the
-    /// time each arrived (for benchmarks: [`Stub::permission_updates`]).
+    /// Whether to keep a log of the permission changes received, in the
+    /// order they took effect, with the time each arrived (benchmarks, and
+    /// tests of ordering: [`Stub::permission_updates`]).
     pub record_calls: bool,
 }
 
@@ -96,6 +97,10 @@ pub struct Faults {
     pub reorder_webhooks: u32,
     /// Every webhook waits this long before its first try.
     pub webhook_delay_ms: u64,
+    /// The next UpdateParticipant that lets a participant publish takes
+    /// effect only after this long: a slow path, which a later call (say,
+    /// the revoke of another replica) overtakes.
+    pub hold_next_grant_ms: u64,
 }
 
 /// A room and everyone in it, as the stand-in sees them.

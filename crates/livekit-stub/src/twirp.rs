@@ -192,6 +192,11 @@ pub(crate) async fn room_service(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    if method == "UpdateParticipant"
+        && let Some(hold) = take_grant_hold(&shared, &headers, &body)
+    {
+        tokio::time::sleep(hold).await;
+    }
     if fail {
         return TwirpError::new("unavailable", "injected fault").into_response();
     }
@@ -199,6 +204,22 @@ pub(crate) async fn room_service(
         Ok(response) => response,
         Err(refusal) => refusal.into_response(),
     }
+}
+
+/// The hold of [`crate::Faults::hold_next_grant_ms`], taken if this call
+/// lets a participant publish.
+fn take_grant_hold(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Option<Duration> {
+    let mut faults = shared.faults.lock().expect("faults");
+    if faults.hold_next_grant_ms == 0 {
+        return None;
+    }
+    let req: proto::UpdateParticipantRequest = Format::of(headers).ok()?.decode(body).ok()?;
+    if !req.permission.is_some_and(|p| p.can_publish) {
+        return None;
+    }
+    Some(Duration::from_millis(std::mem::take(
+        &mut faults.hold_next_grant_ms,
+    )))
 }
 
 fn dispatch(
