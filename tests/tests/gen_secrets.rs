@@ -66,7 +66,7 @@ fn gen_secrets(dir: &Path) -> std::process::Output {
 }
 
 #[test]
-fn gen_secrets_refuses_a_domain_that_would_break_the_configuration() {
+fn gen_secrets_refuses_values_that_would_break_the_configuration() {
     let dir = workspace();
     let out = Command::new("bash")
         .arg(dir.path().join("scripts/gen-secrets"))
@@ -75,6 +75,22 @@ fn gen_secrets_refuses_a_domain_that_would_break_the_configuration() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(!dir.path().join("compose/.env").exists(), "nothing written");
+
+    // --render reads compose/.env literally: it never runs what it holds.
+    std::fs::write(
+        dir.path().join("compose/.env"),
+        "DOMAIN=school.example\nACME_EMAIL=it@school.example\nTURN_SECRET=$(touch ran)\n",
+    )
+    .unwrap();
+    let out = Command::new("bash")
+        .arg(dir.path().join("scripts/gen-secrets"))
+        .arg("--render")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!dir.path().join("ran").exists() && !dir.path().join("compose/ran").exists());
+    assert!(!dir.path().join("compose/livekit.generated.yaml").exists());
 }
 
 #[test]
@@ -135,7 +151,7 @@ fn gen_secrets_writes_every_variable_with_strong_distinct_secrets_and_never_over
     let turn = &parsed["rtc"]["turn_servers"][0];
     assert_eq!(turn["host"].as_str(), Some("turn.school.example"));
     assert_eq!(turn["port"].as_u64(), Some(443));
-    let username = "4102444800:livekit";
+    let username = "2147483647:livekit";
     let password = estrade_core::turn::password(env["TURN_SECRET"].as_bytes(), username);
     assert_eq!(turn["username"].as_str(), Some(username));
     assert_eq!(

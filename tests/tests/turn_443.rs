@@ -145,8 +145,12 @@ table inet campus {
 /// A learner's credential from Estrade's own code, as
 /// `GET /v1/connectivity` makes it.
 fn campus_credential() -> estrade_core::turn::TurnCredential {
+    credential_for(SECRET)
+}
+
+fn credential_for(secret: &str) -> estrade_core::turn::TurnCredential {
     estrade_core::turn::credential(
-        SECRET.as_bytes(),
+        secret.as_bytes(),
         "l-campus-learner",
         SystemTime::now(),
         Duration::from_secs(600),
@@ -273,12 +277,49 @@ fn a_campus_that_lets_only_443_out_reaches_coturn_over_tls_on_443_and_not_over_u
     );
 }
 
+/// Runs `scripts/gen-secrets` on a copy of the files it needs, in `dir`,
+/// and returns coturn's shared secret and LiveKit's rendered TURN username
+/// and credential.
+fn rendered_secrets(dir: &std::path::Path) -> (String, (String, String)) {
+    let repo = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    for path in [
+        "scripts/gen-secrets",
+        "compose/livekit.yaml",
+        "compose/turnserver.conf",
+        "traefik/traefik.yml",
+        "traefik/dynamic/estrade.yml",
+    ] {
+        let to = dir.join("copy").join(path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(repo.join(path), &to).unwrap();
+    }
+    let script = dir.join("copy/scripts/gen-secrets");
+    run(&[
+        "bash",
+        script.to_str().unwrap(),
+        "estrade.test",
+        "it@estrade.test",
+    ]);
+    let env = std::fs::read_to_string(dir.join("copy/compose/.env")).unwrap();
+    let secret = env
+        .lines()
+        .find_map(|l| l.strip_prefix("TURN_SECRET="))
+        .unwrap()
+        .to_owned();
+    let yaml = std::fs::read_to_string(dir.join("copy/compose/livekit.generated.yaml")).unwrap();
+    let parsed: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
+    let turn = &parsed["rtc"]["turn_servers"][0];
+    let field = |name: &str| turn[name].as_str().unwrap().to_owned();
+    (secret, (field("username"), field("credential")))
+}
+
 /// The relay policy of the production configuration
 /// (`compose/turnserver.conf`, as Compose runs it: TURN over TCP on 3478
 /// behind Traefik, the secret and realm on the command line): it relays to
 /// LiveKit's address on the media network and refuses every other address,
 /// private or public, so a TURN credential is neither a way into internal
-/// hosts nor an open relay.
+/// hosts nor an open relay; the secret and LiveKit's fixed credential are
+/// the ones `scripts/gen-secrets` makes.
 #[test]
 #[ignore = "needs root, ip netns and coturn: scripts/test runs it as root"]
 fn the_production_coturn_configuration_relays_to_livekit_and_nowhere_else() {
@@ -301,7 +342,8 @@ fn the_production_coturn_configuration_relays_to_livekit_and_nowhere_else() {
         ]);
     }
     let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../compose/turnserver.conf");
-    let secret_arg = format!("--static-auth-secret={SECRET}");
+    let (secret, livekit) = rendered_secrets(dir.path());
+    let secret_arg = format!("--static-auth-secret={secret}");
     let listen_arg = format!("--listening-ip={SERVER_IP}");
     let relay_arg = format!("--relay-ip={SERVER_IP}");
     let pid_arg = format!("--pidfile={}", dir.path().join("turnserver.pid").display());
@@ -333,36 +375,27 @@ fn the_production_coturn_configuration_relays_to_livekit_and_nowhere_else() {
         &dir.path().join("peer.log"),
     );
     wait_for_port(&net, "3478");
-    let credential = campus_credential();
-    let relay_to = |peer: &str| {
+    let estrade = credential_for(&secret);
+    let relay_as = |(username, password): (&str, &str), peer: &str| {
         net.client(&[
-            "-t",
-            "-p",
-            "3478",
-            "-u",
-            &credential.username,
-            "-w",
-            &credential.password,
-            "-e",
-            peer,
-            "-r",
-            "3480",
-            "-n",
-            "10",
-            "-m",
-            "1",
-            "-l",
-            "100",
-            SERVER_IP,
+            "-t", "-p", "3478", "-u", username, "-w", password, "-e", peer, "-r", "3480", "-n",
+            "10", "-m", "1", "-l", "100", SERVER_IP,
         ])
     };
-    let livekit = relay_to(LIVEKIT_IP);
-    let output = String::from_utf8_lossy(&livekit.stdout);
-    assert!(
-        livekit.status.success() && output.contains("tot_recv_bytes ~ 2000"),
-        "relaying to LiveKit must work: {output}\n{}",
-        std::fs::read_to_string(dir.path().join("turnserver.log")).unwrap_or_default()
-    );
+    let relay_to = |peer: &str| relay_as((&estrade.username, &estrade.password), peer);
+    // Both kinds of credential: Estrade's per-user one, and the fixed one
+    // scripts/gen-secrets renders into LiveKit's configuration.
+    for (who, relayed) in [
+        ("Estrade's", relay_to(LIVEKIT_IP)),
+        ("LiveKit's", relay_as((&livekit.0, &livekit.1), LIVEKIT_IP)),
+    ] {
+        let output = String::from_utf8_lossy(&relayed.stdout);
+        assert!(
+            relayed.status.success() && output.contains("tot_recv_bytes ~ 2000"),
+            "relaying to LiveKit with {who} credential must work: {output}\n{}",
+            std::fs::read_to_string(dir.path().join("turnserver.log")).unwrap_or_default()
+        );
+    }
     for (peer, what) in [(SERVER_IP, "a private"), (PUBLIC_IP, "a public")] {
         let refused = relay_to(peer);
         let output = String::from_utf8_lossy(&refused.stdout);
