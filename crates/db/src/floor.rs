@@ -536,14 +536,37 @@ pub async fn repair_failed(
     Ok(())
 }
 
-/// Gives a repair up (reconciliation takes over).
+/// A repair that met a floor still moving (not a failure): retried after
+/// `retry_in`, and the attempt it leased is given back.
+pub async fn repair_postponed(
+    db: impl sqlx::PgExecutor<'_>,
+    session_id: Uuid,
+    retry_in: Duration,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update floor_repairs
+            set next_attempt_at = now() + make_interval(secs => $2),
+                attempts = greatest(attempts - 1, 0)
+          where session_id = $1",
+        session_id,
+        retry_in.as_secs_f64(),
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Gives a repair up (reconciliation takes over), unless a new failure was
+/// recorded meanwhile.
 pub async fn drop_repair(
     db: impl sqlx::PgExecutor<'_>,
     session_id: Uuid,
+    generation: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "delete from floor_repairs where session_id = $1",
-        session_id
+        "delete from floor_repairs where session_id = $1 and generation = $2",
+        session_id,
+        generation
     )
     .execute(db)
     .await?;

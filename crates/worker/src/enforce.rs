@@ -43,6 +43,7 @@ pub async fn enforce(
     match sync_permissions(db, livekit, session_id, room, &targets, mirrored, decided).await {
         Ok(()) => {}
         Err(SyncError::StillMoving) => {
+            metrics::counter!("floor_enforce_still_moving_total").increment(1);
             schedule_repair(db, session_id, &targets, mirrored, &SyncError::StillMoving).await;
         }
         Err(error) => {
@@ -90,6 +91,7 @@ pub async fn bring_in_line(
 ) -> Result<(), String> {
     match sync_permissions(db, livekit, session_id, room, participants, mirrored, None).await {
         Err(SyncError::StillMoving) => {
+            metrics::counter!("floor_enforce_still_moving_total").increment(1);
             schedule_repair(
                 db,
                 session_id,
@@ -157,6 +159,11 @@ async fn repair_one(
     )
     .await;
     match synced {
+        // Decisions keep coming: not a failure, and no attempt used up.
+        Err(SyncError::StillMoving) => {
+            estrade_db::floor::repair_postponed(db, session.id, Duration::from_secs(1)).await?;
+            Ok(false)
+        }
         Ok(()) => {
             estrade_db::floor::repaired(db, session.id, repair.generation).await?;
             metrics::counter!("floor_repairs_total").increment(1);
@@ -164,7 +171,7 @@ async fn repair_one(
             Ok(true)
         }
         Err(error) if repair.attempts >= MAX_REPAIR_ATTEMPTS => {
-            estrade_db::floor::drop_repair(db, session.id).await?;
+            estrade_db::floor::drop_repair(db, session.id, repair.generation).await?;
             metrics::counter!("floor_repairs_abandoned_total").increment(1);
             tracing::error!(session.id = %session.id, %error, "LiveKit still refuses a floor change; left to reconciliation");
             Ok(false)
