@@ -367,7 +367,7 @@ async fn a_grant_that_reaches_livekit_after_a_later_revoke_is_undone_by_its_own_
     // The grant's UpdateParticipant takes a slow path: it lands after the
     // revoke decided later.
     app.stub.set_faults(Faults {
-        hold_next_grant_ms: 1_000,
+        hold_next_grant: true,
         ..Faults::default()
     });
     let grant = {
@@ -382,14 +382,8 @@ async fn a_grant_that_reaches_livekit_after_a_later_revoke_is_undone_by_its_own_
             r.await.unwrap().status()
         })
     };
-    until(Duration::from_secs(5), || async {
-        sqlx::query_scalar::<_, i64>("select count(*) from floor_turns where state = 'speaking'")
-            .fetch_one(&app.db)
-            .await
-            .unwrap()
-            == 1
-    })
-    .await;
+    // The grant is decided and its call is held in LiveKit's path.
+    eventually(Duration::from_secs(5), || app.stub.held_grants() == 1).await;
     let (status, floor) = app
         .post_as(
             &c.path("/floor/revoke"),
@@ -398,6 +392,7 @@ async fn a_grant_that_reaches_livekit_after_a_later_revoke_is_undone_by_its_own_
         )
         .await;
     assert_eq!(status, 200, "{floor}");
+    app.stub.release_held_grant();
     assert_eq!(grant.await.unwrap(), 200);
 
     // LiveKit saw the revoke, then the late grant, then the grant's

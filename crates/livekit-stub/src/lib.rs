@@ -97,10 +97,17 @@ pub struct Faults {
     pub reorder_webhooks: u32,
     /// Every webhook waits this long before its first try.
     pub webhook_delay_ms: u64,
-    /// The next UpdateParticipant that lets a participant publish takes
-    /// effect only after this long: a slow path, which a later call (say,
-    /// the revoke of another replica) overtakes.
-    pub hold_next_grant_ms: u64,
+    /// The next UpdateParticipant that lets a participant publish is held
+    /// until [`Stub::release_held_grant`]: a slow path, which a later call
+    /// (say, the revoke of another replica) overtakes.
+    pub hold_next_grant: bool,
+}
+
+/// Grants held by [`Faults::hold_next_grant`].
+#[derive(Default)]
+pub(crate) struct GrantHold {
+    pub(crate) held: std::sync::atomic::AtomicUsize,
+    pub(crate) release: tokio::sync::Notify,
 }
 
 /// A room and everyone in it, as the stand-in sees them.
@@ -123,6 +130,8 @@ pub(crate) struct Shared {
     pub(crate) webhooks: webhooks::Sender,
     /// The permission changes received, when recording.
     pub(crate) updates: Option<Arc<Mutex<Vec<PermissionUpdate>>>>,
+    /// Grants held by a fault.
+    pub(crate) grant_hold: Arc<GrantHold>,
 }
 
 impl Shared {
@@ -132,6 +141,7 @@ impl Shared {
         world.auto_create_rooms = config.auto_create_rooms;
         Self {
             updates: config.record_calls.then(Default::default),
+            grant_hold: Arc::default(),
             verifier: TokenVerifier::with_api_key(&config.api_key, &config.api_secret),
             world: Arc::new(Mutex::new(world)),
             webhooks: webhooks::Sender::new(
@@ -318,6 +328,19 @@ impl Stub {
             .as_ref()
             .map(|log| log.lock().expect("updates").clone())
             .unwrap_or_default()
+    }
+
+    /// How many grants [`Faults::hold_next_grant`] is holding now.
+    pub fn held_grants(&self) -> usize {
+        self.shared
+            .grant_hold
+            .held
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Lets the held grant take effect.
+    pub fn release_held_grant(&self) {
+        self.shared.grant_hold.release.notify_one();
     }
 
     /// Replaces the injected faults.

@@ -192,10 +192,12 @@ pub(crate) async fn room_service(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    if method == "UpdateParticipant"
-        && let Some(hold) = take_grant_hold(&shared, &headers, &body)
-    {
-        tokio::time::sleep(hold).await;
+    if method == "UpdateParticipant" && take_grant_hold(&shared, &headers, &body) {
+        use std::sync::atomic::Ordering;
+        let hold = &shared.grant_hold;
+        hold.held.fetch_add(1, Ordering::SeqCst);
+        hold.release.notified().await;
+        hold.held.fetch_sub(1, Ordering::SeqCst);
     }
     if fail {
         return TwirpError::new("unavailable", "injected fault").into_response();
@@ -206,20 +208,21 @@ pub(crate) async fn room_service(
     }
 }
 
-/// The hold of [`crate::Faults::hold_next_grant_ms`], taken if this call
-/// lets a participant publish.
-fn take_grant_hold(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Option<Duration> {
+/// Whether [`crate::Faults::hold_next_grant`] holds this call (one that
+/// lets a participant publish); the fault is then spent.
+fn take_grant_hold(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> bool {
     let mut faults = shared.faults.lock().expect("faults");
-    if faults.hold_next_grant_ms == 0 {
-        return None;
+    if !faults.hold_next_grant {
+        return false;
     }
-    let req: proto::UpdateParticipantRequest = Format::of(headers).ok()?.decode(body).ok()?;
-    if !req.permission.is_some_and(|p| p.can_publish) {
-        return None;
+    let grants = Format::of(headers)
+        .ok()
+        .and_then(|f| f.decode::<proto::UpdateParticipantRequest>(body).ok())
+        .is_some_and(|req| req.permission.is_some_and(|p| p.can_publish));
+    if grants {
+        faults.hold_next_grant = false;
     }
-    Some(Duration::from_millis(std::mem::take(
-        &mut faults.hold_next_grant_ms,
-    )))
+    grants
 }
 
 fn dispatch(
