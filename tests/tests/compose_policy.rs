@@ -21,16 +21,31 @@ const COMPOSE: &str = include_str!("../../compose/compose.yml");
 const IMAGES: &str = include_str!("../../compose/IMAGES.md");
 const DOCKERFILE: &str = include_str!("../../Dockerfile");
 
-/// The images a Dockerfile starts from.
+/// The images a Dockerfile starts from (not its own earlier stages; flags
+/// such as `--platform` skipped).
 fn from_images(dockerfile: &str) -> Vec<String> {
-    dockerfile
-        .lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            let from = words.next()?.eq_ignore_ascii_case("FROM");
-            from.then(|| words.next().map(str::to_owned)).flatten()
-        })
-        .collect()
+    let mut stages = Vec::new();
+    let mut images = Vec::new();
+    for line in dockerfile.lines() {
+        let mut words = line.split_whitespace();
+        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
+            continue;
+        }
+        let mut words = words.filter(|w| !w.starts_with("--"));
+        let Some(image) = words.next() else { continue };
+        if !stages
+            .iter()
+            .any(|s: &String| s.eq_ignore_ascii_case(image))
+        {
+            images.push(image.to_owned());
+        }
+        if words.next().is_some_and(|w| w.eq_ignore_ascii_case("AS"))
+            && let Some(stage) = words.next()
+        {
+            stages.push(stage.to_owned());
+        }
+    }
+    images
 }
 
 fn load(text: &str) -> Value {

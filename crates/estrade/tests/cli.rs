@@ -307,6 +307,17 @@ fn hardened(envs: &[(&str, &str)]) -> Command {
     cmd
 }
 
+/// A child killed when dropped, so a failed assertion leaves no process
+/// holding the test database.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `/proc/<pid>/status` field.
 fn status_field(pid: u32, field: &str) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -341,14 +352,16 @@ async fn every_role_runs_as_an_unprivileged_user_with_no_capabilities_on_a_read_
     assert!(migrated > 0);
 
     // serve: ready, and really under the restrictions.
-    let mut api = hardened(&envs)
-        .arg("serve")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let listening = wait_for_log(&mut api, "API listening");
+    let mut api = Running(
+        hardened(&envs)
+            .arg("serve")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let listening = wait_for_log(&mut api.0, "API listening");
     let addr = listening["listen"].as_str().unwrap().to_owned();
-    let pid = api.id();
+    let pid = api.0.id();
     assert_eq!(
         status_field(pid, "Uid").split_whitespace().next(),
         Some("65532")
@@ -357,9 +370,10 @@ async fn every_role_runs_as_an_unprivileged_user_with_no_capabilities_on_a_read_
     assert_eq!(status_field(pid, "CapBnd"), "0000000000000000");
     assert_eq!(status_field(pid, "NoNewPrivs"), "1");
     let mountinfo = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    // The last mount on `/` is the one in effect.
     let root = mountinfo
         .lines()
-        .find(|l| l.split_whitespace().nth(4) == Some("/"))
+        .rfind(|l| l.split_whitespace().nth(4) == Some("/"))
         .expect("a root mount");
     let options = root.split_whitespace().nth(5).unwrap();
     assert!(
@@ -381,12 +395,14 @@ async fn every_role_runs_as_an_unprivileged_user_with_no_capabilities_on_a_read_
     );
 
     // worker and a one-off reconciliation.
-    let mut worker = hardened(&envs)
-        .arg("worker")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_log(&mut worker, "worker running");
+    let mut worker = Running(
+        hardened(&envs)
+            .arg("worker")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_log(&mut worker.0, "worker running");
     let out = run_blocking(hardened(&envs).args(["reconcile", "--once"])).await;
     assert_eq!(
         out.status.code(),
@@ -396,7 +412,7 @@ async fn every_role_runs_as_an_unprivileged_user_with_no_capabilities_on_a_read_
     );
 
     for child in [&mut worker, &mut api] {
-        let status = terminate(child, Duration::from_secs(10));
+        let status = terminate(&mut child.0, Duration::from_secs(10));
         assert!(status.success(), "{status}");
     }
 }
