@@ -618,6 +618,25 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// Copies `scripts/gen-secrets` and every file it reads or renders into
+/// `dir`, laid out as in the repository, and returns the copy's path: the
+/// script then writes into `dir`, never into the checkout.
+pub fn gen_secrets_copy(dir: &std::path::Path) -> std::path::PathBuf {
+    let repo = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    for path in [
+        "scripts/gen-secrets",
+        "compose/livekit.yaml",
+        "compose/turnserver.conf",
+        "traefik/traefik.yml",
+        "traefik/dynamic/estrade.yml",
+    ] {
+        let to = dir.join(path);
+        std::fs::create_dir_all(to.parent().expect("a folder")).expect("mkdir");
+        std::fs::copy(repo.join(path), &to).expect("copy");
+    }
+    dir.join("scripts/gen-secrets")
+}
+
 /// Polls an async `condition` until it holds, panicking after `timeout`.
 pub async fn until<F, Fut>(timeout: Duration, mut condition: F)
 where

@@ -36,24 +36,10 @@ fn env_file(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn repo() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-/// A copy of the script and the template it renders.
+/// A copy of the script and the files it reads and renders.
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for path in [
-        "scripts/gen-secrets",
-        "compose/livekit.yaml",
-        "compose/turnserver.conf",
-        "traefik/traefik.yml",
-        "traefik/dynamic/estrade.yml",
-    ] {
-        let to = dir.path().join(path);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(repo().join(path), &to).unwrap();
-    }
+    estrade_tests::gen_secrets_copy(dir.path());
     dir
 }
 

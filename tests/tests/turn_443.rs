@@ -281,19 +281,7 @@ fn a_campus_that_lets_only_443_out_reaches_coturn_over_tls_on_443_and_not_over_u
 /// and returns coturn's shared secret and LiveKit's rendered TURN username
 /// and credential.
 fn rendered_secrets(dir: &std::path::Path) -> (String, (String, String)) {
-    let repo = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    for path in [
-        "scripts/gen-secrets",
-        "compose/livekit.yaml",
-        "compose/turnserver.conf",
-        "traefik/traefik.yml",
-        "traefik/dynamic/estrade.yml",
-    ] {
-        let to = dir.join("copy").join(path);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(repo.join(path), &to).unwrap();
-    }
-    let script = dir.join("copy/scripts/gen-secrets");
+    let script = estrade_tests::gen_secrets_copy(&dir.join("copy"));
     run(&[
         "bash",
         script.to_str().unwrap(),
