@@ -500,8 +500,9 @@ pub async fn lease_repairs(
     .await
 }
 
-/// A repair done: removed, unless a new failure was recorded meanwhile.
-pub async fn repaired(
+/// Removes a repair, done or given up (reconciliation takes over), unless
+/// a new failure was recorded meanwhile.
+pub async fn remove_repair(
     db: impl sqlx::PgExecutor<'_>,
     session_id: Uuid,
     generation: i64,
@@ -516,57 +517,25 @@ pub async fn repaired(
     Ok(())
 }
 
-/// A repair that failed again: retried after `retry_in`.
-pub async fn repair_failed(
+/// Retries a repair after `retry_in`. With `error`, it failed again; without,
+/// it met a floor still moving (not a failure), and the attempt it leased
+/// is given back.
+pub async fn retry_repair(
     db: impl sqlx::PgExecutor<'_>,
     session_id: Uuid,
-    error: &str,
+    error: Option<&str>,
     retry_in: Duration,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update floor_repairs
-            set next_attempt_at = now() + make_interval(secs => $3), last_error = $2
+            set next_attempt_at = now() + make_interval(secs => $3),
+                last_error = coalesce($2, last_error),
+                attempts = case when $2::text is null then greatest(attempts - 1, 0)
+                                else attempts end
           where session_id = $1",
         session_id,
         error,
         retry_in.as_secs_f64(),
-    )
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// A repair that met a floor still moving (not a failure): retried after
-/// `retry_in`, and the attempt it leased is given back.
-pub async fn repair_postponed(
-    db: impl sqlx::PgExecutor<'_>,
-    session_id: Uuid,
-    retry_in: Duration,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update floor_repairs
-            set next_attempt_at = now() + make_interval(secs => $2),
-                attempts = greatest(attempts - 1, 0)
-          where session_id = $1",
-        session_id,
-        retry_in.as_secs_f64(),
-    )
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// Gives a repair up (reconciliation takes over), unless a new failure was
-/// recorded meanwhile.
-pub async fn drop_repair(
-    db: impl sqlx::PgExecutor<'_>,
-    session_id: Uuid,
-    generation: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "delete from floor_repairs where session_id = $1 and generation = $2",
-        session_id,
-        generation
     )
     .execute(db)
     .await?;

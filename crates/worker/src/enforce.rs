@@ -161,24 +161,25 @@ async fn repair_one(
     match synced {
         // Decisions keep coming: not a failure, and no attempt used up.
         Err(SyncError::StillMoving) => {
-            estrade_db::floor::repair_postponed(db, session.id, Duration::from_secs(1)).await?;
+            estrade_db::floor::retry_repair(db, session.id, None, Duration::from_secs(1)).await?;
             Ok(false)
         }
         Ok(()) => {
-            estrade_db::floor::repaired(db, session.id, repair.generation).await?;
+            estrade_db::floor::remove_repair(db, session.id, repair.generation).await?;
             metrics::counter!("floor_repairs_total").increment(1);
             tracing::info!(session.id = %session.id, attempts = repair.attempts, "LiveKit now matches the floor");
             Ok(true)
         }
         Err(error) if repair.attempts >= MAX_REPAIR_ATTEMPTS => {
-            estrade_db::floor::drop_repair(db, session.id, repair.generation).await?;
+            estrade_db::floor::remove_repair(db, session.id, repair.generation).await?;
             metrics::counter!("floor_repairs_abandoned_total").increment(1);
             tracing::error!(session.id = %session.id, %error, "LiveKit still refuses a floor change; left to reconciliation");
             Ok(false)
         }
         Err(error) => {
             let retry_in = retry_delay(repair.attempts);
-            estrade_db::floor::repair_failed(db, session.id, &error.to_string(), retry_in).await?;
+            let error = error.to_string();
+            estrade_db::floor::retry_repair(db, session.id, Some(&error), retry_in).await?;
             Ok(false)
         }
     }
