@@ -170,11 +170,20 @@ async fn room_finished(
     Ok(Applied::default())
 }
 
-fn presence_of(stored: &str) -> Presence {
-    match stored {
-        "present" => Presence::Present,
-        "left" => Presence::Left,
-        _ => Presence::Invited,
+/// What the presence ordering rules need of a stored connection (shared
+/// with reconciliation, which repairs presence through the same rules).
+pub(crate) fn seen(current: &participants::ConnectionState) -> Seen<'_> {
+    Seen {
+        presence: match current.presence.as_str() {
+            "present" => Presence::Present,
+            "left" => Presence::Left,
+            _ => Presence::Invited,
+        },
+        connection: current
+            .livekit_sid
+            .as_deref()
+            .map(|sid| (current.joined_at_ms.unwrap_or(0), sid)),
+        kicked: current.kicked,
     }
 }
 
@@ -191,14 +200,7 @@ async fn presence(
         return Ok(Applied::default());
     };
     let current = participants::lock_connection(conn, found.id).await?;
-    let seen = Seen {
-        presence: presence_of(&current.presence),
-        connection: current
-            .livekit_sid
-            .as_deref()
-            .map(|sid| (current.joined_at_ms.unwrap_or(0), sid)),
-        kicked: current.kicked,
-    };
+    let seen = seen(&current);
     let decision = match webhook::decide_presence(&seen, joined, event) {
         // Once a session has ended nobody becomes present in it.
         PresenceDecision::Join if session.status == "ended" => {

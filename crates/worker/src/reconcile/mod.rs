@@ -30,7 +30,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 use estrade_core::floor::Command;
-use estrade_core::webhook::{self, Connection, PresenceDecision, Seen};
+use estrade_core::webhook::{self, Connection, PresenceDecision};
 use estrade_db::audit::{self, Actor, Entry};
 use estrade_db::reconcile::Member;
 use estrade_db::sessions::Session;
@@ -553,14 +553,7 @@ impl Reconciler {
         let Some((mut tx, _, current)) = self.lock_live(session, participant).await? else {
             return Ok(false);
         };
-        let seen = Seen {
-            presence: presence_of(&current.presence),
-            connection: current
-                .livekit_sid
-                .as_deref()
-                .map(|s| (current.joined_at_ms.unwrap_or(0), s)),
-            kicked: current.kicked,
-        };
+        let seen = crate::jobs::webhook::seen(&current);
         if webhook::decide_presence(&seen, true, connection) != PresenceDecision::Join {
             return Ok(false);
         }
@@ -629,14 +622,6 @@ impl Reconciler {
             .await;
         }
         Ok(true)
-    }
-}
-
-fn presence_of(stored: &str) -> webhook::Presence {
-    match stored {
-        "present" => webhook::Presence::Present,
-        "left" => webhook::Presence::Left,
-        _ => webhook::Presence::Invited,
     }
 }
 
