@@ -89,7 +89,7 @@ select case when received_at >= :'mark' then 'measured' else 'warm-up' end as ph
        round((1000 * percentile_cont(0.5) within group (order by extract(epoch from processed_at - received_at)))::numeric, 1) as p50_ms,
        round((1000 * percentile_cont(0.99) within group (order by extract(epoch from processed_at - received_at)))::numeric, 1) as p99_ms,
        round((1000 * max(extract(epoch from processed_at - received_at)))::numeric, 1) as max_ms,
-       count(*) filter (where enqueued_at is not null) as swept
+       count(*) filter (where applied_via = 'inbox') as swept
   from webhook_inbox where status = 'processed'
  group by 1 order by 1;
 SQL

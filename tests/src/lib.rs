@@ -3,6 +3,8 @@
 //! real Redis (`REDIS_URL`, or a private `redis-server`) and an in-process
 //! LiveKit stand-in.
 
+pub mod backlog;
+
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

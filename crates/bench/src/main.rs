@@ -69,6 +69,23 @@ enum Scenario {
         #[arg(long, default_value_t = 0.05)]
         drift: f64,
     },
+    /// A backlog of webhook events stored and queued while no worker runs,
+    /// then drained by `estrade worker`.
+    Backlog {
+        /// Live sessions.
+        #[arg(long, default_value_t = 10)]
+        rooms: usize,
+        /// Learners per session.
+        #[arg(long, default_value_t = 25)]
+        learners: usize,
+        /// Connections per learner (four events each).
+        #[arg(long, default_value_t = 100)]
+        cycles: usize,
+        /// Empty the queue in Redis before the worker starts: the worker
+        /// then drains the backlog from the inbox.
+        #[arg(long)]
+        empty_redis: bool,
+    },
     /// Resident memory of the server with many open streams.
     SseMemory {
         /// Streams to open.
@@ -96,22 +113,9 @@ impl Drop for Server {
 impl Server {
     async fn start(args: &Args, livekit_url: &str) -> anyhow::Result<Self> {
         let base = format!("http://127.0.0.1:{}", args.port);
-        let child = Command::new(&args.estrade)
-            .arg("serve")
+        let child = role(args, "serve", livekit_url)
             .env("ESTRADE_LISTEN", format!("127.0.0.1:{}", args.port))
             .env("ESTRADE_METRICS_LISTEN", "127.0.0.1:0")
-            .env("LIVEKIT_URL", livekit_url)
-            .env("LIVEKIT_API_KEY", LIVEKIT_KEY)
-            .env("LIVEKIT_API_SECRET", LIVEKIT_SECRET)
-            .env("ESTRADE_PUBLIC_URL", "https://bench.estrade.test")
-            .env(
-                "ESTRADE_PARTICIPANT_TOKEN_SECRET",
-                "bench-participant-secret-0123456789abcdef",
-            )
-            .env("ESTRADE_LOG", "warn")
-            .env("ESTRADE_JOINS_PER_CODE_PER_MIN", "1000000")
-            .env("ESTRADE_TOKEN_MINTS_PER_S", "1000000")
-            .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {}", args.estrade))?;
         let server = Self { child, base };
@@ -136,6 +140,26 @@ impl Server {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .context("VmRSS")
     }
+}
+
+/// `estrade ROLE` with the benchmark's LiveKit and secrets (the database
+/// and Redis come from the environment).
+fn role(args: &Args, role: &str, livekit_url: &str) -> Command {
+    let mut cmd = Command::new(&args.estrade);
+    cmd.arg(role)
+        .env("LIVEKIT_URL", livekit_url)
+        .env("LIVEKIT_API_KEY", LIVEKIT_KEY)
+        .env("LIVEKIT_API_SECRET", LIVEKIT_SECRET)
+        .env("ESTRADE_PUBLIC_URL", "https://bench.estrade.test")
+        .env(
+            "ESTRADE_PARTICIPANT_TOKEN_SECRET",
+            "bench-participant-secret-0123456789abcdef",
+        )
+        .env("ESTRADE_LOG", "warn")
+        .env("ESTRADE_JOINS_PER_CODE_PER_MIN", "1000000")
+        .env("ESTRADE_TOKEN_MINTS_PER_S", "1000000")
+        .stdout(Stdio::null());
+    cmd
 }
 
 /// JSON calls to the API.
@@ -581,6 +605,144 @@ async fn sse_memory(
     Ok(())
 }
 
+/// Stores and queues a backlog as the webhook endpoint does, with no
+/// worker running, then starts `estrade worker` and times how long it takes
+/// to apply every event.
+async fn backlog(
+    args: &Args,
+    api: &Api,
+    stub: &Stub,
+    shape: estrade_tests::backlog::Shape,
+    empty_redis: bool,
+) -> anyhow::Result<()> {
+    let teacher = api.teacher(&args.admin_key).await?;
+    let mut rooms = Vec::new();
+    for _ in 0..shape.rooms {
+        let session = api
+            .live_session(&teacher, json!({"mode": "moderated", "max_speakers": 1}))
+            .await?;
+        let code = session["join_code"].as_str().context("code")?;
+        let mut identities = Vec::new();
+        for i in 0..shape.learners_per_room {
+            let learner = api
+                .call(
+                    "/v1/join",
+                    "",
+                    json!({"code": code, "name": format!("Learner {i}")}),
+                )
+                .await?;
+            identities.push(learner["identity"].as_str().context("identity")?.to_owned());
+        }
+        rooms.push((
+            session["room_name"].as_str().context("room")?.to_owned(),
+            identities,
+        ));
+    }
+    let events = estrade_tests::backlog::events(&rooms, shape.cycles);
+    let total = events.len() as i64;
+    let db = sqlx::PgPool::connect(&std::env::var("DATABASE_URL")?).await?;
+    let namespace = std::env::var("ESTRADE_REDIS_NAMESPACE")?;
+    let redis = redis::Client::open(std::env::var("REDIS_URL")?)?;
+    let queue = estrade_worker::WebhookQueue::new(
+        redis::aio::ConnectionManager::new(redis.clone()).await?,
+        &namespace,
+    );
+    // Jobs an earlier run left under this namespace would be drained too.
+    clear_namespace(&redis, &namespace).await?;
+    let started = Instant::now();
+    estrade_tests::backlog::fill(&db, &queue, &events).await;
+    println!(
+        "backlog: {total} events stored and queued in {:.1} s ({} rooms of {} learners); queue depth {}",
+        started.elapsed().as_secs_f64(),
+        shape.rooms,
+        shape.learners_per_room,
+        queue.depth().await?
+    );
+    if empty_redis {
+        clear_namespace(&redis, &namespace).await?;
+        println!(
+            "backlog: Redis emptied; queue depth {}",
+            queue.depth().await?
+        );
+    }
+    let metrics_port = args.port + 1;
+    let mut worker = role(args, "worker", &stub.url())
+        .env(
+            "ESTRADE_METRICS_LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .spawn()?;
+    let started = Instant::now();
+    let processed = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from webhook_inbox where status = 'processed'",
+        )
+        .fetch_one(&db)
+        .await
+    };
+    let mut last_report = Instant::now();
+    loop {
+        let done = processed().await?;
+        if done == total {
+            break;
+        }
+        if last_report.elapsed() > Duration::from_secs(5) {
+            last_report = Instant::now();
+            println!(
+                "backlog: {done} applied after {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        if started.elapsed() > Duration::from_secs(1800) {
+            let _ = worker.kill();
+            bail!("only {done} of {total} applied in 30 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let via: Vec<(Option<String>, i64)> =
+        sqlx::query_as("select applied_via, count(*) from webhook_inbox group by 1 order by 1")
+            .fetch_all(&db)
+            .await?;
+    let page = api
+        .client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let series = |name: &str| {
+        page.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_owned))
+            .unwrap_or_else(|| "absent".to_owned())
+    };
+    let _ = worker.kill();
+    let _ = worker.wait();
+    clear_namespace(&redis, &namespace).await?;
+    println!(
+        "backlog: {total} events applied in {secs:.1} s: {:.0} events/s; applied via {via:?}; consumer failures {}",
+        total as f64 / secs,
+        series("webhooks_consumer_failures_total")
+    );
+    Ok(())
+}
+
+/// Deletes every Redis key under `namespace` (the queue's jobs).
+async fn clear_namespace(redis: &redis::Client, namespace: &str) -> anyhow::Result<()> {
+    let mut conn = redis.get_multiplexed_async_connection().await?;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{namespace}:*"))
+        .query_async(&mut conn)
+        .await?;
+    for chunk in keys.chunks(1000) {
+        redis::cmd("DEL")
+            .arg(chunk)
+            .query_async::<()>(&mut conn)
+            .await?;
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -605,6 +767,19 @@ async fn main() -> anyhow::Result<()> {
             per_room,
             drift,
         } => reconcile(&args, &api, &stub, rooms, per_room, drift).await,
+        Scenario::Backlog {
+            rooms,
+            learners,
+            cycles,
+            empty_redis,
+        } => {
+            let shape = estrade_tests::backlog::Shape {
+                rooms,
+                learners_per_room: learners,
+                cycles,
+            };
+            backlog(&args, &api, &stub, shape, empty_redis).await
+        }
         Scenario::SseMemory { streams, sessions } => {
             sse_memory(&args, &api, &server, streams, sessions).await
         }

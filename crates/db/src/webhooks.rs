@@ -65,17 +65,90 @@ pub async fn lock(conn: &mut PgConnection, event_id: &str) -> Result<Option<Stor
     .await
 }
 
-/// Marks a locked event processed. Returns the seconds since it was
-/// received (the end-to-end apply latency).
-pub async fn mark_processed(conn: &mut PgConnection, event_id: &str) -> Result<f64, sqlx::Error> {
+/// A pending event locked for applying it with others of its room.
+#[derive(Debug, Clone)]
+pub struct Locked {
+    /// LiveKit's event id.
+    pub event_id: String,
+    /// Failed attempts so far.
+    pub attempts: i32,
+    /// The event as LiveKit sent it.
+    pub payload: Value,
+}
+
+/// Locks those of `event_ids` that are pending and due, skipping any that
+/// another worker holds (as [`lock`] does for one event).
+pub async fn lock_pending(
+    conn: &mut PgConnection,
+    event_ids: &[String],
+) -> Result<Vec<Locked>, sqlx::Error> {
+    sqlx::query_as!(
+        Locked,
+        "select event_id, attempts, payload from webhook_inbox
+          where event_id = any($1) and status = 'pending' and next_attempt_at <= now()
+            for update skip locked",
+        event_ids,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Which path carried an event to the worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A job from the Redis queue (the fast path).
+    Queue,
+    /// Straight from this inbox, when the queue could not deliver it.
+    Inbox,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Queue => "queue",
+            Via::Inbox => "inbox",
+        }
+    }
+}
+
+/// Marks a locked event processed, recording the path that carried it.
+/// Returns the seconds since it was received (the end-to-end apply
+/// latency).
+pub async fn mark_processed(
+    conn: &mut PgConnection,
+    event_id: &str,
+    via: Via,
+) -> Result<f64, sqlx::Error> {
     sqlx::query_scalar!(
         r#"update webhook_inbox
-              set status = 'processed', processed_at = clock_timestamp()
+              set status = 'processed', processed_at = clock_timestamp(), applied_via = $2
             where event_id = $1
         returning extract(epoch from processed_at - received_at)::float8 as "seconds!""#,
         event_id,
+        via.as_str(),
     )
     .fetch_one(conn)
+    .await
+}
+
+/// Marks locked events processed at one instant, recording the path that
+/// carried them. Returns the seconds since each was received.
+pub async fn mark_all_processed(
+    conn: &mut PgConnection,
+    event_ids: &[String],
+    via: Via,
+) -> Result<Vec<f64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"with t as (select clock_timestamp() as at)
+           update webhook_inbox
+              set status = 'processed', processed_at = t.at, applied_via = $2
+             from t
+            where event_id = any($1)
+        returning extract(epoch from processed_at - received_at)::float8 as "seconds!""#,
+        event_ids,
+        via.as_str(),
+    )
+    .fetch_all(conn)
     .await
 }
 
@@ -110,27 +183,34 @@ pub async fn record_failure(
     .await
 }
 
-/// Claims up to `limit` pending events that are due and have not been
-/// (re-)enqueued for `grace`: new events the API enqueued itself get that
-/// long to be applied before the sweeper steps in. Claimed rows are stamped
-/// so another sweeper does not take them in the next `grace`.
-pub async fn claim_due(
+/// A pending event the queue has not delivered in time.
+#[derive(Debug, Clone)]
+pub struct Due {
+    /// LiveKit's event id.
+    pub event_id: String,
+    /// Its room (events of one room are applied in this order).
+    pub room_name: Option<String>,
+}
+
+/// Up to `limit` pending events that are due and were stored (or queued
+/// again by a replay) more than `grace` ago, oldest first: LiveKit's
+/// `createdAt` (events without one last), then arrival. Nothing is locked here: applying an event
+/// locks its row (`lock`, skip locked), so a queue job and the inbox path
+/// never apply the same event twice.
+pub async fn due(
     db: impl PgExecutor<'_>,
     grace: std::time::Duration,
     limit: i64,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<Due>, sqlx::Error> {
     let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
-    sqlx::query_scalar!(
-        "update webhook_inbox set enqueued_at = now()
-          where event_id in (
-                select event_id from webhook_inbox
-                 where status = 'pending' and next_attempt_at <= now()
-                   and coalesce(enqueued_at, received_at)
-                       <= now() - make_interval(secs => $1::bigint / 1000.0)
-                 order by next_attempt_at
-                 limit $2
-                   for update skip locked)
-      returning event_id",
+    sqlx::query_as!(
+        Due,
+        "select event_id, room_name from webhook_inbox
+          where status = 'pending' and next_attempt_at <= now()
+            and coalesce(enqueued_at, received_at)
+                <= now() - make_interval(secs => $1::bigint / 1000.0)
+          order by event_created_at, received_at, event_id
+          limit $2",
         grace_ms,
         limit,
     )

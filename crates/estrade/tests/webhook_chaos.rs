@@ -6,6 +6,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use estrade_tests::backlog::Shape;
 use estrade_tests::{Options, RedisServer, TestApp, until};
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
@@ -122,10 +123,10 @@ async fn wait_processed(app: &TestApp, n: i64) {
 }
 
 /// Whether `event_id` was applied from the API's own push through Redis
-/// (the sweeper stamps `enqueued_at` on what it queues).
+/// (not by the sweeper, straight from the inbox).
 async fn applied_through_the_queue(db: &PgPool, event_id: &str) -> bool {
     sqlx::query_scalar(
-        "select status = 'processed' and enqueued_at is null from webhook_inbox where event_id = $1",
+        "select status = 'processed' and applied_via = 'queue' from webhook_inbox where event_id = $1",
     )
     .bind(event_id)
     .fetch_optional(db)
@@ -252,8 +253,8 @@ async fn redis_outage(db: PgPool, redis: &mut RedisServer) {
     let class = class(&app, 3).await;
     let joined =
         |i: usize| presence_event("participant_joined", &class.room, &class.learners[i].1, i);
-    // The sweeper waits 10 s before queueing again, so an event applied
-    // sooner with no sweeper stamp went through Redis.
+    // The sweeper leaves an event to the queue for 10 s before applying it
+    // from the inbox.
     let mut worker = spawn_worker(&app, &[("ESTRADE_WEBHOOK_REQUEUE_AFTER_S", "10".into())]);
 
     assert_eq!(app.deliver(&joined(0)).await, 200);
@@ -445,5 +446,250 @@ async fn the_worker_serves_its_backlog_and_apply_metrics(db: PgPool) {
             && text.contains("webhook_apply_latency_seconds_count 1")
     })
     .await;
+    worker.kill();
+}
+
+/// `rooms` live sessions of `per_room` admitted learners (no hands raised):
+/// `(room, identities)` of each.
+async fn rooms(app: &TestApp, rooms: usize, per_room: usize) -> Vec<(String, Vec<String>)> {
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "Chef").await;
+    let mut out = Vec::new();
+    for r in 0..rooms {
+        let session = app
+            .live_session(
+                &teacher,
+                json!({"title": format!("Bread {r}"), "max_learners": 1000}),
+            )
+            .await;
+        let code = session["join_code"].as_str().unwrap();
+        let mut identities = Vec::new();
+        for i in 0..per_room {
+            let (status, joined) = app.join(code, &format!("Learner {i}")).await;
+            assert_eq!(status, 200, "{joined}");
+            identities.push(joined["identity"].as_str().unwrap().to_owned());
+        }
+        out.push((
+            session["room_name"].as_str().unwrap().to_owned(),
+            identities,
+        ));
+    }
+    out
+}
+
+/// What a backlog run left: every event applied, once in effect. When
+/// `in_order` (the inbox path applies a room's events in LiveKit's order),
+/// every microphone was flagged before its unpublish; otherwise a track's
+/// unpublish may have been applied first, and then its late publish
+/// rightly flags nothing.
+async fn assert_backlog_applied_once(db: &PgPool, shape: Shape, in_order: bool) {
+    assert_eq!(
+        processed(db).await,
+        shape.events() as i64,
+        "every stored event applied"
+    );
+    assert_eq!(
+        scalar(
+            db,
+            "select count(*) from webhook_inbox where status <> 'processed' or applied_via is null"
+        )
+        .await,
+        0,
+        "no dead letter, nothing pending"
+    );
+    let (learners, tracks) = (shape.learners() as i64, shape.tracks() as i64);
+    assert_eq!(
+        scalar(
+            db,
+            "select count(*) from participant_tracks where unpublished_at is not null"
+        )
+        .await,
+        tracks,
+        "every microphone recorded, and unpublished"
+    );
+    let flagged = scalar(
+        db,
+        "select count(*) from participant_tracks where unauthorized",
+    )
+    .await;
+    let audited = scalar(
+        db,
+        "select count(*) from audit_log where action = 'track.unauthorized'",
+    )
+    .await;
+    let audited_tracks = scalar(
+        db,
+        "select count(distinct details->>'track_sid') from audit_log where action = 'track.unauthorized'",
+    )
+    .await;
+    assert_eq!(audited, flagged, "one audit entry per flagged microphone");
+    assert_eq!(audited, audited_tracks, "no microphone audited twice");
+    if in_order {
+        assert_eq!(
+            flagged, tracks,
+            "every microphone was published without the floor"
+        );
+    }
+    // In effect: each learner ends gone, on its newest connection.
+    let newest = format!("PA\\_%\\_{}", shape.cycles - 1);
+    let on_newest: i64 = sqlx::query_scalar(
+        "select count(*) from participants
+          where kind = 'learner' and presence = 'left' and livekit_sid like $1",
+    )
+    .bind(newest)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert_eq!(
+        on_newest, learners,
+        "every learner left, on its newest connection"
+    );
+}
+
+/// The worker's Prometheus metrics, once it serves them.
+async fn scrape(app: &TestApp, url: &str) -> String {
+    until(WAIT, || async {
+        app.client
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|res| res.status().is_success())
+    })
+    .await;
+    let res = app.client.get(url).send().await.expect("metrics");
+    res.text().await.expect("metrics text")
+}
+
+/// The value of an unlabelled series in a Prometheus text page.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// 100,000 events accepted while no worker runs (stored and queued as the
+/// API does), then a worker: `empty_redis` empties Redis in between (the
+/// queue lost every job). Returns once every event is applied, with the
+/// worker's metrics URL.
+async fn backlog(db: PgPool, redis: &RedisServer, empty_redis: bool) -> (TestApp, String, Worker) {
+    let shape = Shape::HUNDRED_THOUSAND;
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            redis_url: redis.url.clone(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let rooms = rooms(&app, shape.rooms, shape.learners_per_room).await;
+    let events = estrade_tests::backlog::events(&rooms, shape.cycles);
+    let queue = estrade_api::AppState::new(&app.config, app.db.clone())
+        .expect("redis url")
+        .queue;
+    estrade_tests::backlog::fill(&app.db, &queue, &events).await;
+    let total = events.len() as u64;
+    assert_eq!(queue.depth().await.unwrap(), total, "every event queued");
+    if empty_redis {
+        let mut conn = redis::Client::open(redis.url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        redis::cmd("FLUSHALL").query::<()>(&mut conn).unwrap();
+        assert_eq!(queue.depth().await.unwrap(), 0);
+    }
+    assert_eq!(processed(&app.db).await, 0, "no worker ran yet");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+    let worker = spawn_worker(
+        &app,
+        &[
+            ("ESTRADE_METRICS_LISTEN", format!("127.0.0.1:{port}")),
+            ("ESTRADE_WEBHOOK_REQUEUE_AFTER_S", "5".into()),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let db = app.db.clone();
+    until(Duration::from_secs(900), || {
+        let db = db.clone();
+        async move { processed(&db).await == total as i64 }
+    })
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{total} events applied in {secs:.1} s ({:.0}/s) from {} (a debug build; bench/webhook_backlog.sh measures the release)",
+        total as f64 / secs,
+        if empty_redis {
+            "the inbox"
+        } else {
+            "the queue"
+        }
+    );
+    assert_backlog_applied_once(&app.db, shape, empty_redis).await;
+    (app, metrics_url, worker)
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_backlog_of_100000_events_queued_while_no_worker_ran_is_drained_with_no_consumer_failure(
+    db: PgPool,
+) {
+    let redis = RedisServer::start();
+    let (app, metrics_url, mut worker) = backlog(db, &redis, false).await;
+    let metrics = scrape(&app, &metrics_url).await;
+    assert_eq!(
+        metric(&metrics, "webhooks_consumer_failures_total"),
+        Some(0.0),
+        "{metrics}"
+    );
+    // The consumer took every job (the inbox path helped with the oldest,
+    // in order, while the queue was behind).
+    let queue = estrade_api::AppState::new(&app.config, app.db.clone())
+        .expect("redis url")
+        .queue;
+    until(WAIT, || async { queue.depth().await.unwrap() == 0 }).await;
+    assert!(worker.is_running(), "the worker never exited");
+    worker.kill();
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_backlog_of_100000_events_that_redis_lost_is_drained_from_the_inbox_in_order_per_room(
+    db: PgPool,
+) {
+    let redis = RedisServer::start();
+    let (app, metrics_url, mut worker) = backlog(db, &redis, true).await;
+    let metrics = scrape(&app, &metrics_url).await;
+    assert_eq!(
+        metric(&metrics, "webhooks_consumer_failures_total"),
+        Some(0.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "webhooks_applied_from_inbox_total"),
+        Some(100_000.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        scalar(
+            &app.db,
+            "select count(*) from webhook_inbox where applied_via = 'inbox'"
+        )
+        .await,
+        100_000
+    );
+    // Within a room, no event was applied before one LiveKit sent earlier.
+    let out_of_order = scalar(
+        &app.db,
+        "select count(*) from (
+           select processed_at < lag(processed_at) over (
+                    partition by room_name order by event_created_at, received_at, event_id) as early
+             from webhook_inbox) e
+          where early",
+    )
+    .await;
+    assert_eq!(out_of_order, 0, "events applied in order per room");
+    assert!(worker.is_running(), "the worker never exited");
     worker.kill();
 }

@@ -4,11 +4,16 @@
 //!
 //! apalis-redis 1.0 has weak spots this module works around rather than
 //! trusts: a consumer dies on a Redis error or stall, so `consume_webhooks`
-//! restarts it with backoff (0.25 s, 0.5 s, then every second) under a fresh worker name (a name reused inside
-//! the heartbeat window is refused); a job can be lost with a killed
-//! worker or a Redis restart, so the sweeper pushes again every inbox row
-//! still pending after a grace period, and applies rows itself while Redis
-//! cannot take them.
+//! restarts it with backoff (0.25 s, 0.5 s, then every second) under a
+//! fresh worker name (a name reused inside the heartbeat window is
+//! refused); a job can be lost with a killed worker or a Redis restart; and
+//! its 1.0.0 release sent every job through a scheduled set that a backlog
+//! of ~8,000 jobs made unreadable for good (patched in `vendor/apalis-redis`).
+//! So Redis is only the fast path: whenever the queue does not deliver (the
+//! consumer failing or stalled, Redis unreachable or empty of what the
+//! inbox still holds), the sweeper applies the overdue events straight from
+//! PostgreSQL, oldest first and in order per room, until the queue carries
+//! them again.
 
 pub mod enforce;
 pub mod events;
@@ -104,8 +109,17 @@ pub async fn run(
         })
     };
     tracing::info!("worker running");
-    let consumer = consume_webhooks(&config, &db, &livekit, &notifier, &queue, &shutdown);
-    let sweeper = sweep(&config, &db, &livekit, &notifier, &queue, &shutdown);
+    // Zero until something happens, so that alerts see the series at once.
+    metrics::counter!("webhooks_consumer_failures_total").absolute(0);
+    metrics::counter!("webhooks_applied_from_inbox_total").absolute(0);
+    metrics::gauge!("webhooks_inbox_path_active").set(0.0);
+    let health = std::sync::Arc::new(ConsumerHealth::default());
+    let consumer = consume_webhooks(
+        &config, &db, &livekit, &notifier, &queue, &health, &shutdown,
+    );
+    let sweeper = sweep(
+        &config, &db, &livekit, &notifier, &queue, &health, &shutdown,
+    );
     let timers = floor_timers(&db, &livekit, &notifier, &shutdown);
     let (scheduled, (), (), ()) = tokio::join!(scheduled, consumer, sweeper, timers);
     scheduled?;
@@ -132,6 +146,7 @@ async fn consume_webhooks(
     livekit: &estrade_livekit::Gateway,
     notifier: &events::Notifier,
     queue: &WebhookQueue,
+    health: &std::sync::Arc<ConsumerHealth>,
     shutdown: &CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(250);
@@ -148,6 +163,7 @@ async fn consume_webhooks(
             .data(db.clone())
             .data(livekit.clone())
             .data(notifier.clone())
+            .data(health.clone())
             .concurrency(config.concurrency)
             .build(jobs::webhook::handle);
         let stop = shutdown.clone();
@@ -160,6 +176,8 @@ async fn consume_webhooks(
             break;
         }
         metrics::counter!("worker_consumer_restarts_total").increment(1);
+        metrics::counter!("webhooks_consumer_failures_total").increment(1);
+        health.failed();
         match result {
             Ok(()) => tracing::warn!("webhook consumer stopped; restarting"),
             Err(error) => tracing::warn!(%error, "webhook consumer failed; restarting"),
@@ -220,28 +238,132 @@ async fn floor_timers(
     }
 }
 
-/// Every second: pushes again the pending events that are due and have
-/// waited longer than `requeue_after` (applying them here while Redis
-/// refuses them), and publishes the backlog as metrics. Every minute:
-/// clears finished jobs out of Redis.
+/// What the sweeper needs to know of the consumer: when it last failed,
+/// and how many jobs it has handled (its progress). Shared by the consumer
+/// loop, its job handler and the sweeper.
+#[derive(Debug, Default)]
+pub struct ConsumerHealth {
+    last_failure: std::sync::Mutex<Option<Instant>>,
+    handled: AtomicU64,
+    inbox_path: std::sync::atomic::AtomicBool,
+    aside: std::sync::atomic::AtomicBool,
+}
+
+impl ConsumerHealth {
+    fn failed(&self) {
+        *self.last_failure.lock().expect("not poisoned") = Some(Instant::now());
+    }
+
+    fn failed_within(&self, period: Duration) -> bool {
+        self.last_failure
+            .lock()
+            .expect("not poisoned")
+            .is_some_and(|at| at.elapsed() < period)
+    }
+
+    /// Counts one job taken from the queue.
+    pub fn handled_one(&self) {
+        self.handled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn handled(&self) -> u64 {
+        self.handled.load(Ordering::Relaxed)
+    }
+
+    /// Whether the sweeper is applying events from the inbox.
+    fn inbox_path_active(&self) -> bool {
+        self.inbox_path.load(Ordering::Relaxed)
+    }
+
+    /// Whether the consumer stands aside: while the sweeper drains a
+    /// backlog from the inbox, the consumer only clears the queue. The
+    /// events of its jobs are in the inbox, where the sweeper applies them
+    /// in order per room; a consumer applying them too would only contend
+    /// for the same sessions.
+    pub fn stands_aside(&self) -> bool {
+        self.aside.load(Ordering::Relaxed)
+    }
+
+    fn set_inbox_path(&self, active: bool, backlog: bool) {
+        self.inbox_path.store(active, Ordering::Relaxed);
+        self.aside.store(active && backlog, Ordering::Relaxed);
+        metrics::gauge!("webhooks_inbox_path_active").set(if active { 1.0 } else { 0.0 });
+    }
+}
+
+/// Why the queue cannot be trusted to deliver what the inbox holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueueTrouble {
+    /// Redis did not answer three times in a row.
+    Unreachable,
+    /// The consumer failed in the last ten seconds.
+    ConsumerFailing,
+    /// Jobs wait in Redis but the consumer took none for `requeue_after`.
+    ConsumerStalled,
+    /// More than `BEHIND_DEPTH` jobs wait in Redis: a backlog (the worker
+    /// was away). The inbox path applies the oldest in batches, in order,
+    /// while the consumer takes the rest (and skips what is done).
+    Behind,
+    /// Redis holds no job: whatever the inbox still has overdue, Redis lost
+    /// (a restart without persistence) or never got (a failed push).
+    Empty,
+}
+
+impl QueueTrouble {
+    fn as_str(self) -> &'static str {
+        match self {
+            QueueTrouble::Unreachable => "queue_unreachable",
+            QueueTrouble::ConsumerFailing => "consumer_failing",
+            QueueTrouble::ConsumerStalled => "consumer_stalled",
+            QueueTrouble::Behind => "queue_behind",
+            QueueTrouble::Empty => "queue_empty",
+        }
+    }
+}
+
+/// Every second: judges whether the queue delivers; when it does not,
+/// applies the overdue pending events straight from PostgreSQL (the inbox
+/// path) until none is left, and publishes the backlog as metrics. Every
+/// minute: clears finished jobs out of Redis.
 async fn sweep(
     config: &WorkerConfig,
     db: &PgPool,
     livekit: &estrade_livekit::Gateway,
     notifier: &events::Notifier,
     queue: &WebhookQueue,
+    health: &ConsumerHealth,
     shutdown: &CancellationToken,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_vacuum = Instant::now();
+    let mut progress = (health.handled(), Instant::now());
+    let mut misses = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        if let Err(error) = sweep_once(config, db, livekit, notifier, queue).await {
-            tracing::warn!(%error, "webhook sweep failed");
+        if health.handled() != progress.0 {
+            progress = (health.handled(), Instant::now());
+        }
+        let trouble = queue_trouble(config, queue, health, progress.1, &mut misses).await;
+        // With no trouble, the inbox path still takes what has waited three
+        // grace periods: a job the queue lost while it otherwise works.
+        let (reason, grace) = match trouble {
+            Some(trouble) => (trouble.as_str(), config.requeue_after),
+            None => ("jobs_lost", config.requeue_after * 3),
+        };
+        match drain_inbox(db, livekit, notifier, grace, reason, health, shutdown).await {
+            Ok(0) if health.inbox_path_active() => {
+                health.set_inbox_path(false, false);
+                tracing::info!("no webhook overdue any more: the queue carries them again");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "applying webhooks from the inbox failed"),
+        }
+        if let Err(error) = publish_backlog(db).await {
+            tracing::warn!(%error, "reading the webhook backlog failed");
         }
         if last_vacuum.elapsed() > Duration::from_secs(60) {
             last_vacuum = Instant::now();
@@ -252,61 +374,120 @@ async fn sweep(
     }
 }
 
-/// One sweep. Returns how many events it queued again or applied.
-///
-/// When the Redis queue is empty, the due events were lost by Redis (a
-/// restart, a killed consumer): they are queued again. When it is not (the
-/// consumer is behind or gone) or Redis does not take a push within 250 ms,
-/// pushing more would only add duplicates: the sweeper applies them itself,
-/// eight at a time. Either way Postgres decides what is still to do.
-pub async fn sweep_once(
+/// Whether (and why) the queue cannot be trusted with the overdue events.
+/// `misses` counts the depth reads in a row that Redis did not answer
+/// within a second: three make it unreachable (one slow answer under load
+/// does not).
+async fn queue_trouble(
     config: &WorkerConfig,
-    db: &PgPool,
-    livekit: &estrade_livekit::Gateway,
-    notifier: &events::Notifier,
     queue: &WebhookQueue,
-) -> Result<usize, sqlx::Error> {
-    use futures::StreamExt as _;
-    const PUSH_TIMEOUT: Duration = Duration::from_millis(250);
-    let due = estrade_db::webhooks::claim_due(db, config.requeue_after, 500).await?;
-    let depth = tokio::time::timeout(PUSH_TIMEOUT, queue.depth())
+    health: &ConsumerHealth,
+    last_progress: Instant,
+    misses: &mut u32,
+) -> Option<QueueTrouble> {
+    let depth = tokio::time::timeout(Duration::from_secs(1), queue.depth())
         .await
         .ok()
         .and_then(Result::ok);
-    if let Some(depth) = depth {
-        metrics::gauge!("webhooks_queue_depth").set(depth as f64);
-    }
-    let mut push = depth == Some(0);
-    let mut direct = Vec::new();
-    for event_id in &due {
-        if push {
-            match tokio::time::timeout(PUSH_TIMEOUT, queue.push_again(event_id)).await {
-                Ok(Ok(())) => continue,
-                _ => push = false,
-            }
+    match depth {
+        Some(depth) => {
+            *misses = 0;
+            metrics::gauge!("webhooks_queue_depth").set(depth as f64);
         }
-        direct.push(event_id.as_str());
+        None => *misses += 1,
     }
-    futures::stream::iter(direct.iter().copied())
-        .for_each_concurrent(8, |event_id| async move {
-            if let Err(error) = jobs::webhook::apply(db, livekit, notifier, event_id).await {
-                tracing::warn!(event.id = %event_id, %error, "sweeper could not apply a webhook");
-            }
-        })
-        .await;
-    if !due.is_empty() {
-        metrics::counter!("webhooks_swept_total").increment(due.len() as u64);
-        tracing::info!(
-            events = due.len(),
-            applied_here = direct.len(),
-            "pending webhooks taken up by the sweeper"
-        );
+    match depth {
+        None if *misses >= 3 => Some(QueueTrouble::Unreachable),
+        _ if health.failed_within(Duration::from_secs(10)) => Some(QueueTrouble::ConsumerFailing),
+        None => None,
+        Some(0) => Some(QueueTrouble::Empty),
+        Some(_) if last_progress.elapsed() >= config.requeue_after => {
+            Some(QueueTrouble::ConsumerStalled)
+        }
+        Some(depth) if depth > BEHIND_DEPTH => Some(QueueTrouble::Behind),
+        Some(_) => None,
     }
+}
+
+/// Jobs waiting in Redis past which the queue is behind (a backlog).
+const BEHIND_DEPTH: u64 = 1000;
+/// Events read from the inbox per pass.
+const INBOX_BATCH: i64 = 1000;
+/// Rooms applied at once on the inbox path (each room's events in order).
+const INBOX_ROOMS_AT_ONCE: usize = 16;
+/// A room's events applied in one transaction on the inbox path.
+const INBOX_CHUNK: usize = 100;
+
+/// The inbox path: applies every pending event that is due and has waited
+/// longer than `grace`, oldest first, a room's events in order (up
+/// to 100 in one transaction) and up to 16 rooms at once, in passes of
+/// 1,000, until none is left or `shutdown`. Events are locked as they are
+/// applied (skip locked), so a queue job for the same event finds it taken
+/// or processed.
+/// Returns how many it applied.
+async fn drain_inbox(
+    db: &PgPool,
+    livekit: &estrade_livekit::Gateway,
+    notifier: &events::Notifier,
+    grace: Duration,
+    reason: &'static str,
+    health: &ConsumerHealth,
+    shutdown: &CancellationToken,
+) -> Result<usize, sqlx::Error> {
+    use futures::StreamExt as _;
+    let mut applied = 0;
+    loop {
+        let due = estrade_db::webhooks::due(db, grace, INBOX_BATCH).await?;
+        let full = due.len() as i64 == INBOX_BATCH;
+        let backlog = reason == QueueTrouble::Behind.as_str();
+        if !due.is_empty() && (!health.inbox_path_active() || health.stands_aside() != backlog) {
+            health.set_inbox_path(true, backlog);
+            tracing::warn!(
+                reason,
+                "the queue does not deliver: applying pending webhooks straight from PostgreSQL"
+            );
+        }
+        let mut rooms: Vec<Vec<String>> = Vec::new();
+        let mut room_of: std::collections::HashMap<Option<String>, usize> = Default::default();
+        for event in due {
+            let at = *room_of.entry(event.room_name).or_insert_with(|| {
+                rooms.push(Vec::new());
+                rooms.len() - 1
+            });
+            rooms[at].push(event.event_id);
+        }
+        let pass: usize = futures::stream::iter(rooms)
+            .map(|events| async move {
+                let mut applied = 0;
+                for chunk in events.chunks(INBOX_CHUNK) {
+                    let via = estrade_db::webhooks::Via::Inbox;
+                    match jobs::webhook::apply_in_order(db, livekit, notifier, chunk, via).await {
+                        Ok(n) => applied += n,
+                        Err(error) => {
+                            tracing::warn!(%error, "could not apply webhooks from the inbox");
+                        }
+                    }
+                }
+                applied
+            })
+            .buffer_unordered(INBOX_ROOMS_AT_ONCE)
+            .fold(0, |sum, n| async move { sum + n })
+            .await;
+        metrics::counter!("webhooks_applied_from_inbox_total").increment(pass as u64);
+        applied += pass;
+        if !full || shutdown.is_cancelled() {
+            return Ok(applied);
+        }
+    }
+}
+
+/// The inbox's backlog as gauges an operator can alert on.
+async fn publish_backlog(db: &PgPool) -> Result<(), sqlx::Error> {
     let backlog = estrade_db::webhooks::backlog(db).await?;
     metrics::gauge!("webhooks_pending").set(backlog.pending as f64);
     metrics::gauge!("webhooks_dead_letters").set(backlog.failed as f64);
     metrics::gauge!("webhooks_oldest_pending_seconds").set(backlog.oldest_pending_s);
-    Ok(due.len())
+    Ok(())
 }
 
 /// apalis-redis keeps every finished job's data and id until a vacuum, and

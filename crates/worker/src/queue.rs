@@ -77,15 +77,24 @@ impl WebhookQueue {
         self.push(task).await
     }
 
-    /// Jobs waiting in Redis to be taken by a consumer.
+    /// Jobs waiting in Redis to be taken by a consumer: those on the
+    /// active list and those in the scheduled set (which apalis promotes
+    /// to the list as they fall due).
     pub async fn depth(&self) -> Result<u64, PushError> {
         let mut storage = self.storage.clone();
-        let list = storage.get_config().active_jobs_list();
-        redis::cmd("LLEN")
+        let (list, scheduled) = {
+            let config = storage.get_config();
+            (config.active_jobs_list(), config.scheduled_jobs_set())
+        };
+        let (active, waiting): (u64, u64) = redis::pipe()
+            .cmd("LLEN")
             .arg(list)
+            .cmd("ZCARD")
+            .arg(scheduled)
             .query_async(storage.get_connection())
             .await
-            .map_err(|e| PushError(e.to_string()))
+            .map_err(|e| PushError(e.to_string()))?;
+        Ok(active + waiting)
     }
 
     async fn push(&self, task: Task<ApplyWebhook>) -> Result<(), PushError> {

@@ -9,7 +9,7 @@
 //!
 //! Retries live in Postgres, not in apalis: a failed attempt is recorded
 //! on the row (attempts, last error, next attempt time) and the sweeper
-//! pushes it again when due; after `MAX_ATTEMPTS`, or at once for an event
+//! applies it from the inbox when due; after `MAX_ATTEMPTS`, or at once for an event
 //! that can never apply, it becomes a dead letter.
 
 use apalis::prelude::{BoxDynError, Data};
@@ -19,12 +19,16 @@ use estrade_core::webhook::{
 };
 use estrade_db::audit::{self, Actor, Entry};
 use estrade_db::tracks::TrackEvent;
+use estrade_db::webhooks::Via;
 use estrade_db::{floor, participants, sessions, tracks, webhooks};
 use estrade_livekit::Gateway;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
+use crate::ConsumerHealth;
 use crate::events::Notifier;
 use crate::queue::ApplyWebhook;
 
@@ -47,20 +51,28 @@ pub async fn handle(
     db: Data<PgPool>,
     livekit: Data<Gateway>,
     notifier: Data<Notifier>,
+    health: Data<Arc<ConsumerHealth>>,
 ) -> Result<(), BoxDynError> {
-    if let Err(error) = apply(&db, &livekit, &notifier, &job.event_id).await {
+    health.handled_one();
+    // The sweeper drains a backlog from the inbox, this event with it.
+    if health.stands_aside() {
+        return Ok(());
+    }
+    if let Err(error) = apply(&db, &livekit, &notifier, &job.event_id, Via::Queue).await {
         tracing::warn!(event.id = %job.event_id, %error, "webhook not applied; left pending");
     }
     Ok(())
 }
 
-/// Applies `event_id` if it is pending; once committed, tells the API
-/// replicas the session has news and LiveKit what the floor became.
+/// Applies `event_id` if it is pending (`via` says which path brought it);
+/// once committed, tells the API replicas the session has news and LiveKit
+/// what the floor became.
 pub async fn apply(
     db: &PgPool,
     livekit: &Gateway,
     notifier: &Notifier,
     event_id: &str,
+    via: Via,
 ) -> Result<Outcome, sqlx::Error> {
     let mut tx = db.begin().await?;
     let Some(row) = webhooks::lock(&mut tx, event_id).await? else {
@@ -99,7 +111,7 @@ pub async fn apply(
         }
         return Ok(Outcome::Failed);
     }
-    let latency = webhooks::mark_processed(&mut tx, event_id).await?;
+    let latency = webhooks::mark_processed(&mut tx, event_id, via).await?;
     tx.commit().await?;
     if let Some(session) = applied.session {
         notifier.notify(session);
@@ -110,6 +122,78 @@ pub async fn apply(
     metrics::histogram!("webhook_apply_latency_seconds").record(latency);
     metrics::counter!("webhooks_applied_total").increment(1);
     Ok(Outcome::Applied)
+}
+
+/// Applies events of one room in the order given, in one transaction: one
+/// commit (one WAL flush) for all, and each event sees the effects of those
+/// before it. Events another worker holds or already applied are skipped.
+/// If any event fails or can never apply, nothing of the batch is kept and
+/// each event is applied on its own instead ([`apply`]: its failure is
+/// recorded on its row, the others go through). Returns how many this call
+/// applied.
+pub async fn apply_in_order(
+    db: &PgPool,
+    livekit: &Gateway,
+    notifier: &Notifier,
+    event_ids: &[String],
+    via: Via,
+) -> Result<usize, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let mut rows = webhooks::lock_pending(&mut tx, event_ids).await?;
+    let position: std::collections::HashMap<&str, usize> = event_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    rows.sort_by_key(|row| position.get(row.event_id.as_str()).copied());
+    let mut done = Vec::with_capacity(rows.len());
+    let mut after = Vec::with_capacity(rows.len());
+    for row in rows {
+        let effect = match LiveKitEvent::from_json(&row.payload) {
+            Ok(event) => effect(&mut tx, event).await.ok(),
+            Err(_) => None,
+        };
+        let Some(applied) = effect else {
+            tx.rollback().await?;
+            return one_by_one(db, livekit, notifier, event_ids, via).await;
+        };
+        done.push(row.event_id);
+        after.push(applied);
+    }
+    let latencies = webhooks::mark_all_processed(&mut tx, &done, via).await?;
+    tx.commit().await?;
+    let mut told = std::collections::HashSet::new();
+    for applied in after {
+        if let Some(session) = applied.session
+            && told.insert(session)
+        {
+            notifier.notify(session);
+        }
+        if let Some(e) = applied.enforcement {
+            crate::enforce::enforce(db, livekit, e.session_id, &e.room, &e.decision).await;
+        }
+    }
+    for latency in latencies {
+        metrics::histogram!("webhook_apply_latency_seconds").record(latency);
+    }
+    metrics::counter!("webhooks_applied_total").increment(done.len() as u64);
+    Ok(done.len())
+}
+
+async fn one_by_one(
+    db: &PgPool,
+    livekit: &Gateway,
+    notifier: &Notifier,
+    event_ids: &[String],
+    via: Via,
+) -> Result<usize, sqlx::Error> {
+    let mut applied = 0;
+    for event_id in event_ids {
+        if apply(db, livekit, notifier, event_id, via).await? == Outcome::Applied {
+            applied += 1;
+        }
+    }
+    Ok(applied)
 }
 
 /// What remains to do once an event's effect is committed.
