@@ -224,6 +224,99 @@ async fn serve_answers_then_stops_cleanly_on_sigterm(db: PgPool) {
     assert!(status.success(), "{status}");
 }
 
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    status_field(pid, "VmRSS")
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .expect("VmRSS in kB")
+}
+
+/// The request-metric series a Prometheus page holds.
+fn request_series(page: &str) -> usize {
+    page.lines()
+        .filter(|l| l.starts_with("http_request"))
+        .count()
+}
+
+#[sqlx::test(migrations = false)]
+async fn made_up_methods_and_paths_from_clients_add_no_metric_series_and_no_memory(db: PgPool) {
+    use rand::Rng as _;
+    let stub = start_stub().await;
+    let env = full_env(&db, &stub.url()).await;
+    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut child = estrade(&envs)
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let listening = wait_for_log(&mut child, "API listening");
+    let addr = listening["listen"].as_str().unwrap().to_owned();
+    let metrics_url = format!("http://{}/metrics", listening["metrics"].as_str().unwrap());
+    // Keep reading its log, or a full pipe would stall the server.
+    let mut log = child.stderr.take().unwrap();
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let scrape = || async {
+        client
+            .get(&metrics_url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // Every closed label once: a standard method on a route and off any.
+    for path in ["/healthz", "/no/such/route"] {
+        client
+            .get(format!("http://{addr}{path}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let before = request_series(&scrape().await);
+    let rss_before = rss_kib(child.id());
+
+    let mut rng = rand::rng();
+    for _ in 0..1000 {
+        let method: String = (0..16 * 1024)
+            .map(|_| char::from(rng.random_range(b'A'..=b'Z')))
+            .collect();
+        let path: String = (0..64)
+            .map(|_| char::from(rng.random_range(b'a'..=b'z')))
+            .collect();
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let res = client
+            .request(method, format!("http://{addr}/{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{}", res.status());
+    }
+    let page = scrape().await;
+    let after = request_series(&page);
+    // Made-up methods are one `other` label, unmatched paths one route.
+    let other: Vec<&str> = page
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total") && l.contains(r#"method="other""#))
+        .collect();
+    assert_eq!(other.len(), 1, "{other:?}");
+    assert!(other[0].ends_with(" 1000"), "{}", other[0]);
+    assert!(
+        after <= before + 20,
+        "{before} request series before, {after} after"
+    );
+    let grown_kib = rss_kib(child.id()).saturating_sub(rss_before);
+    assert!(
+        grown_kib < 8 * 1024,
+        "the server grew by {grown_kib} KiB on 16 MB of made-up methods"
+    );
+    terminate(&mut child, Duration::from_secs(10));
+}
+
 #[sqlx::test(migrations = false)]
 async fn the_worker_stops_cleanly_on_sigterm(db: PgPool) {
     let env = full_env(&db, "http://127.0.0.1:9").await;
