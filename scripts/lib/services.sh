@@ -2,7 +2,10 @@
 # installing and starting them when they are absent. Source it; it defines
 # functions and changes nothing by itself.
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Bold on a terminal; plain text in a file or a pipe.
+log() {
+  if [ -t 2 ]; then printf '\033[1m==> %s\033[0m\n' "$*" >&2; else printf '==> %s\n' "$*" >&2; fi
+}
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -150,4 +153,42 @@ ensure_network_tools() {
     log "installing ${missing[*]} for the 443-only proof"
     apt_install "${missing[@]}"
   fi
+}
+
+# The LiveKit server the tests and `scripts/dev` run: v1.13.5, the version
+# compose/ deploys. Exports LIVEKIT_SERVER_BIN. Uses `livekit-server` from
+# PATH at that version, else the cached build in the tool folder
+# ($ESTRADE_TOOLS, default ~/.cache/estrade), else builds it from the Go
+# module proxy (`go install`, the only way to get it here; a few minutes,
+# once) into that folder.
+LIVEKIT_VERSION=v1.13.5
+ensure_livekit() {
+  local tools=${ESTRADE_TOOLS:-$HOME/.cache/estrade} bin
+  bin=$(command -v livekit-server 2>/dev/null || true)
+  if [ -n "$bin" ] && "$bin" --version 2>/dev/null | grep -q "version ${LIVEKIT_VERSION#v}$"; then
+    export LIVEKIT_SERVER_BIN=$bin; log "LiveKit: $bin (${LIVEKIT_VERSION})"; return
+  fi
+  bin=$tools/livekit-$LIVEKIT_VERSION/livekit-server
+  if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "version ${LIVEKIT_VERSION#v}$"; then
+    export LIVEKIT_SERVER_BIN=$bin; log "LiveKit: $bin (${LIVEKIT_VERSION}, built earlier)"; return
+  fi
+  if ! command -v go >/dev/null; then
+    log "LiveKit ${LIVEKIT_VERSION} is built with Go >= 1.26, and there is no 'go' on PATH: install Go, or put livekit-server ${LIVEKIT_VERSION} on PATH"
+    return 1
+  fi
+  local have
+  have=$(go env GOVERSION 2>/dev/null | sed 's/^go//')
+  if [ "$(printf '%s\n1.26\n' "$have" | sort -V | head -n 1)" != 1.26 ]; then
+    log "LiveKit ${LIVEKIT_VERSION} needs Go >= 1.26; this machine has go${have}"
+    return 1
+  fi
+  log "building LiveKit ${LIVEKIT_VERSION} from the Go module proxy into $tools (once; a few minutes)"
+  local build
+  build=$(mktemp -d "${TMPDIR:-/tmp}/livekit-build.XXXXXX")
+  GOBIN=$build GOFLAGS=-buildvcs=false go install "github.com/livekit/livekit-server/cmd/server@${LIVEKIT_VERSION}"
+  mkdir -p "$(dirname "$bin")"
+  mv "$build/server" "$bin"
+  rm -rf "$build"
+  export LIVEKIT_SERVER_BIN=$bin
+  log "LiveKit: $bin (${LIVEKIT_VERSION}, built now)"
 }

@@ -4,6 +4,7 @@
 //! LiveKit stand-in.
 
 pub mod backlog;
+pub mod bot;
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command, Stdio};
@@ -98,6 +99,9 @@ pub struct Options {
     pub webhooks_to_app: bool,
     /// Whether the worker (webhook consumer, sweeper) runs in-process.
     pub worker: bool,
+    /// Whether the app talks to a real `livekit-server` (which then posts
+    /// its webhooks to the app) instead of the stand-in.
+    pub real_livekit: bool,
 }
 
 impl Default for Options {
@@ -107,6 +111,7 @@ impl Default for Options {
             env: Vec::new(),
             webhooks_to_app: false,
             worker: false,
+            real_livekit: false,
         }
     }
 }
@@ -160,8 +165,11 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The test's own database.
     pub db: PgPool,
-    /// The LiveKit stand-in the API talks to.
+    /// The LiveKit stand-in the API talks to (started but unused when the
+    /// app runs against the real server).
     pub stub: Stub,
+    /// The real LiveKit server the API talks to, if it was asked for.
+    pub livekit: Option<estrade_livekit::server::LiveKitServer>,
     /// An HTTP client.
     pub client: reqwest::Client,
     /// The configuration it runs with.
@@ -206,7 +214,19 @@ impl TestApp {
             stub_config.webhook_url = Some(format!("http://{addr}/webhooks/livekit"));
         }
         let stub = start_stub_with(stub_config).await;
-        let config = test_config(&stub.url(), &options);
+        let livekit = options.real_livekit.then(|| {
+            let webhooks = format!("http://{addr}/webhooks/livekit");
+            estrade_livekit::server::LiveKitServer::start(
+                LIVEKIT_KEY,
+                LIVEKIT_SECRET,
+                Some(&webhooks),
+            )
+            .expect("start the real LiveKit server")
+        });
+        let livekit_url = livekit
+            .as_ref()
+            .map_or_else(|| stub.url(), |lk| lk.url.clone());
+        let config = test_config(&livekit_url, &options);
         let state = AppState::new(&config, db.clone()).expect("redis url");
         let shutdown = CancellationToken::new();
         state.close_streams_on(shutdown.clone());
@@ -220,6 +240,7 @@ impl TestApp {
             addr,
             db,
             stub,
+            livekit,
             client: http_client(),
             config,
             shutdown,
@@ -280,7 +301,7 @@ impl TestApp {
                 "REDIS_URL",
                 self.config.redis_url.expose_secret().to_owned(),
             ),
-            ("LIVEKIT_URL", self.stub.url()),
+            ("LIVEKIT_URL", self.config.livekit.api_url()),
             ("LIVEKIT_API_KEY", LIVEKIT_KEY.to_owned()),
             ("LIVEKIT_API_SECRET", LIVEKIT_SECRET.to_owned()),
             ("ESTRADE_PUBLIC_URL", "https://app.estrade.test".to_owned()),

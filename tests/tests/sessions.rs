@@ -79,7 +79,11 @@ async fn a_class_runs_from_account_creation_to_the_end_of_the_session(db: PgPool
         .await;
     assert_eq!(status, 200, "{publish}");
     assert!(s(&publish["identity"]).starts_with("t-"));
-    assert_eq!(publish["livekit_url"], app.stub.url());
+    assert_eq!(
+        publish["livekit_url"],
+        app.stub.url().replacen("http", "ws", 1),
+        "LiveKit clients are handed a ws:// URL"
+    );
     app.stub
         .connect(s(&publish["token"]))
         .expect("LiveKit accepts the teacher token");

@@ -82,12 +82,7 @@ impl Settings {
         Self {
             body_limit_bytes: config.body_limit_bytes,
             public_url: config.public_url.clone(),
-            livekit_url: config
-                .livekit
-                .url
-                .to_string()
-                .trim_end_matches('/')
-                .to_owned(),
+            livekit_url: config.livekit.client_url(),
             participant_tokens: auth::ParticipantTokens::new(
                 config.participant_token_secret.expose_secret(),
                 config.participant_token_ttl,

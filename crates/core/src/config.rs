@@ -535,6 +535,17 @@ impl LiveKitConfig {
         s.trim_end_matches('/').to_owned()
     }
 
+    /// The URL LiveKit's clients connect to (handed to learners and
+    /// teachers): `http` becomes `ws` and `https` becomes `wss`, the
+    /// schemes LiveKit's client SDKs expect.
+    pub fn client_url(&self) -> String {
+        let mut s = self.url.to_string();
+        if let Some(rest) = s.strip_prefix("http") {
+            s = format!("ws{rest}");
+        }
+        s.trim_end_matches('/').to_owned()
+    }
+
     /// The secret, for the one place that signs tokens with it.
     pub fn expose_secret(&self) -> &str {
         self.api_secret.expose_secret()
@@ -577,7 +588,24 @@ mod tests {
         assert_eq!(cfg.listen, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(cfg.livekit.token_ttl, Duration::from_secs(900));
         assert_eq!(cfg.livekit.api_url(), "https://lk.example.org");
+        assert_eq!(cfg.livekit.client_url(), "wss://lk.example.org");
         assert_eq!(cfg.body_limit_bytes, 65_536);
+    }
+
+    #[test]
+    fn clients_are_handed_a_websocket_url_whatever_scheme_livekit_url_has() {
+        for (given, client) in [
+            ("http://127.0.0.1:7880", "ws://127.0.0.1:7880"),
+            ("https://lk.example.org/", "wss://lk.example.org"),
+            ("ws://127.0.0.1:7880", "ws://127.0.0.1:7880"),
+            ("wss://lk.example.org", "wss://lk.example.org"),
+        ] {
+            let mut vars = complete();
+            vars.retain(|(k, _)| *k != "LIVEKIT_URL");
+            vars.push(("LIVEKIT_URL", given));
+            let cfg = Config::from_lookup(env(&vars)).unwrap();
+            assert_eq!(cfg.livekit.client_url(), client, "{given}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `estrade dev`: the one-command local run. API and worker in one process,
-//! with a throwaway PostgreSQL cluster, a `redis-server` child and the
-//! in-process LiveKit stand-in wherever no URL is configured. Everything it
-//! started is stopped when it stops.
+//! with a throwaway PostgreSQL cluster, a `redis-server` child and a real
+//! `livekit-server` child (v1.13.5, on loopback; the in-process stand-in
+//! only when that binary is missing) wherever no URL is configured.
+//! Everything it started is stopped when it stops.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -9,6 +10,7 @@ use std::net::SocketAddr;
 use anyhow::Context as _;
 use estrade_core::config::Config;
 use estrade_core::domain::AccountRole;
+use estrade_livekit::server::{self, LiveKitServer};
 use estrade_livekit_stub::{Stub, StubConfig};
 use rand::distr::{Alphanumeric, SampleString as _};
 use tokio_util::sync::CancellationToken;
@@ -50,21 +52,34 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             Some(redis)
         }
     };
-    let stub = match env("LIVEKIT_URL") {
+    let livekit = match env("LIVEKIT_URL") {
         Some(_) => None,
         None => {
             let (key, secret) = ("devkey".to_owned(), random_secret());
-            let mut stub_config = StubConfig::new(key.clone(), secret.clone());
-            // Its webhooks go to our own endpoint, as LiveKit's would.
+            // Its webhooks go to our own endpoint.
             let listen = env("ESTRADE_LISTEN").unwrap_or_else(|| args.listen.to_string());
-            stub_config.webhook_url = Some(format!("http://{listen}/webhooks/livekit"));
-            let stub = Stub::start(stub_config)
-                .await
-                .context("starting the LiveKit stand-in")?;
-            overrides.insert("LIVEKIT_URL", stub.url());
+            let webhooks = format!("http://{listen}/webhooks/livekit");
+            let livekit = if server::available() {
+                let real = LiveKitServer::start(&key, &secret, Some(&webhooks))
+                    .context("starting livekit-server")?;
+                overrides.insert("LIVEKIT_URL", real.url.clone());
+                DevLiveKit::Real(real)
+            } else {
+                eprintln!(
+                    "livekit-server {} not found (scripts/dev builds it with Go): using the LiveKit stand-in, which carries no media",
+                    server::VERSION
+                );
+                let mut stub_config = StubConfig::new(key.clone(), secret.clone());
+                stub_config.webhook_url = Some(webhooks);
+                let stub = Stub::start(stub_config)
+                    .await
+                    .context("starting the LiveKit stand-in")?;
+                overrides.insert("LIVEKIT_URL", stub.url());
+                DevLiveKit::Stub(stub)
+            };
             overrides.insert("LIVEKIT_API_KEY", key);
             overrides.insert("LIVEKIT_API_SECRET", secret);
-            Some(stub)
+            Some(livekit)
         }
     };
     overrides.insert("ESTRADE_LISTEN", args.listen.to_string());
@@ -77,10 +92,17 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     // What the environment sets wins over these defaults.
     let config = Config::from_lookup(|k| env(k).or_else(|| overrides.get(k).cloned()))?;
 
-    let result = run_with(config, shutdown).await;
+    let which = match &livekit {
+        None => "the one at LIVEKIT_URL".to_owned(),
+        Some(DevLiveKit::Real(_)) => format!("v{} (real server, on loopback)", server::VERSION),
+        Some(DevLiveKit::Stub(_)) => "the stand-in (no media)".to_owned(),
+    };
+    let result = run_with(config, &which, shutdown).await;
 
-    if let Some(mut stub) = stub {
-        stub.shutdown().await;
+    match livekit {
+        Some(DevLiveKit::Stub(mut stub)) => stub.shutdown().await,
+        Some(DevLiveKit::Real(real)) => drop(real),
+        None => {}
     }
     drop(redis);
     if let Some(pg) = postgres {
@@ -89,7 +111,17 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     result
 }
 
-async fn run_with(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// The LiveKit `estrade dev` started.
+enum DevLiveKit {
+    Real(LiveKitServer),
+    Stub(Stub),
+}
+
+async fn run_with(
+    config: Config,
+    livekit: &str,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     run::migrate(&config.database).await?;
     let admin = run::create_key(&config.database, "Dev admin", AccountRole::Admin).await?;
     let teacher = run::create_key(&config.database, "Dev teacher", AccountRole::Teacher).await?;
@@ -115,14 +147,14 @@ async fn run_with(config: Config, shutdown: CancellationToken) -> anyhow::Result
         "\nEstrade is running.\n\
          \x20 API          http://{listen}   (docs: http://{listen}/docs, readiness: http://{listen}/readyz)\n\
          \x20 metrics      http://{metrics}/metrics\n\
-         \x20 LiveKit      {livekit}\n\
+         \x20 LiveKit      {livekit_url}   ({livekit})\n\
          \x20 admin key    {admin}\n\
          \x20 teacher key  {teacher}\n\
          \x20 demo session {session} (join code {code})\n\
          Press Ctrl-C to stop.\n",
         listen = config.listen,
         metrics = config.metrics_listen,
-        livekit = config.livekit.url,
+        livekit_url = config.livekit.client_url(),
         admin = admin.0.expose(),
         teacher = teacher.0.expose(),
         session = demo.id,

@@ -5,6 +5,7 @@
 //! functions in [`grants`]; webhook verification is in [`webhook`].
 
 pub mod grants;
+pub mod server;
 pub mod webhook;
 
 use std::collections::HashMap;

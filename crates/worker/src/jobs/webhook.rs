@@ -119,6 +119,9 @@ pub async fn apply(
     if let Some(e) = applied.enforcement {
         crate::enforce::enforce(db, livekit, e.session_id, &e.room, &e.decision).await;
     }
+    if let Some((room, identity)) = applied.eject {
+        eject(livekit, &room, &identity).await;
+    }
     metrics::histogram!("webhook_apply_latency_seconds").record(latency);
     metrics::counter!("webhooks_applied_total").increment(1);
     Ok(Outcome::Applied)
@@ -172,12 +175,28 @@ pub async fn apply_in_order(
         if let Some(e) = applied.enforcement {
             crate::enforce::enforce(db, livekit, e.session_id, &e.room, &e.decision).await;
         }
+        if let Some((room, identity)) = applied.eject {
+            eject(livekit, &room, &identity).await;
+        }
     }
     for latency in latencies {
         metrics::histogram!("webhook_apply_latency_seconds").record(latency);
     }
     metrics::counter!("webhooks_applied_total").increment(done.len() as u64);
     Ok(done.len())
+}
+
+/// Removes a kicked participant that connected again. If LiveKit cannot
+/// be reached, reconciliation removes it (it is present in LiveKit, kicked
+/// in PostgreSQL).
+async fn eject(livekit: &Gateway, room: &str, identity: &str) {
+    metrics::counter!("webhooks_kicked_reconnections_total").increment(1);
+    if let Err(error) = livekit
+        .remove_participant(room, identity, std::time::SystemTime::now())
+        .await
+    {
+        tracing::warn!(%error, "could not remove a kicked participant that reconnected");
+    }
 }
 
 async fn one_by_one(
@@ -203,6 +222,10 @@ struct Applied {
     session: Option<Uuid>,
     /// A floor decision LiveKit must be told of.
     enforcement: Option<Enforcement>,
+    /// A kicked participant that connected again, to remove from its room
+    /// (`room`, `identity`): LiveKit v1.13.5 ignores the `revoke_token_ts`
+    /// of the kick, so an unexpired token still lets it in.
+    eject: Option<(String, String)>,
 }
 
 impl Applied {
@@ -210,6 +233,7 @@ impl Applied {
         Self {
             session: Some(session),
             enforcement: None,
+            eject: None,
         }
     }
 }
@@ -295,6 +319,12 @@ async fn presence(
     match decision {
         PresenceDecision::Ignore(why) => {
             tracing::debug!(participant.id = %current.id, why, "presence event ignored");
+            if joined && current.kicked {
+                return Ok(Applied {
+                    eject: Some((session.room_name, event.identity.clone())),
+                    ..Applied::session(session.id)
+                });
+            }
         }
         PresenceDecision::Join => {
             participants::record_connection(conn, current.id, true, &event.sid, event.joined_at_ms)
@@ -326,6 +356,7 @@ async fn presence(
                         room: session.room_name,
                         decision,
                     }),
+                    eject: None,
                 });
             }
         }

@@ -1,0 +1,165 @@
+//! The real LiveKit server (v1.13.5, the version `compose/` deploys) as a
+//! child process of `estrade dev` or of a test, on free loopback ports,
+//! killed by its own pid when dropped. `scripts/dev` and `scripts/test`
+//! build it once from the Go module proxy and hand its path in
+//! `LIVEKIT_SERVER_BIN` (`ensure_livekit` in `scripts/lib/services.sh`).
+//!
+//! Nothing leaves the machine: it binds to 127.0.0.1, advertises 127.0.0.1
+//! as its only address (`node_ip`, no external-IP discovery), offers
+//! clients no STUN server but its own embedded TURN on loopback (by
+//! default LiveKit hands out Google's public STUN servers), and creates no
+//! room by itself (`auto_create: false`: Estrade's start creates them).
+
+use std::net::{TcpListener, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The LiveKit version `compose/`, `estrade dev` and the tests run.
+pub const VERSION: &str = "1.13.5";
+
+/// Why a local server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The binary could not be run.
+    #[error(
+        "cannot run {binary} ({source}): run scripts/dev or scripts/test, which build LiveKit v1.13.5, or set LIVEKIT_SERVER_BIN"
+    )]
+    Spawn {
+        /// The binary tried.
+        binary: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It exited, or did not listen within 30 s.
+    #[error("livekit-server did not start: {0}")]
+    NotListening(String),
+    /// Its configuration could not be written.
+    #[error("writing LiveKit's configuration: {0}")]
+    Config(std::io::Error),
+}
+
+/// A running `livekit-server`.
+pub struct LiveKitServer {
+    child: Child,
+    /// Its HTTP base (Twirp RoomService, `/rtc` signalling, `/` health).
+    pub url: String,
+    /// The same, as LiveKit clients expect it (`ws://`).
+    pub ws_url: String,
+    /// The port of its embedded TURN server (UDP).
+    pub turn_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+/// The binary to run: `LIVEKIT_SERVER_BIN`, else `livekit-server` on
+/// `PATH`.
+pub fn binary() -> String {
+    std::env::var("LIVEKIT_SERVER_BIN").unwrap_or_else(|_| "livekit-server".to_owned())
+}
+
+/// Whether the binary can be run at all (`--version` answers).
+pub fn available() -> bool {
+    Command::new(binary())
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn free_tcp_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn free_udp_port() -> std::io::Result<u16> {
+    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl LiveKitServer {
+    /// Starts a server with the API key `key`/`secret`, posting its
+    /// webhooks to `webhook_url` when given; returns once it answers.
+    pub fn start(key: &str, secret: &str, webhook_url: Option<&str>) -> Result<Self, StartError> {
+        let dir = tempfile::tempdir().map_err(StartError::Config)?;
+        let (http, tcp, udp, turn) = (
+            free_tcp_port().map_err(StartError::Config)?,
+            free_tcp_port().map_err(StartError::Config)?,
+            free_udp_port().map_err(StartError::Config)?,
+            free_udp_port().map_err(StartError::Config)?,
+        );
+        let webhook = webhook_url.map_or_else(String::new, |url| {
+            format!("webhook:\n  api_key: {key}\n  urls:\n    - {url}\n")
+        });
+        let config = format!(
+            "port: {http}
+bind_addresses: [\"127.0.0.1\"]
+keys:
+  {key}: {secret}
+logging:
+  level: warn
+room:
+  auto_create: false
+rtc:
+  tcp_port: {tcp}
+  udp_port: {udp}
+  node_ip: 127.0.0.1
+  use_external_ip: false
+  enable_loopback_candidate: true
+  interfaces:
+    includes: [lo]
+  stun_servers: [\"127.0.0.1:{turn}\"]
+turn:
+  enabled: true
+  domain: localhost
+  udp_port: {turn}
+  bind_addresses: [\"127.0.0.1\"]
+  relay_range_start: 40000
+  relay_range_end: 40999
+  allow_restricted_peer_cidrs: [\"127.0.0.0/8\"]
+{webhook}"
+        );
+        let path = dir.path().join("livekit.yaml");
+        std::fs::write(&path, config).map_err(StartError::Config)?;
+        let child = Command::new(binary())
+            .arg("--config")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|source| StartError::Spawn {
+                binary: binary(),
+                source,
+            })?;
+        let mut server = Self {
+            child,
+            url: format!("http://127.0.0.1:{http}"),
+            ws_url: format!("ws://127.0.0.1:{http}"),
+            turn_port: turn,
+            _dir: dir,
+        };
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    fn wait_ready(&mut self) -> Result<(), StartError> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = self.url.trim_start_matches("http://").to_owned();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(StartError::NotListening(format!("it exited: {status}")));
+            }
+            if std::net::TcpStream::connect(&addr).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(StartError::NotListening("no answer within 30 s".into()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for LiveKitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
