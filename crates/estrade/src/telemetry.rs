@@ -18,7 +18,11 @@ pub fn init(config: &LogConfig) -> anyhow::Result<()> {
             .flatten_event(true)
             .with_current_span(true)
             .init(),
-        LogFormat::Pretty => builder.compact().init(),
+        // Colours only on a terminal, never into a file or a pipe.
+        LogFormat::Pretty => builder
+            .compact()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
     }
     Ok(())
 }
