@@ -113,15 +113,7 @@ pub async fn apply(
     }
     let latency = webhooks::mark_processed(&mut tx, event_id, via).await?;
     tx.commit().await?;
-    if let Some(session) = applied.session {
-        notifier.notify(session);
-    }
-    if let Some(e) = applied.enforcement {
-        crate::enforce::enforce(db, livekit, e.session_id, &e.room, &e.decision).await;
-    }
-    if let Some((room, identity)) = applied.eject {
-        eject(livekit, &room, &identity).await;
-    }
+    after_commit(db, livekit, notifier, vec![applied]).await;
     metrics::histogram!("webhook_apply_latency_seconds").record(latency);
     metrics::counter!("webhooks_applied_total").increment(1);
     Ok(Outcome::Applied)
@@ -165,8 +157,20 @@ pub async fn apply_in_order(
     }
     let latencies = webhooks::mark_all_processed(&mut tx, &done, via).await?;
     tx.commit().await?;
+    after_commit(db, livekit, notifier, after).await;
+    for latency in latencies {
+        metrics::histogram!("webhook_apply_latency_seconds").record(latency);
+    }
+    metrics::counter!("webhooks_applied_total").increment(done.len() as u64);
+    Ok(done.len())
+}
+
+/// What follows the commit of applied events, in their order: each session
+/// with news is told once; LiveKit learns the floor decisions and loses
+/// kicked participants that connected again.
+async fn after_commit(db: &PgPool, livekit: &Gateway, notifier: &Notifier, applied: Vec<Applied>) {
     let mut told = std::collections::HashSet::new();
-    for applied in after {
+    for applied in applied {
         if let Some(session) = applied.session
             && told.insert(session)
         {
@@ -179,11 +183,6 @@ pub async fn apply_in_order(
             eject(livekit, &room, &identity).await;
         }
     }
-    for latency in latencies {
-        metrics::histogram!("webhook_apply_latency_seconds").record(latency);
-    }
-    metrics::counter!("webhooks_applied_total").increment(done.len() as u64);
-    Ok(done.len())
 }
 
 /// Removes a kicked participant that connected again. If LiveKit cannot
