@@ -4,7 +4,7 @@ and stdout, one JSON object a line.
 
 Commands (stdin):
   {"do": "connect", "url": "ws://...", "token": "..."}
-  {"do": "publish", "kind": "camera" | "microphone"}   synthetic video / a tone
+  {"do": "publish", "kind": "camera" | "microphone", "name"?: "..."}   synthetic video / a tone
   {"do": "unpublish", "kind": "microphone"}
   {"do": "disconnect"}
 Events (stdout), each with "event":
@@ -14,9 +14,9 @@ Events (stdout), each with "event":
   attributes {of, attributes}, permissions {can_publish, sources},
   disconnected {reason}
 
-Media never leaves the machine: the test hands a loopback URL, and the
-ICE servers LiveKit hands back are printed in the connected event for the
-test to check.
+Media never leaves the machine: the test hands a loopback URL, runs in a
+network namespace with only loopback, and checks separately that every ICE
+server LiveKit hands a client is on this machine (tests/src/signal.rs).
 """
 
 import asyncio
@@ -116,12 +116,12 @@ class Bot:
             kind = command["kind"]
             if kind == "camera":
                 source = rtc.VideoSource(WIDTH, HEIGHT)
-                track = rtc.LocalVideoTrack.create_video_track("camera", source)
+                track = rtc.LocalVideoTrack.create_video_track(command.get("name", kind), source)
                 options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
                 feed = self.feed_video(source)
             else:
                 source = rtc.AudioSource(RATE, 1)
-                track = rtc.LocalAudioTrack.create_audio_track("microphone", source)
+                track = rtc.LocalAudioTrack.create_audio_track(command.get("name", kind), source)
                 options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
                 feed = self.feed_audio(source)
             try:

@@ -88,7 +88,10 @@ impl Bot {
     /// `Ok(track sid)` or `Err(what LiveKit's SDK reported)`.
     pub async fn publish(&mut self, kind: &str) -> Result<String, String> {
         let from = self.seen.len();
-        self.send(json!({"do": "publish", "kind": kind})).await;
+        // Named as the stand-in names its tracks (the source's name), so
+        // the fidelity test compares like with like.
+        self.send(json!({"do": "publish", "kind": kind, "name": kind.to_uppercase()}))
+            .await;
         let event = self
             .wait_from(from, Duration::from_secs(30), |e| {
                 (e["event"] == "published" || e["event"] == "failed") && e["kind"] == kind

@@ -5,6 +5,7 @@
 
 pub mod backlog;
 pub mod bot;
+pub mod signal;
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command, Stdio};

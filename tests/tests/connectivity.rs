@@ -32,6 +32,7 @@ async fn a_participant_gets_the_relay_with_short_lived_credentials_coturn_accept
     let (status, body) = app.get_as("/v1/connectivity", token(learner)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["ice_transport_policy"], "relay");
+    assert_eq!(body["relay_configured"], true);
     let server = &body["ice_servers"][0];
     assert_eq!(
         server["urls"],
@@ -74,6 +75,12 @@ async fn without_a_relay_configured_the_answer_says_so_with_no_servers(db: PgPoo
     let admin = app.admin_key().await;
     let (status, body) = app.get_as("/v1/connectivity", &admin).await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["relay_configured"], json!(false));
     assert_eq!(body["ice_servers"], json!([]));
+    assert_eq!(
+        body["ice_transport_policy"],
+        json!("all"),
+        "no relay-only check with no relay"
+    );
     assert_eq!(body["expires_at"], json!(null));
 }

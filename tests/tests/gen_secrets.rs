@@ -128,22 +128,45 @@ fn gen_secrets_writes_every_variable_with_strong_distinct_secrets_and_never_over
     let mode = std::fs::metadata(&env_path).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0, "only the owner reads compose/.env");
 
-    // LiveKit's TURN credential is coturn's REST scheme over the same
-    // secret, as Estrade's own credential code computes it.
+    // LiveKit derives each client's TURN credential from coturn's secret,
+    // read from a Compose secret: the rendered file holds no secret.
     let livekit =
         std::fs::read_to_string(dir.path().join("compose/livekit.generated.yaml")).unwrap();
     assert!(references(&livekit).is_empty(), "placeholders left");
+    for secret in &secrets {
+        assert!(
+            !livekit.contains(secret.as_str()),
+            "a secret in the rendered file"
+        );
+    }
     let parsed: serde_norway::Value = serde_norway::from_str(&livekit).expect("YAML");
     let turn = &parsed["rtc"]["turn_servers"][0];
     assert_eq!(turn["host"].as_str(), Some("turn.school.example"));
     assert_eq!(turn["port"].as_u64(), Some(443));
-    let username = "2147483647:livekit";
-    let password = estrade_core::turn::password(env["TURN_SECRET"].as_bytes(), username);
-    assert_eq!(turn["username"].as_str(), Some(username));
     assert_eq!(
-        turn["credential"].as_str(),
-        Some(password.as_str()),
-        "the credential coturn expects"
+        turn["secret_file"].as_str(),
+        Some("/run/secrets/turn_secret")
+    );
+    assert!(
+        turn.get("username").is_none() && turn.get("credential").is_none(),
+        "no fixed credential shared by every client"
+    );
+    let compose: serde_norway::Value = serde_norway::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../compose/compose.yml"
+    )))
+    .unwrap();
+    assert_eq!(
+        compose["secrets"]["turn_secret"]["environment"].as_str(),
+        Some("TURN_SECRET"),
+        "the secret is coturn's, from compose/.env"
+    );
+    let mounted = &compose["services"]["livekit"]["secrets"][0];
+    assert_eq!(mounted["target"].as_str(), Some("/run/secrets/turn_secret"));
+    assert_eq!(
+        mounted["uid"].as_str(),
+        Some("65532"),
+        "LiveKit's user owns it"
     );
 
     // Traefik's static configuration gets the ACME e-mail.

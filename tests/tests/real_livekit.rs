@@ -119,6 +119,97 @@ fn frames_from(from: &str, kind: &'static str) -> impl Fn(&Value) -> bool {
     move |e: &Value| e["event"] == "frames" && e["from"] == from.as_str() && e["kind"] == kind
 }
 
+/// The host of an ICE server URL (`turn:127.0.0.1:3478?transport=udp`,
+/// `stun:[::1]:3478`, `turns:turn.example.org:443?transport=tcp`).
+fn ice_host(url: &str) -> &str {
+    let rest = url.split_once(':').map_or(url, |(_, rest)| rest);
+    let rest = rest.split('?').next().unwrap_or(rest);
+    match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => rest.rsplit_once(':').map_or(rest, |(host, _)| host),
+    }
+}
+
+/// Without media: LiveKit's signalling as a client sees it.
+mod signalling {
+    use super::*;
+    use estrade_tests::signal::join_response;
+
+    #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+    async fn every_ice_server_livekit_hands_a_learner_or_the_teacher_is_on_this_machine(
+        db: PgPool,
+    ) {
+        let app = app(db).await;
+        let admin = app.admin_key().await;
+        let (_, teacher) = app.teacher(&admin, "Chef").await;
+        let session = app.live_session(&teacher, json!({"title": "Bread"})).await;
+        let id = session["id"].as_str().unwrap();
+        let (status, joined) = app
+            .join(session["join_code"].as_str().unwrap(), "Ada")
+            .await;
+        assert_eq!(status, 200, "{joined}");
+        let (status, publish) = app
+            .post_as(
+                &format!("/v1/sessions/{id}/publish-token"),
+                &teacher,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{publish}");
+
+        for (who, url, token) in [
+            ("learner", &joined["livekit_url"], &joined["livekit_token"]),
+            ("teacher", &publish["livekit_url"], &publish["token"]),
+        ] {
+            let join = join_response(url.as_str().unwrap(), token.as_str().unwrap()).await;
+            let urls: Vec<&str> = join
+                .ice_servers
+                .iter()
+                .flat_map(|server| server.urls.iter().map(String::as_str))
+                .collect();
+            assert!(!urls.is_empty(), "LiveKit hands the {who} some ICE server");
+            for url in &urls {
+                assert_eq!(
+                    ice_host(url),
+                    "127.0.0.1",
+                    "the {who} was handed {url}: by default LiveKit hands out public STUN servers (Google's, Twilio's)"
+                );
+            }
+            assert!(
+                urls.iter().any(|url| url.starts_with("turn:")),
+                "the {who} is offered a relay: {urls:?}"
+            );
+        }
+        // And what LiveKit said of the learner is what Estrade decided.
+        let join = join_response(
+            joined["livekit_url"].as_str().unwrap(),
+            joined["livekit_token"].as_str().unwrap(),
+        )
+        .await;
+        let me = join.participant.expect("the learner itself");
+        assert_eq!(me.identity, joined["identity"].as_str().unwrap());
+        assert!(
+            !me.permission.expect("its permissions").can_publish,
+            "a learner joins unable to publish"
+        );
+    }
+
+    #[test]
+    fn ice_hosts_are_read_from_every_url_form() {
+        assert_eq!(ice_host("turn:127.0.0.1:3478?transport=udp"), "127.0.0.1");
+        assert_eq!(
+            ice_host("stun:stun.l.google.com:19302"),
+            "stun.l.google.com"
+        );
+        assert_eq!(
+            ice_host("turns:turn.example.org:443?transport=tcp"),
+            "turn.example.org"
+        );
+        assert_eq!(ice_host("stun:[::1]:3478"), "::1");
+        assert_eq!(ice_host("stun:127.0.0.1"), "127.0.0.1");
+    }
+}
+
 /// Tests that carry media: `scripts/test` runs them (as root) in a network
 /// namespace that has only loopback, with throwaway PostgreSQL and Redis.
 mod media {
@@ -168,7 +259,26 @@ mod media {
         let identity = learner_identity.clone();
         learner_bot
             .expect("attributes", WAIT, move |e| {
-                e["of"] == identity.as_str() && e["attributes"]["estrade.hand"] == "raised"
+                e["of"] == identity.as_str()
+                    && e["attributes"]["estrade.hand"] == "raised"
+                    && e["attributes"]["estrade.queue_position"] == "1"
+            })
+            .await;
+        // A second learner raises behind Ada: second in line, in LiveKit too.
+        let (second, mut second_bot) = learner(&app, &session, "Bea").await;
+        let second_identity = second["identity"].as_str().unwrap().to_owned();
+        let (status, body) = app
+            .post_as(
+                &format!("/v1/sessions/{id}/hand"),
+                second["participant_token"].as_str().unwrap(),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let identity = second_identity.clone();
+        second_bot
+            .expect("attributes", WAIT, move |e| {
+                e["of"] == identity.as_str() && e["attributes"]["estrade.queue_position"] == "2"
             })
             .await;
 
@@ -183,6 +293,22 @@ mod media {
         assert_eq!(status, 200, "{body}");
         learner_bot
             .expect("permissions", WAIT, |e| e["can_publish"] == true)
+            .await;
+        // Everyone's SDK sees the floor move: Ada speaks, Bea moves up.
+        let identity = learner_identity.clone();
+        second_bot
+            .expect("attributes", WAIT, move |e| {
+                e["of"] == identity.as_str()
+                    && e["attributes"]["estrade.floor"] == "speaking"
+                    && e["attributes"]["estrade.hand"] == "none"
+                    && e["attributes"].get("estrade.queue_position").is_none()
+            })
+            .await;
+        let identity = second_identity.clone();
+        second_bot
+            .expect("attributes", WAIT, move |e| {
+                e["of"] == identity.as_str() && e["attributes"]["estrade.queue_position"] == "1"
+            })
             .await;
         learner_bot
             .publish("microphone")
@@ -221,6 +347,7 @@ mod media {
             .await;
         assert_eq!(status, 200, "{body}");
         learner_bot.expect("disconnected", WAIT, |_| true).await;
+        second_bot.expect("disconnected", WAIT, |_| true).await;
         teacher_bot.expect("disconnected", WAIT, |_| true).await;
         let room = session["room_name"].as_str().unwrap();
         assert!(!room_exists(&app, room).await, "ending deleted the room");
@@ -290,6 +417,153 @@ mod media {
             presence(&app, learner_id).await,
             "present",
             "a kicked learner is never present again"
+        );
+    }
+
+    #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+    #[ignore = "carries media: scripts/test runs it, as root, in a loopback-only network namespace"]
+    async fn reconciliation_repairs_the_real_servers_drift_a_permission_a_lost_departure_and_an_orphan_room(
+        db: PgPool,
+    ) {
+        use livekit_api::services::room::{CreateRoomOptions, UpdateParticipantOptions};
+        use livekit_protocol::{ParticipantPermission, TrackSource};
+
+        let app = app(db).await;
+        let admin = app.admin_key().await;
+        let (_teacher, session, _teacher_bot) = class_with_teacher(&app).await;
+        let room = session["room_name"].as_str().unwrap().to_owned();
+        let (joined, mut learner_bot) = learner(&app, &session, "Ada").await;
+        let learner_id = joined["participant_id"].as_str().unwrap();
+        wait_presence(&app, learner_id, "present").await;
+
+        // Behind Estrade's back: the learner may publish a microphone …
+        rooms(&app)
+            .update_participant(
+                &room,
+                joined["identity"].as_str().unwrap(),
+                UpdateParticipantOptions {
+                    permission: Some(ParticipantPermission {
+                        can_subscribe: true,
+                        can_publish: true,
+                        can_publish_data: true,
+                        can_publish_sources: vec![TrackSource::Microphone as i32],
+                        ..ParticipantPermission::default()
+                    }),
+                    ..UpdateParticipantOptions::default()
+                },
+            )
+            .await
+            .expect("LiveKit updates the permission");
+        learner_bot
+            .expect("permissions", WAIT, |e| e["can_publish"] == true)
+            .await;
+        // … a learner's departure never reached Estrade (it never connected) …
+        let (status, ghost) = app
+            .join(session["join_code"].as_str().unwrap(), "Bea")
+            .await;
+        assert_eq!(status, 200, "{ghost}");
+        let ghost_id = ghost["participant_id"].as_str().unwrap();
+        sqlx::query(
+            "update participants set presence = 'present', joined_at = now() where id = $1::uuid",
+        )
+        .bind(ghost_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+        // … and a room of ours that no session owns.
+        let orphan = format!("estrade-{}", uuid::Uuid::new_v4());
+        rooms(&app)
+            .create_room(&orphan, CreateRoomOptions::default())
+            .await
+            .expect("LiveKit creates the room");
+
+        let (status, report) = app.post_as("/v1/admin/reconcile", &admin, json!({})).await;
+        assert_eq!(status, 200, "{report}");
+
+        learner_bot
+            .expect("permissions", WAIT, |e| e["can_publish"] == false)
+            .await;
+        assert_eq!(presence(&app, ghost_id).await, "left");
+        assert!(
+            !room_exists(&app, &orphan).await,
+            "the orphan room is deleted"
+        );
+        assert!(room_exists(&app, &room).await, "the class's own room stays");
+        assert_eq!(presence(&app, learner_id).await, "present");
+    }
+
+    #[tokio::test]
+    #[ignore = "carries media: scripts/test runs it, as root, in a loopback-only network namespace"]
+    async fn livekit_v1_13_5_accepts_the_production_configuration_and_hands_each_client_its_own_coturn_credential_only()
+     {
+        use estrade_livekit::server::LiveKitServer;
+        use livekit_api::access_token::{AccessToken, VideoGrants};
+        use livekit_api::services::room::CreateRoomOptions;
+        use std::os::unix::fs::PermissionsExt as _;
+
+        // compose/livekit.yaml as scripts/gen-secrets renders it, with test
+        // ports and paths: everything else is what production runs.
+        let template = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../compose/livekit.yaml"
+        ))
+        .unwrap();
+        let mut config: serde_norway::Value =
+            serde_norway::from_str(&template.replace("${DOMAIN}", "school.example")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let secret = "coturn-shared-secret-0123456789abcdef";
+        let secret_file = dir.path().join("turn_secret");
+        std::fs::write(&secret_file, secret).unwrap();
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let http = LiveKitServer::free_port().unwrap();
+        config["port"] = http.into();
+        config["bind_addresses"] = serde_norway::to_value(["127.0.0.1"]).unwrap();
+        config["prometheus_port"] = LiveKitServer::free_port().unwrap().into();
+        config["rtc"]["tcp_port"] = LiveKitServer::free_port().unwrap().into();
+        config["rtc"]["turn_servers"][0]["secret_file"] =
+            secret_file.to_str().unwrap().to_owned().into();
+        // No Estrade to post to here.
+        config.as_mapping_mut().unwrap().remove("webhook");
+        let (key, api_secret) = ("estrade", "livekit-api-secret-0123456789abcdef");
+        let keys = format!("{key}: {api_secret}");
+        let server = LiveKitServer::start_with_config(
+            &serde_norway::to_string(&config).unwrap(),
+            http,
+            &[("LIVEKIT_KEYS", &keys)],
+        )
+        .expect("LiveKit v1.13.5 accepts compose/livekit.yaml (it is parsed strictly)");
+
+        RoomClient::with_api_key(&server.url, key, api_secret)
+            .create_room("estrade-check", CreateRoomOptions::default())
+            .await
+            .expect("a room");
+        let token = AccessToken::with_api_key(key, api_secret)
+            .with_identity("l-ada")
+            .with_grants(VideoGrants {
+                room_join: true,
+                room: "estrade-check".to_owned(),
+                ..VideoGrants::default()
+            })
+            .to_jwt()
+            .unwrap();
+        let join = estrade_tests::signal::join_response(&server.ws_url, &token).await;
+        let [ice] = join.ice_servers.as_slice() else {
+            panic!(
+                "one ICE server, coturn, and no public STUN: {:?}",
+                join.ice_servers
+            );
+        };
+        assert_eq!(ice.urls, ["turns:turn.school.example:443?transport=tcp"]);
+        let (expiry, participant) = ice.username.split_once(':').expect("expiry:participant");
+        let participant_sid = join.participant.expect("the participant").sid;
+        assert_eq!(participant, participant_sid, "a credential of its own");
+        let expiry: i64 = expiry.parse().unwrap();
+        let in_4h = chrono::Utc::now().timestamp() + 4 * 3600;
+        assert!((expiry - in_4h).abs() < 120, "valid 4 hours: {expiry}");
+        assert_eq!(
+            ice.credential,
+            estrade_core::turn::password(secret.as_bytes(), &ice.username),
+            "the password coturn computes from its shared secret"
         );
     }
 }

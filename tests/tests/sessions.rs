@@ -1,8 +1,10 @@
 //! Accounts, sessions and tokens end to end: the real router, real
 //! PostgreSQL and Redis, and the LiveKit stand-in verifying our tokens.
 
+use std::time::Duration;
+
 use estrade_livekit::proto::TrackSource;
-use estrade_tests::TestApp;
+use estrade_tests::{Options, TestApp, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -227,7 +229,15 @@ async fn starting_while_livekit_is_down_answers_503_and_leaves_the_session_sched
 
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
 async fn a_kicked_learner_is_removed_from_livekit_and_its_tokens_stop_working(db: PgPool) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            webhooks_to_app: true,
+            worker: true,
+            ..Options::default()
+        },
+    )
+    .await;
     let admin = app.admin_key().await;
     let (_, teacher) = app.teacher(&admin, "T").await;
     let session = app.live_session(&teacher, json!({"title": "C"})).await;
@@ -253,11 +263,13 @@ async fn a_kicked_learner_is_removed_from_livekit_and_its_tokens_stop_working(db
         app.stub.participant(room, identity).is_none(),
         "out of the room"
     );
-    assert_eq!(
-        app.stub.connect(livekit_token).unwrap_err().code(),
-        "permission_denied",
-        "its LiveKit token is revoked"
-    );
+    // LiveKit (v1.13.5, and the stand-in like it) ignores the kick's
+    // revoke_token_ts and lets the old token in: Estrade removes it again.
+    app.stub.connect(livekit_token).unwrap();
+    eventually(Duration::from_secs(10), || {
+        app.stub.participant(room, identity).is_none()
+    })
+    .await;
     let ptoken = s(&joined["participant_token"]);
     let (status, body) = app
         .call(Method::POST, "/v1/participant/refresh", Some(ptoken), None)

@@ -3,6 +3,7 @@
 //! so tests run the real router on port 0.
 
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -74,6 +75,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// TURN relays for `GET /v1/connectivity`.
     pub turn: Option<estrade_core::config::TurnConfig>,
+    /// The built web client.
+    pub client_dir: std::path::PathBuf,
 }
 
 impl Settings {
@@ -90,6 +93,7 @@ impl Settings {
             limits: limits::JoinLimits::new(config.limits),
             trusted_proxies: config.trusted_proxies.clone(),
             turn: config.turn.clone(),
+            client_dir: config.client_dir.clone(),
         }
     }
 }
@@ -153,7 +157,9 @@ pub fn redis_connection(url: &str) -> redis::RedisResult<redis::aio::ConnectionM
 /// The whole API router.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
+    let client = client::router(&state.settings.client_dir, &state.settings.livekit_url);
     let routes = Router::new()
+        .merge(client)
         .merge(routes::health::router())
         .merge(routes::accounts::router())
         .merge(routes::sessions::router())

@@ -64,6 +64,9 @@ pub struct Config {
     /// (`ESTRADE_RECONCILE_ORPHAN_ROOMS=delete`, the default) or only
     /// reports them (`report`).
     pub delete_orphan_rooms: bool,
+    /// The built web client (`client/`'s `npm run build`), served at `/`,
+    /// `/join/{code}` and `/check` (`ESTRADE_CLIENT_DIR`).
+    pub client_dir: std::path::PathBuf,
 }
 
 impl Config {
@@ -391,6 +394,11 @@ impl Config {
             SocketAddr::from(([127, 0, 0, 1], 9464)),
             "an address such as 127.0.0.1:9464",
         );
+        let client_dir = r.parsed(
+            "ESTRADE_CLIENT_DIR",
+            std::path::PathBuf::from("client/dist"),
+            "a directory",
+        );
         let public_url = r.url(
             "ESTRADE_PUBLIC_URL",
             &["http", "https"],
@@ -513,6 +521,7 @@ impl Config {
                 reconcile_every_s,
                 delete_orphan_rooms,
                 turn,
+                client_dir,
             })
         })();
         r.finish(config)

@@ -25,6 +25,12 @@ pub struct DevArgs {
     /// Address of the API (overridden by ESTRADE_LISTEN).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Also write what the banner prints, and the dev LiveKit's key, as
+    /// one JSON object to this file (mode 0600) once the demo class is
+    /// live (the API answers right after: poll /readyz). For scripts and
+    /// the browser tests.
+    #[arg(long, value_name = "FILE")]
+    summary: Option<std::path::PathBuf>,
 }
 
 fn random_secret() -> String {
@@ -52,12 +58,12 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             Some(redis)
         }
     };
+    let listen = env("ESTRADE_LISTEN").unwrap_or_else(|| args.listen.to_string());
     let livekit = match env("LIVEKIT_URL") {
         Some(_) => None,
         None => {
             let (key, secret) = ("devkey".to_owned(), random_secret());
             // Its webhooks go to our own endpoint.
-            let listen = env("ESTRADE_LISTEN").unwrap_or_else(|| args.listen.to_string());
             let webhooks = format!("http://{listen}/webhooks/livekit");
             let livekit = if server::available() {
                 let real = LiveKitServer::start(&key, &secret, Some(&webhooks))
@@ -82,12 +88,12 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
             Some(livekit)
         }
     };
-    overrides.insert("ESTRADE_LISTEN", args.listen.to_string());
+    overrides.insert("ESTRADE_LISTEN", listen.clone());
     overrides.insert(
         "ESTRADE_METRICS_LISTEN",
         format!("127.0.0.1:{}", free_port()?),
     );
-    overrides.insert("ESTRADE_PUBLIC_URL", format!("http://{}", args.listen));
+    overrides.insert("ESTRADE_PUBLIC_URL", format!("http://{listen}"));
     overrides.insert("ESTRADE_PARTICIPANT_TOKEN_SECRET", random_secret());
     // What the environment sets wins over these defaults.
     let config = Config::from_lookup(|k| env(k).or_else(|| overrides.get(k).cloned()))?;
@@ -97,7 +103,7 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
         Some(DevLiveKit::Real(_)) => format!("v{} (real server, on loopback)", server::VERSION),
         Some(DevLiveKit::Stub(_)) => "the stand-in (no media)".to_owned(),
     };
-    let result = run_with(config, &which, shutdown).await;
+    let result = run_with(config, &which, args.summary.as_deref(), shutdown).await;
 
     match livekit {
         Some(DevLiveKit::Stub(mut stub)) => stub.shutdown().await,
@@ -120,6 +126,7 @@ enum DevLiveKit {
 async fn run_with(
     config: Config,
     livekit: &str,
+    summary: Option<&std::path::Path>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     run::migrate(&config.database).await?;
@@ -142,24 +149,53 @@ async fn run_with(
         .context("creating the demo session's LiveKit room")?;
     estrade_db::sessions::mark_live(&mut conn, demo.id, &room.sid).await?;
     drop(conn);
+    let mut learner_link = config.public_url.clone();
+    learner_link.set_path(&format!("/join/{}", demo.join_code));
+    let client = if config.client_dir.join("index.html").is_file() {
+        "the web client: open it in a browser to attend"
+    } else {
+        "the web client is not built: npm run build in client/ (scripts/dev does)"
+    };
 
     println!(
         "\nEstrade is running.\n\
          \x20 API          http://{listen}   (docs: http://{listen}/docs, readiness: http://{listen}/readyz)\n\
          \x20 metrics      http://{metrics}/metrics\n\
          \x20 LiveKit      {livekit_url}   ({livekit})\n\
+         \x20 TURN relay   {relay}\n\
          \x20 admin key    {admin}\n\
          \x20 teacher key  {teacher}\n\
          \x20 demo session {session} (join code {code})\n\
+         \x20 learner link {learner_link}   ({client})\n\
          Press Ctrl-C to stop.\n",
         listen = config.listen,
         metrics = config.metrics_listen,
         livekit_url = config.livekit.client_url(),
+        relay = if config.turn.is_some() {
+            "as configured (ESTRADE_TURN_URLS); GET /v1/connectivity hands out credentials"
+        } else {
+            "none configured: GET /v1/connectivity says so (browsers here use LiveKit's own TURN on loopback)"
+        },
         admin = admin.0.expose(),
         teacher = teacher.0.expose(),
         session = demo.id,
         code = demo.join_code,
     );
+    if let Some(path) = summary {
+        let body = serde_json::json!({
+            "api": format!("http://{}", config.listen),
+            "admin_key": admin.0.expose(),
+            "teacher_key": teacher.0.expose(),
+            "session_id": demo.id,
+            "join_code": demo.join_code,
+            "learner_link": learner_link.as_str(),
+            "livekit_url": config.livekit.url.as_str(),
+            "livekit_api_key": config.livekit.api_key,
+            "livekit_api_secret": config.livekit.expose_secret(),
+        });
+        write_private(path, &body.to_string())
+            .with_context(|| format!("writing --summary {}", path.display()))?;
+    }
 
     let serve = run::serve(config.clone(), shutdown.clone());
     let worker = run::worker_jobs(config, shutdown.clone());
@@ -177,4 +213,17 @@ async fn run_with(
         },
     );
     a.and(b)
+}
+
+/// Writes `body` to `path`, readable by its owner only.
+fn write_private(path: &std::path::Path, body: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(body.as_bytes())
 }

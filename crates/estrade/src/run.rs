@@ -58,6 +58,12 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
         metrics = %metrics_listener.local_addr()?,
         "API listening"
     );
+    if !config.client_dir.join("index.html").is_file() {
+        tracing::warn!(
+            client_dir = %config.client_dir.display(),
+            "the web client is not built there (ESTRADE_CLIENT_DIR; npm run build in client/): its pages answer 404"
+        );
+    }
     let drain = config.shutdown_timeout;
     let api = estrade_api::serve(listener, estrade_api::app(state), shutdown.clone(), drain);
     let metrics = estrade_api::serve(

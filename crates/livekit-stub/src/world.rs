@@ -2,20 +2,16 @@
 //! operation is synchronous and returns the webhook events it causes, in
 //! the order LiveKit would send them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use livekit_api::access_token::Claims;
 use livekit_protocol::{
-    self as proto, ParticipantInfo, ParticipantPermission, Room, TrackInfo, TrackSource, TrackType,
-    WebhookEvent, participant_info,
+    self as proto, DisconnectReason, ParticipantInfo, ParticipantPermission, Room, TrackInfo,
+    TrackSource, TrackType, WebhookEvent, participant_info,
 };
 
 use crate::twirp::TwirpError;
-
-/// How long LiveKit's default token revocation reaches past "now" when
-/// RemoveParticipant is called without a timestamp.
-const DEFAULT_REVOCATION_LEEWAY_S: i64 = 60;
 
 fn now() -> (i64, i64) {
     let d = SystemTime::now()
@@ -30,8 +26,6 @@ pub(crate) struct RoomState {
     pub(crate) room: Room,
     /// By identity, in join order of identities.
     pub(crate) participants: BTreeMap<String, ParticipantInfo>,
-    /// Identity → Unix seconds: tokens with an earlier `nbf` are refused.
-    revoked: HashMap<String, i64>,
     /// Data packets sent through SendData, for tests to read.
     pub(crate) data: Vec<proto::SendDataRequest>,
 }
@@ -47,22 +41,67 @@ pub(crate) struct World {
 /// What an operation caused, to be sent as webhooks.
 pub(crate) type Events = Vec<WebhookEvent>;
 
+/// A webhook, shaped as LiveKit v1.13.5 sends it (checked by
+/// `tests/tests/stub_fidelity.rs`): the room without its counts; a
+/// participant without its tracks; for a track event, only the names and
+/// sids of its room and participant.
 fn event(
     kind: &str,
     room: &Room,
     participant: Option<&ParticipantInfo>,
     track: Option<&TrackInfo>,
 ) -> WebhookEvent {
+    let (room, participant) = if track.is_some() {
+        (
+            Room {
+                name: room.name.clone(),
+                sid: room.sid.clone(),
+                ..Room::default()
+            },
+            participant.map(|p| ParticipantInfo {
+                identity: p.identity.clone(),
+                sid: p.sid.clone(),
+                ..ParticipantInfo::default()
+            }),
+        )
+    } else {
+        (
+            Room {
+                num_participants: 0,
+                num_publishers: 0,
+                ..room.clone()
+            },
+            participant.map(|p| ParticipantInfo {
+                tracks: Vec::new(),
+                ..p.clone()
+            }),
+        )
+    };
     WebhookEvent {
         event: kind.to_owned(),
-        room: Some(room.clone()),
-        participant: participant.cloned(),
+        room: Some(room),
+        participant,
         track: track.cloned(),
         // Filled in when the event is queued for delivery.
         id: String::new(),
         created_at: now().0,
         ..Default::default()
     }
+}
+
+/// A participant leaves for `reason`: each of its tracks is unpublished
+/// first, as LiveKit reports it.
+fn departure(kind: &str, room: &Room, p: &ParticipantInfo, reason: DisconnectReason) -> Events {
+    let gone = ParticipantInfo {
+        disconnect_reason: reason as i32,
+        state: participant_info::State::Disconnected as i32,
+        ..p.clone()
+    };
+    p.tracks
+        .iter()
+        .map(|track| event("track_unpublished", room, Some(p), Some(track)))
+        .chain([event(kind, room, Some(&gone), None)])
+        .collect()
 }
 
 fn not_found(what: &str) -> TwirpError {
@@ -156,7 +195,14 @@ impl World {
         let mut events: Events = state
             .participants
             .values()
-            .map(|p| event("participant_left", &state.room, Some(p), None))
+            .flat_map(|p| {
+                departure(
+                    "participant_left",
+                    &state.room,
+                    p,
+                    DisconnectReason::RoomDeleted,
+                )
+            })
             .collect();
         events.push(event("room_finished", &state.room, None, None));
         Ok(events)
@@ -171,12 +217,13 @@ impl World {
             .collect()
     }
 
-    pub(crate) fn list_participants(&self, room: &str) -> Result<Vec<ParticipantInfo>, TwirpError> {
-        let state = self
-            .rooms
+    /// ListParticipants: a room that does not exist has no participants
+    /// (LiveKit v1.13.5 answers an empty list, not `not_found`).
+    pub(crate) fn list_participants(&self, room: &str) -> Vec<ParticipantInfo> {
+        self.rooms
             .get(room)
-            .ok_or_else(|| not_found("requested room"))?;
-        Ok(state.participants.values().cloned().collect())
+            .map(|state| state.participants.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub(crate) fn get_participant(
@@ -195,8 +242,9 @@ impl World {
             .ok_or_else(|| not_found("participant"))
     }
 
-    /// RemoveParticipant: disconnects it (`participant_left`) and revokes
-    /// tokens issued before `revoke_token_ts` (default: a minute from now).
+    /// RemoveParticipant: disconnects it (`participant_left`). Like LiveKit
+    /// v1.13.5, it ignores `revoke_token_ts`: the removed client may
+    /// reconnect with the token it has (Estrade removes it again).
     pub(crate) fn remove_participant(
         &mut self,
         req: &proto::RoomParticipantIdentity,
@@ -206,14 +254,13 @@ impl World {
             .participants
             .remove(&req.identity)
             .ok_or_else(|| not_found("participant"))?;
-        let ts = if req.revoke_token_ts > 0 {
-            req.revoke_token_ts
-        } else {
-            now().0 + DEFAULT_REVOCATION_LEEWAY_S
-        };
-        state.revoked.insert(req.identity.clone(), ts);
         Self::refresh_counts(state);
-        Ok(vec![event("participant_left", &state.room, Some(&p), None)])
+        Ok(departure(
+            "participant_left",
+            &state.room,
+            &p,
+            DisconnectReason::ParticipantRemoved,
+        ))
     }
 
     /// UpdateParticipant: a given permission replaces the whole permission
@@ -233,6 +280,9 @@ impl World {
                     TrackSource::try_from(t.source).is_ok_and(|s| may_publish(&permission, s))
                 });
             p.tracks = kept;
+            // LiveKit: a publisher is one that may publish (and whose
+            // publishing connection is up, as a connected client's is).
+            p.is_publisher = permission.can_publish;
             p.permission = Some(permission);
             for track in &removed {
                 events.push(event("track_unpublished", &room, Some(p), Some(track)));
@@ -251,7 +301,6 @@ impl World {
                 p.attributes.insert(k, v);
             }
         }
-        p.is_publisher = !p.tracks.is_empty();
         p.version += 1;
         let info = p.clone();
         Self::refresh_counts(state);
@@ -342,11 +391,6 @@ impl World {
             .rooms
             .get_mut(&v.room)
             .expect("room exists or was just created");
-        if let Some(ts) = state.revoked.get(&claims.sub)
-            && (claims.nbf as i64) < *ts
-        {
-            return Err(TwirpError::new("permission_denied", "token was revoked"));
-        }
         let max = state.room.max_participants as usize;
         let replacing = state.participants.contains_key(&claims.sub);
         if max > 0 && !replacing && state.participants.len() >= max {
@@ -391,12 +435,15 @@ impl World {
             .remove(identity)
             .ok_or_else(|| not_found("participant"))?;
         Self::refresh_counts(state);
-        let kind = if aborted {
-            "participant_connection_aborted"
+        let (kind, reason) = if aborted {
+            (
+                "participant_connection_aborted",
+                DisconnectReason::UnknownReason,
+            )
         } else {
-            "participant_left"
+            ("participant_left", DisconnectReason::ClientInitiated)
         };
-        Ok(vec![event(kind, &state.room, Some(&p), None)])
+        Ok(departure(kind, &state.room, &p, reason))
     }
 
     /// A client publishes a track; refused unless its permission allows
@@ -601,10 +648,10 @@ mod tests {
     }
 
     #[test]
-    fn a_removed_participant_cannot_reconnect_with_an_older_token() {
+    fn a_removed_participant_can_reconnect_with_its_token_as_on_the_real_server() {
         let mut w = world_with_room();
-        let old = claims("l-1", learner());
-        w.connect(&old).unwrap();
+        let token = claims("l-1", learner());
+        w.connect(&token).unwrap();
         let req = proto::RoomParticipantIdentity {
             room: "r".into(),
             identity: "l-1".into(),
@@ -612,12 +659,7 @@ mod tests {
         };
         let events = w.remove_participant(&req).unwrap();
         assert_eq!(events[0].event, "participant_left");
-        assert_eq!(w.connect(&old).unwrap_err().code(), "permission_denied");
-        let newer = Claims {
-            nbf: (now().0 + 2) as usize,
-            ..claims("l-1", learner())
-        };
-        assert!(w.connect(&newer).is_ok());
+        assert!(w.connect(&token).is_ok(), "revoke_token_ts is ignored");
     }
 
     #[test]

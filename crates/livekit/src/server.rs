@@ -7,7 +7,7 @@
 //! Nothing leaves the machine: it binds to 127.0.0.1, advertises 127.0.0.1
 //! as its only address (`node_ip`, no external-IP discovery), offers
 //! clients no STUN server but its own embedded TURN on loopback (by
-//! default LiveKit hands out Google's public STUN servers), and creates no
+//! default LiveKit hands out public STUN servers (Twilio's and Google's)), and creates no
 //! room by itself (`auto_create: false`: Estrade's start creates them).
 
 use std::net::{TcpListener, UdpSocket};
@@ -45,7 +45,8 @@ pub struct LiveKitServer {
     pub url: String,
     /// The same, as LiveKit clients expect it (`ws://`).
     pub ws_url: String,
-    /// The port of its embedded TURN server (UDP).
+    /// The port of its embedded TURN server (UDP; 0 for a configuration
+    /// of the caller's).
     pub turn_port: u16,
     _dir: tempfile::TempDir,
 }
@@ -116,11 +117,40 @@ turn:
   allow_restricted_peer_cidrs: [\"127.0.0.0/8\"]
 {webhook}"
         );
+        Self::run(dir, &config, http, turn, &[])
+    }
+
+    /// Starts a server with a configuration of the caller's (say, the
+    /// production template with test ports) that listens on
+    /// `127.0.0.1:http`, with `env` added to its environment
+    /// (`LIVEKIT_KEYS`); returns once it answers.
+    pub fn start_with_config(
+        config: &str,
+        http: u16,
+        env: &[(&str, &str)],
+    ) -> Result<Self, StartError> {
+        let dir = tempfile::tempdir().map_err(StartError::Config)?;
+        Self::run(dir, config, http, 0, env)
+    }
+
+    /// A free TCP port on loopback, for [`LiveKitServer::start_with_config`].
+    pub fn free_port() -> std::io::Result<u16> {
+        free_tcp_port()
+    }
+
+    fn run(
+        dir: tempfile::TempDir,
+        config: &str,
+        http: u16,
+        turn: u16,
+        env: &[(&str, &str)],
+    ) -> Result<Self, StartError> {
         let path = dir.path().join("livekit.yaml");
         std::fs::write(&path, config).map_err(StartError::Config)?;
         let child = Command::new(binary())
             .arg("--config")
             .arg(&path)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

@@ -38,9 +38,15 @@ pub struct IceServer {
 pub struct Connectivity {
     /// LiveKit's URL (signalling over WebSocket on 443).
     pub livekit_url: String,
+    /// Whether the deployment has a TURN relay. Without one, a network
+    /// that lets only 443/tcp out cannot carry the class's media, and there
+    /// is nothing to preflight.
+    pub relay_configured: bool,
     /// TURN relays with credentials; empty when the deployment has none.
     pub ice_servers: Vec<IceServer>,
-    /// `relay`: a preflight with only these servers proves the relay path.
+    /// `relay` when there is a relay: a preflight with only these servers
+    /// proves the relay path; `all` otherwise.
+    #[schema(example = "relay")]
     pub ice_transport_policy: &'static str,
     /// When the credentials stop working.
     pub expires_at: Option<DateTime<Utc>>,
@@ -62,8 +68,9 @@ pub async fn connectivity(
     let Some(turn) = &state.settings.turn else {
         return Ok(Json(Connectivity {
             livekit_url,
+            relay_configured: false,
             ice_servers: Vec::new(),
-            ice_transport_policy: "relay",
+            ice_transport_policy: "all",
             expires_at: None,
         }));
     };
@@ -84,6 +91,7 @@ pub async fn connectivity(
     );
     Ok(Json(Connectivity {
         livekit_url,
+        relay_configured: true,
         ice_servers: vec![IceServer {
             urls: turn.urls.clone(),
             username: credential.username,
