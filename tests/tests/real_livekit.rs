@@ -237,8 +237,21 @@ mod media {
         learner_bot
             .wait(WAIT, frames_from(&teacher_identity, "microphone"))
             .await;
-        // LiveKit's own webhook made the learner present.
+        // LiveKit's own webhooks made the learner present and recorded the
+        // teacher's tracks.
         wait_presence(&app, &learner_id, "present").await;
+        until(WAIT, || async {
+            let sources: Vec<String> = sqlx::query_scalar(
+                "select t.source from participant_tracks t join participants p on p.id = t.participant_id \
+                 where p.identity = $1 and t.unpublished_at is null order by t.source",
+            )
+            .bind(&teacher_identity)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+            sources == ["camera", "microphone"]
+        })
+        .await;
 
         // Without the floor LiveKit refuses the learner's microphone.
         assert!(
@@ -317,6 +330,17 @@ mod media {
         teacher_bot
             .wait(WAIT, frames_from(&learner_identity, "microphone"))
             .await;
+        let microphone_open = || async {
+            sqlx::query_scalar::<_, i64>(
+                "select count(*) from participant_tracks where participant_id = $1::uuid \
+                 and source = 'microphone' and unpublished_at is null",
+            )
+            .bind(&learner_id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+        };
+        until(WAIT, || async { microphone_open().await == 1 }).await;
 
         // Revoke: LiveKit takes the microphone away and refuses it again.
         let (status, body) = app
@@ -340,6 +364,7 @@ mod media {
             learner_bot.publish("microphone").await.is_err(),
             "after the revoke LiveKit refuses the microphone again"
         );
+        until(WAIT, || async { microphone_open().await == 0 }).await;
 
         // End: the room is gone in LiveKit and both bots are disconnected.
         let (status, body) = app
