@@ -5,6 +5,14 @@
 # Build: docker build -t estrade:local .
 # Base images are pinned by tag; see compose/IMAGES.md for their digests.
 
+# --- the web client -----------------------------------------------------
+FROM node:20.20-bookworm AS client
+WORKDIR /client
+COPY client/package.json client/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY client/ ./
+RUN npm run build
+
 # --- build -------------------------------------------------------------
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
@@ -23,6 +31,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 # manager; the `nonroot` variant runs as uid 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/estrade /usr/local/bin/estrade
+# Served by `estrade serve` at /, /join/{code} and /check.
+COPY --from=client /client/dist /usr/share/estrade/client
+ENV ESTRADE_CLIENT_DIR=/usr/share/estrade/client
 USER 65532:65532
 # Writes nothing to its filesystem: runs with a read-only root.
 EXPOSE 8080 9464

@@ -192,3 +192,28 @@ ensure_livekit() {
   export LIVEKIT_SERVER_BIN=$bin
   log "LiveKit: $bin (${LIVEKIT_VERSION}, built now)"
 }
+
+# The web client's packages, pinned by client/package-lock.json (npm ci),
+# then its build into client/dist, which `estrade serve` serves. The
+# install is skipped when the lock file has not changed since the last one.
+ensure_client() {
+  command -v npm >/dev/null || apt_install nodejs npm
+  local stamp
+  stamp=$(sha256sum client/package-lock.json | cut -c1-16)
+  if [ "$(cat client/node_modules/.estrade-stamp 2>/dev/null)" != "$stamp" ]; then
+    log "installing the web client's packages (npm ci)"
+    (cd client && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$stamp" > client/node_modules/.estrade-stamp
+  fi
+  log "building the web client (npm run build)"
+  (cd client && npm run --silent build >/dev/null)
+}
+
+# What the browser tests need: Debian's Chromium (never a downloaded
+# browser) and espeak-ng, which speaks the learner's fake microphone.
+ensure_browser() {
+  local missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
