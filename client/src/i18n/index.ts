@@ -5,7 +5,7 @@
 import i18next, { type ParseKeys } from 'i18next'
 import { initReactI18next } from 'react-i18next'
 
-import { loadLanguage, saveLanguage } from '../state/storage'
+import { loadLanguage, saveLanguage } from '../app/storage'
 import en from './en.json'
 import fr from './fr.json'
 

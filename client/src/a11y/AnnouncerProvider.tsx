@@ -1,0 +1,55 @@
+// The page's one announcer (announcer.ts) and its two live regions,
+// present from the first render so that screen readers watch them. Each
+// message is a new paragraph in its region, so a repeated sentence is
+// spoken again. Cues with a tone play it at once.
+
+import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react'
+import { useTranslation } from 'react-i18next'
+
+import { createAnnouncer, type Announcement, type Cue } from './announcer'
+import { playSound } from './sounds'
+
+type CueSink = (cues: readonly Cue[]) => void
+
+const CueContext = createContext<CueSink>(() => {})
+
+export function useCues(): CueSink {
+  return useContext(CueContext)
+}
+
+export function AnnouncerProvider({ children }: { children: ReactNode }) {
+  const { t } = useTranslation()
+  const translate = useRef(t)
+  useEffect(() => {
+    translate.current = t
+  }, [t])
+  const [polite, setPolite] = useState<Announcement | null>(null)
+  const [assertive, setAssertive] = useState<Announcement | null>(null)
+  const [announcer] = useState(() =>
+    createAnnouncer({
+      emit: (a) => (a.politeness === 'polite' ? setPolite : setAssertive)(a),
+      translate: (key, values) => translate.current(key, values),
+    }),
+  )
+  useEffect(() => () => announcer.dispose(), [announcer])
+  const sink = useCallback<CueSink>(
+    (cues) => {
+      for (const cue of cues) {
+        if (cue.sound) playSound(cue.sound)
+        announcer.say(cue)
+      }
+    },
+    [announcer],
+  )
+  return (
+    <CueContext.Provider value={sink}>
+      {children}
+      <div role="status" className="visually-hidden">
+        {polite && <p key={polite.id}>{polite.text}</p>}
+      </div>
+      <div role="alert" className="visually-hidden">
+        {assertive && <p key={assertive.id}>{assertive.text}</p>}
+      </div>
+    </CueContext.Provider>
+  )
+}

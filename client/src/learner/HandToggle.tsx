@@ -1,0 +1,59 @@
+// Raise or lower the hand: one toggle (aria-pressed; its label says what
+// pressing does), with the place in line while the hand is up.
+
+import type { RefObject } from 'react'
+import { useTranslation } from 'react-i18next'
+
+import { useCues } from '../a11y/AnnouncerProvider'
+import type { LearnerFloor } from '../live/floor'
+
+interface Props {
+  learner: LearnerFloor
+  /** A request is on its way: presses wait for its answer. */
+  busy: boolean
+  buttonRef: RefObject<HTMLButtonElement | null>
+  onRaise: () => void
+  onLower: () => void
+}
+
+export function HandToggle({ learner, busy, buttonRef, onRaise, onLower }: Props) {
+  const { t } = useTranslation()
+  const cue = useCues()
+  const raised = learner.kind === 'queued'
+  const closed = learner.kind === 'closed'
+
+  function press() {
+    if (busy) return
+    if (closed) cue([{ key: 'hand.closed', politeness: 'polite', topic: 'floor' }])
+    else if (raised) onLower()
+    else onRaise()
+  }
+
+  return (
+    <div className="hand">
+      <button
+        ref={buttonRef}
+        type="button"
+        className="primary hand-toggle"
+        aria-pressed={raised}
+        aria-disabled={closed || undefined}
+        aria-describedby={raised || closed ? 'hand-state' : undefined}
+        onClick={press}
+      >
+        {raised ? t('hand.lower') : t('hand.raise')}
+      </button>
+      {learner.kind === 'queued' && (
+        <p id="hand-state" className="hand-position">
+          {learner.position === null
+            ? t('hand.waiting')
+            : t('hand.position', { count: learner.position, ordinal: true })}
+        </p>
+      )}
+      {closed && (
+        <p id="hand-state" className="hint">
+          {t('hand.closed')}
+        </p>
+      )}
+    </div>
+  )
+}

@@ -1,0 +1,46 @@
+// Follows the session's live updates for as long as the classroom is shown.
+
+import { useEffect } from 'react'
+
+import { actionsFor, followEvents } from './events'
+import type { FloorAction } from './floor'
+import type { SessionAction } from './session'
+
+/** The participant token to follow with and how to renew it (the learner's: learner/useSeat.ts). */
+export interface SeatAccess {
+  token: () => string
+  /** Renews now; false when the server refused. */
+  renew: () => Promise<boolean>
+}
+
+export function useStream(
+  sessionId: string,
+  participantId: string,
+  seat: SeatAccess,
+  onFloor: (action: FloorAction) => void,
+  onSession: (action: SessionAction) => void,
+): void {
+  const { token, renew } = seat
+  useEffect(() => {
+    const controller = new AbortController()
+    void followEvents({
+      sessionId,
+      participantId,
+      token,
+      renew,
+      signal: controller.signal,
+      onState: (state) => {
+        if (state !== 'open') onFloor({ type: 'stream_down' })
+      },
+      onEvent: (event) => {
+        const { floor, session } = actionsFor(event, participantId)
+        if (floor) onFloor(floor)
+        if (session) onSession(session)
+      },
+    }).then((end) => {
+      if (end === 'kicked') onSession({ type: 'kicked' })
+      else if (end === 'refused') onFloor({ type: 'stream_down' })
+    })
+    return () => controller.abort()
+  }, [sessionId, participantId, token, renew, onFloor, onSession])
+}
