@@ -32,7 +32,7 @@ describe('the announcer', () => {
     expect(heard[0]?.politeness).toBe('polite')
   })
 
-  it('spaces messages at least 300 ms apart', () => {
+  it('spaces messages at least 300 ms apart, with room for a late render', () => {
     const start = Date.now()
     announcer.say(cue('a'))
     announcer.say(cue('b'))

@@ -189,6 +189,7 @@ async fn run_with(
             "session_id": demo.id,
             "join_code": demo.join_code,
             "learner_link": learner_link.as_str(),
+            "livekit": livekit,
             "livekit_url": config.livekit.url.as_str(),
             "livekit_api_key": config.livekit.api_key,
             "livekit_api_secret": config.livekit.expose_secret(),

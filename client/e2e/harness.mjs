@@ -1,0 +1,320 @@
+// The browser tests' world: a real Estrade (`estrade dev`: API, worker,
+// and the real LiveKit v1.13.5 on loopback) serving the built client, a
+// teacher who is LiveKit's own Python SDK publishing a synthetic camera and
+// microphone (tests/sdk/bot.py), and Debian's Chromium driven by
+// playwright-core. `scripts/test` runs these tests as root inside a network
+// namespace with only loopback (scripts/lib/loopback-netns), with a
+// throwaway PostgreSQL and Redis there (DATABASE_URL, REDIS_URL).
+//
+// Nothing here waits with a bare sleep: every wait polls a condition with a
+// deadline.
+
+import { spawn, execFileSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve, dirname } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+import { chromium } from 'playwright-core'
+import { RoomServiceClient } from 'livekit-server-sdk'
+
+const here = dirname(fileURLToPath(import.meta.url))
+export const repo = resolve(here, '../..')
+export const catalogs = {
+  en: JSON.parse(readFileSync(join(repo, 'client/src/i18n/en.json'), 'utf8')),
+  fr: JSON.parse(readFileSync(join(repo, 'client/src/i18n/fr.json'), 'utf8')),
+}
+
+/** Polls `condition` (sync or async) until it returns a truthy value. */
+export async function until(condition, { timeout = 20_000, every = 100, what = 'the condition' } = {}) {
+  const deadline = Date.now() + timeout
+  let last
+  for (;;) {
+    try {
+      last = await condition()
+      if (last) return last
+    } catch (error) {
+      last = error
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not hold within ${timeout} ms (last: ${last})`)
+    await new Promise((r) => setTimeout(r, every))
+  }
+}
+
+/** A free TCP port on loopback. */
+async function freePort() {
+  const { createServer } = await import('node:net')
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address()
+  server.close()
+  return port
+}
+
+/**
+ * Starts `estrade dev` (built by scripts/test: target/debug/estrade) with
+ * the built client, and returns what it wrote to its --summary file plus
+ * a few helpers. One per test file.
+ */
+export async function startEstrade() {
+  const dir = mkdtempSync(join(tmpdir(), 'estrade-e2e-'))
+  const summaryFile = join(dir, 'summary.json')
+  const port = await freePort()
+  const binary = join(repo, 'target/debug/estrade')
+  if (!existsSync(binary)) throw new Error(`${binary} is missing: scripts/test builds it (cargo build -p estrade)`)
+  const child = spawn(binary, ['dev', '--listen', `127.0.0.1:${port}`, '--summary', summaryFile], {
+    cwd: repo,
+    env: {
+      ...process.env,
+      ESTRADE_CLIENT_DIR: join(repo, 'client/dist'),
+      ESTRADE_LOG_FORMAT: 'json',
+      RUST_LOG: process.env.RUST_LOG ?? 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const exited = once(child, 'exit')
+  await until(() => existsSync(summaryFile) && readFileSync(summaryFile, 'utf8').length > 0, {
+    timeout: 60_000,
+    what: 'estrade dev writing its summary',
+  })
+  const summary = JSON.parse(readFileSync(summaryFile, 'utf8'))
+  if (!summary.livekit.startsWith('v1.13.5')) {
+    throw new Error(`estrade dev runs ${summary.livekit}, not the real LiveKit: set LIVEKIT_SERVER_BIN (scripts/test does)`)
+  }
+  await until(async () => (await fetch(`${summary.api}/readyz`)).ok, { what: 'estrade dev ready' })
+  const rooms = new RoomServiceClient(summary.livekit_url, summary.livekit_api_key, summary.livekit_api_secret)
+
+  async function call(method, path, { token, body } = {}) {
+    const response = await fetch(`${summary.api}${path}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    })
+    const text = await response.text()
+    const json = text ? JSON.parse(text) : null
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`)
+    return json
+  }
+
+  return {
+    ...summary,
+    call,
+    rooms,
+    /** A new live session of the dev teacher. */
+    async liveSession(body = {}) {
+      const session = await call('POST', '/v1/sessions', {
+        token: summary.teacher_key,
+        body: { title: 'Pain au levain', floor: { mode: 'moderated', max_speakers: 1 }, ...body },
+      })
+      await call('POST', `/v1/sessions/${session.id}/start`, { token: summary.teacher_key })
+      return session
+    },
+    /** The join link of `session` on this server. */
+    link(session) {
+      return `${summary.api}/join/${session.join_code}`
+    },
+    /** The participants Estrade has for `session` (teacher's view). */
+    async participants(session) {
+      return (await call('GET', `/v1/sessions/${session.id}/participants`, { token: summary.teacher_key }))
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGINT')
+        await exited
+      }
+    },
+  }
+}
+
+/**
+ * A LiveKit client of LiveKit's own Python SDK (tests/sdk/bot.py), driven
+ * line by line; every event it printed is kept.
+ */
+const bots = new Set()
+
+/** Ends every bot still running (a failed test leaves some). */
+export function stopBots() {
+  for (const bot of bots) bot.stop()
+}
+
+export class Bot {
+  constructor(name) {
+    bots.add(this)
+    this.name = name
+    this.events = []
+    this.waiters = new Set()
+    this.child = spawn('python3', [join(repo, 'tests/sdk/bot.py')], {
+      env: { ...process.env, PYTHONPATH: join(repo, 'tests/sdk/.deps/python') },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    })
+    createInterface({ input: this.child.stdout }).on('line', (line) => {
+      const event = JSON.parse(line)
+      this.events.push(event)
+      for (const waiter of this.waiters) waiter()
+    })
+  }
+
+  send(command) {
+    this.child.stdin.write(`${JSON.stringify(command)}\n`)
+  }
+
+  /** The first event (seen or to come) for which `matches` holds. */
+  wait(matches, { timeout = 30_000, from = 0 } = {}) {
+    return new Promise((resolvePromise, reject) => {
+      const check = () => {
+        const found = this.events.slice(from).find(matches)
+        if (found) {
+          this.waiters.delete(check)
+          clearTimeout(timer)
+          resolvePromise(found)
+        }
+      }
+      const timer = setTimeout(() => {
+        this.waiters.delete(check)
+        reject(new Error(`${this.name}: not seen within ${timeout} ms; saw ${JSON.stringify(this.events)}`))
+      }, timeout)
+      this.waiters.add(check)
+      check()
+    })
+  }
+
+  async connect(url, token) {
+    const from = this.events.length
+    this.send({ do: 'connect', url, token })
+    const event = await this.wait((e) => e.event === 'connected' || e.event === 'failed', { from })
+    if (event.event !== 'connected') throw new Error(`${this.name} could not connect: ${JSON.stringify(event)}`)
+    return event
+  }
+
+  async publish(kind) {
+    const from = this.events.length
+    this.send({ do: 'publish', kind, name: kind.toUpperCase() })
+    const event = await this.wait((e) => (e.event === 'published' || e.event === 'failed') && e.kind === kind, { from })
+    if (event.event !== 'published') throw new Error(`${this.name} could not publish ${kind}: ${JSON.stringify(event)}`)
+  }
+
+  stop() {
+    bots.delete(this)
+    this.child.kill()
+  }
+}
+
+/** The teacher of `session`, in the room, publishing camera and microphone. */
+export async function teacherBot(estrade, session) {
+  const publish = await estrade.call('POST', `/v1/sessions/${session.id}/publish-token`, {
+    token: estrade.teacher_key,
+  })
+  const bot = new Bot('teacher')
+  const connected = await bot.connect(publish.livekit_url, publish.token)
+  await bot.publish('camera')
+  await bot.publish('microphone')
+  bot.identity = connected.identity
+  return bot
+}
+
+/** A WAV of a voice saying `text` (espeak-ng), Chromium's fake microphone. */
+export function speechWav(text) {
+  const dir = mkdtempSync(join(tmpdir(), 'estrade-wav-'))
+  const file = join(dir, 'speech.wav')
+  execFileSync('espeak-ng', ['-v', 'en', '-w', file, text])
+  return file
+}
+
+/**
+ * Debian's Chromium (never a downloaded browser), headless, with a fake
+ * camera and a microphone that plays `wav`; WebRTC may use loopback and
+ * nothing reaches for the network on its own.
+ */
+export async function launchBrowser({ wav = speechWav('Hello, I have a question about the dough.') } = {}) {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}`,
+      '--allow-loopback-in-peer-connection',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+      '--disable-gpu',
+    ],
+  })
+}
+
+/**
+ * A page in `lang` at `width` px, with every call to HTMLMediaElement's
+ * play() recorded (window.__plays: the source played), so a test can
+ * tell a cue was played, and every message of the live regions
+ * (window.__said), so a test can tell what a screen reader was given.
+ */
+export async function openPage(browser, { lang = 'en', width = 1280 } = {}) {
+  const context = await browser.newContext({
+    locale: lang === 'fr' ? 'fr-FR' : 'en-US',
+    viewport: { width, height: 900 },
+  })
+  await context.addInitScript(() => {
+    // What the live regions said, in order: {role, text, at}.
+    window.__said = []
+    new MutationObserver((records) => {
+      for (const record of records) {
+        for (const node of record.addedNodes) {
+          const region = node.parentElement?.closest('[role="status"], [role="alert"]')
+          if (region && node.textContent) {
+            window.__said.push({ role: region.getAttribute('role'), text: node.textContent, at: performance.now() })
+          }
+        }
+      }
+    }).observe(document, { childList: true, subtree: true })
+    window.__plays = []
+    const play = HTMLMediaElement.prototype.play
+    HTMLMediaElement.prototype.play = function recordedPlay(...args) {
+      window.__plays.push(this.currentSrc || this.src || (this.srcObject ? 'stream' : ''))
+      return play.apply(this, args)
+    }
+  })
+  const page = await context.newPage()
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`))
+  page.on('console', (message) => {
+    if (message.type() === 'error') console.error(`console: ${message.text()}`)
+  })
+  return page
+}
+
+/** Presses Tab until the control of `role` and `name` has the focus. */
+export async function tabTo(page, role, name, { max = 40 } = {}) {
+  const target = page.getByRole(role, { name, exact: true })
+  for (let i = 0; i < max; i++) {
+    if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) return target
+    await page.keyboard.press('Tab')
+  }
+  throw new Error(`Tab never reached the ${role} “${name}”`)
+}
+
+/** Waits until a live region of `role` said `text`; returns that message. */
+export async function said(page, role, text, { timeout = 20_000 } = {}) {
+  return until(
+    () => page.evaluate(({ role, text }) => window.__said.find((m) => m.role === role && m.text === text), { role, text }),
+    { timeout, what: `the ${role} region saying “${text}”` },
+  )
+}
+
+/** Everything the live regions said so far. */
+export function saidSoFar(page) {
+  return page.evaluate(() => window.__said)
+}
+
+/** A catalog string with its {{placeholders}} filled in. */
+export function fill(text, values) {
+  return text.replace(/\{\{(\w+)\}\}/g, (_, name) => String(values[name]))
+}
