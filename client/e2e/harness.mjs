@@ -258,11 +258,25 @@ export async function launchBrowser({ wav = speechWav('Hello, I have a question 
  * tell a cue was played, and every message of the live regions
  * (window.__said), so a test can tell what a screen reader was given.
  */
-export async function openPage(browser, { lang = 'en', width = 1280 } = {}) {
+export async function openPage(browser, { lang = 'en', width = 1280, autoplayBlocked = false } = {}) {
   const context = await browser.newContext({
     locale: lang === 'fr' ? 'fr-FR' : 'en-US',
     viewport: { width, height: 900 },
   })
+  if (autoplayBlocked) {
+    // Headless Chromium lets every page play sound; a browser on a site
+    // the learner never used refuses until they act. This refuses play()
+    // as browsers do (NotAllowedError) until the first key press.
+    await context.addInitScript(() => {
+      let acted = false
+      addEventListener('keydown', () => (acted = true), { capture: true })
+      const play = HTMLMediaElement.prototype.play
+      HTMLMediaElement.prototype.play = function playOnceActed(...args) {
+        if (!acted) return Promise.reject(new DOMException('play() needs a user action first', 'NotAllowedError'))
+        return play.apply(this, args)
+      }
+    })
+  }
   await context.addInitScript(() => {
     // What the live regions said, in order: {role, text, at}.
     window.__said = []
@@ -303,10 +317,15 @@ export async function tabTo(page, role, name, { max = 40 } = {}) {
 
 /** Waits until a live region of `role` said `text`; returns that message. */
 export async function said(page, role, text, { timeout = 20_000 } = {}) {
-  return until(
-    () => page.evaluate(({ role, text }) => window.__said.find((m) => m.role === role && m.text === text), { role, text }),
-    { timeout, what: `the ${role} region saying “${text}”` },
-  )
+  try {
+    return await until(
+      () => page.evaluate(({ role, text }) => window.__said.find((m) => m.role === role && m.text === text), { role, text }),
+      { timeout, what: `the ${role} region saying “${text}”` },
+    )
+  } catch (error) {
+    const all = await saidSoFar(page).catch(() => [])
+    throw new Error(`${error.message}; said: ${JSON.stringify(all.map((m) => `${m.role}: ${m.text}`))}`)
+  }
 }
 
 /** Everything the live regions said so far. */
@@ -317,4 +336,72 @@ export function saidSoFar(page) {
 /** A catalog string with its {{placeholders}} filled in. */
 export function fill(text, values) {
   return text.replace(/\{\{(\w+)\}\}/g, (_, name) => String(values[name]))
+}
+
+/** `base_ordinal_<category>` of `catalog` for `count`, filled in. */
+export function ordinal(lang, catalogSection, base, count) {
+  const category = new Intl.PluralRules(lang, { type: 'ordinal' }).select(count)
+  return fill(catalogSection[`${base}_ordinal_${category}`], { count })
+}
+
+/**
+ * Opens `link` and joins as `name` by keyboard: the focus is on the name
+ * field (the link brought the code), type, Enter. Returns once the
+ * teacher's video plays with frames advancing.
+ */
+export async function joinByKeyboard(page, link, name, lang) {
+  const t = catalogs[lang]
+  await page.goto(link)
+  const field = page.getByLabel(t.join.name, { exact: true })
+  await until(() => field.evaluate((el) => el === document.activeElement), { what: 'the name field focused' })
+  await page.keyboard.type(name)
+  await page.keyboard.press('Enter')
+  await teacherVideoPlays(page, lang)
+}
+
+/** The teacher's camera plays in `page`, its frames advancing. */
+export async function teacherVideoPlays(page, lang) {
+  // The dev teacher's account is called "Dev teacher".
+  const video = page.getByLabel(fill(catalogs[lang].stage.video_named, { name: 'Dev teacher' }), { exact: true })
+  await until(() => video.evaluate((v) => v.videoWidth > 0), { what: 'the teacher video playing' })
+  const frames = () => video.evaluate((v) => v.getVideoPlaybackQuality().totalVideoFrames)
+  const first = await frames()
+  await until(async () => (await frames()) > first + 5, { what: 'video frames advancing' })
+}
+
+/** How many live remote audio tracks the page receives. */
+export function liveAudioTracks(page) {
+  return page.evaluate(
+    () =>
+      [...document.querySelectorAll('audio')].filter((a) =>
+        a.srcObject?.getAudioTracks().some((t) => t.readyState === 'live'),
+      ).length,
+  )
+}
+
+/** The API requests the page makes from now on (their paths). */
+export function recordApiRequests(page) {
+  const paths = []
+  page.on('request', (request) => {
+    const url = new URL(request.url())
+    if (url.pathname.startsWith('/v1/')) paths.push(url.pathname)
+  })
+  return paths
+}
+
+/**
+ * Cuts this namespace off from LiveKit, as a network that drops out
+ * would: every UDP packet (WebRTC media) and LiveKit's signalling port
+ * are dropped (nftables; the tests run as root in their own namespace).
+ * Returns a function that restores the network.
+ */
+export function cutLiveKit(estrade) {
+  const port = new URL(estrade.livekit_url).port
+  const nft = (...args) => execFileSync('nft', args)
+  nft('add', 'table', 'inet', 'estrade_e2e')
+  nft('add', 'chain', 'inet', 'estrade_e2e', 'out', '{ type filter hook output priority 0 ; }')
+  nft('add', 'rule', 'inet', 'estrade_e2e', 'out', 'meta', 'l4proto', 'udp', 'drop')
+  nft('add', 'rule', 'inet', 'estrade_e2e', 'out', 'tcp', 'dport', port, 'drop')
+  nft('add', 'rule', 'inet', 'estrade_e2e', 'out', 'tcp', 'sport', port, 'drop')
+  return () => nft('delete', 'table', 'inet', 'estrade_e2e')
 }

@@ -11,19 +11,20 @@ import { after, before, test } from 'node:test'
 import { expectAccessible } from './a11y.mjs'
 import {
   catalogs,
-  fill,
   launchBrowser,
+  liveAudioTracks,
   openPage,
+  ordinal,
   said,
   saidSoFar,
   startEstrade,
   stopBots,
   tabTo,
   teacherBot,
+  teacherVideoPlays,
   until,
 } from './harness.mjs'
 
-const en = catalogs.en
 let estrade
 let browser
 
@@ -51,105 +52,101 @@ async function microphoneInLiveKit(session, identity) {
   return Boolean(participant?.tracks.some((t) => t.source === 2))
 }
 
-test('a learner joins by keyboard, watches and hears the teacher, speaks when granted and is cut at the revoke', async () => {
-  const session = await estrade.liveSession()
-  const teacher = await teacherBot(estrade, session)
-  const page = await openPage(browser, { lang: 'en' })
+for (const lang of ['en', 'fr']) {
+  test(`a learner joins by keyboard in ${lang}, watches and hears the teacher, speaks when granted and is cut at the revoke`, async () => {
+    const t = catalogs[lang]
+    const session = await estrade.liveSession()
+    const teacher = await teacherBot(estrade, session)
+    const page = await openPage(browser, { lang })
 
-  // Open the link: the code is filled in, the focus is on the name.
-  await page.goto(estrade.link(session))
-  const name = page.getByLabel(en.join.name, { exact: true })
-  await until(() => name.evaluate((el) => el === document.activeElement), { what: 'the name field focused' })
-  await expectAccessible(page, 'join')
-  await page.keyboard.type('Ada')
-  await page.keyboard.press('Enter')
+    // Open the link: the code is filled in, the focus is on the name.
+    await page.goto(estrade.link(session))
+    const name = page.getByLabel(t.join.name, { exact: true })
+    await until(() => name.evaluate((el) => el === document.activeElement), { what: 'the name field focused' })
+    const firstInTabOrder = await page.evaluate(() => {
+      const focusable = document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')
+      const first = [...focusable].find((el) => el.tabIndex >= 0 && !el.disabled && el.checkVisibility())
+      return first?.textContent?.trim()
+    })
+    assert.equal(firstInTabOrder, t.language.switch, 'the language switch comes first')
+    await expectAccessible(page, `join, ${lang}`)
+    await page.keyboard.type('Ada')
+    await page.keyboard.press('Enter')
 
-  // The teacher's camera plays, frames advance, and the sound is received.
-  // The dev teacher's account is called "Dev teacher".
-  const video = page.getByLabel(fill(en.stage.video_named, { name: 'Dev teacher' }), { exact: true })
-  await until(() => video.evaluate((v) => v.videoWidth > 0), { what: 'the teacher video playing' })
-  const frames = () => video.evaluate((v) => v.getVideoPlaybackQuality().totalVideoFrames)
-  const first = await frames()
-  await until(async () => (await frames()) > first + 5, { what: 'video frames advancing' })
-  await until(
-    () =>
-      page.evaluate(() =>
-        [...document.querySelectorAll('audio')].some((a) =>
-          a.srcObject?.getAudioTracks().some((t) => t.readyState === 'live'),
-        ),
-      ),
-    { what: "the teacher's microphone received" },
-  )
-  await said(page, 'status', en.session.live)
-  await expectAccessible(page, 'watching')
+    // The teacher's camera plays, frames advance, and the sound is received.
+    await teacherVideoPlays(page, lang)
+    await until(async () => (await liveAudioTracks(page)) === 1, { what: "the teacher's microphone received" })
+    await said(page, 'status', t.session.live)
+    await expectAccessible(page, `watching, ${lang}`)
 
-  const me = (await estrade.participants(session)).participants.find((p) => p.name === 'Ada')
-  assert.ok(me, 'Estrade lists the learner')
-  await until(async () => Boolean(await inLiveKit(session, me.identity)), {
-    what: 'the learner in LiveKit',
-  })
+    const me = (await estrade.participants(session)).participants.find((p) => p.name === 'Ada')
+    assert.ok(me, 'Estrade lists the learner')
+    await until(async () => Boolean(await inLiveKit(session, me.identity)), {
+      what: 'the learner in LiveKit',
+    })
 
-  // Raise the hand: the toggle is pressed and the place in line is said.
-  await tabTo(page, 'button', en.hand.raise)
-  await page.keyboard.press('Enter')
-  const lower = page.getByRole('button', { name: en.hand.lower, exact: true })
-  await until(async () => (await lower.getAttribute('aria-pressed')) === 'true', { what: 'the hand raised' })
-  await said(page, 'status', 'Hand raised. You are 1st in line.')
-  await expectAccessible(page, 'queued')
+    // Raise the hand: the toggle is pressed and the place in line is said.
+    await tabTo(page, 'button', t.hand.raise)
+    await page.keyboard.press('Enter')
+    const lower = page.getByRole('button', { name: t.hand.lower, exact: true })
+    await until(async () => (await lower.getAttribute('aria-pressed')) === 'true', { what: 'the hand raised' })
+    await said(page, 'status', ordinal(lang, t.floor, 'queued', 1))
+    await expectAccessible(page, `queued, ${lang}`)
 
-  // The teacher grants the floor: said at once (assertively), with its cue.
-  const playsBefore = await page.evaluate(() => window.__plays.length)
-  await estrade.call('POST', `/v1/sessions/${session.id}/floor/grant`, {
-    token: estrade.teacher_key,
-    body: { participant_id: me.id },
-  })
-  await said(page, 'alert', en.floor.granted, { timeout: 5_000 })
-  const plays = await page.evaluate(() => window.__plays)
-  assert.ok(
-    plays.slice(playsBefore).some((src) => src.startsWith('data:audio/wav')),
-    `the grant's sound was played: ${plays}`,
-  )
-  await expectAccessible(page, 'granted')
+    // The teacher grants the floor: said at once (assertively), with its cue.
+    const playsBefore = await page.evaluate(() => window.__plays.length)
+    await estrade.call('POST', `/v1/sessions/${session.id}/floor/grant`, {
+      token: estrade.teacher_key,
+      body: { participant_id: me.id },
+    })
+    await said(page, 'alert', t.floor.granted, { timeout: 5_000 })
+    const plays = await page.evaluate(() => window.__plays)
+    assert.ok(
+      plays.slice(playsBefore).some((src) => src.startsWith('data:audio/wav')),
+      `the grant's sound was played: ${plays}`,
+    )
+    await expectAccessible(page, `granted, ${lang}`)
 
-  // Open the microphone: the teacher hears the learner, LiveKit lists it.
-  await tabTo(page, 'button', en.mic.open)
-  await page.keyboard.press('Enter')
-  await said(page, 'status', en.mic.live)
-  await teacher.wait((e) => e.event === 'frames' && e.from === me.identity && e.kind === 'microphone')
-  await until(() => microphoneInLiveKit(session, me.identity), { what: 'LiveKit listing the microphone' })
-  await expectAccessible(page, 'speaking')
+    // Open the microphone: the teacher hears the learner, LiveKit lists it.
+    await tabTo(page, 'button', t.mic.open)
+    await page.keyboard.press('Enter')
+    await said(page, 'status', t.mic.live)
+    await teacher.wait((e) => e.event === 'frames' && e.from === me.identity && e.kind === 'microphone')
+    await until(() => microphoneInLiveKit(session, me.identity), { what: 'LiveKit listing the microphone' })
+    await expectAccessible(page, `speaking, ${lang}`)
 
-  // The teacher revokes: said, the track really stops, LiveKit lists none.
-  await estrade.call('POST', `/v1/sessions/${session.id}/floor/revoke`, {
-    token: estrade.teacher_key,
-    body: { participant_id: me.id },
-  })
-  await said(page, 'alert', en.floor.revoked, { timeout: 5_000 })
-  await until(async () => !(await microphoneInLiveKit(session, me.identity)), {
-    what: 'LiveKit listing no microphone for the learner',
-  })
-  await teacher.wait((e) => e.event === 'track_gone' && e.from === me.identity && e.kind === 'microphone')
-  const focused = await page.evaluate(() => document.activeElement?.tagName)
-  assert.notEqual(focused, 'BODY', 'the focus went somewhere sensible, not to the page')
-  await expectAccessible(page, 'revoked')
+    // The teacher revokes: said, the track really stops, LiveKit lists none.
+    await estrade.call('POST', `/v1/sessions/${session.id}/floor/revoke`, {
+      token: estrade.teacher_key,
+      body: { participant_id: me.id },
+    })
+    await said(page, 'alert', t.floor.revoked, { timeout: 5_000 })
+    await until(async () => !(await microphoneInLiveKit(session, me.identity)), {
+      what: 'LiveKit listing no microphone for the learner',
+    })
+    await teacher.wait((e) => e.event === 'track_gone' && e.from === me.identity && e.kind === 'microphone')
+    const focused = await page.evaluate(() => document.activeElement?.tagName)
+    assert.notEqual(focused, 'BODY', 'the focus went somewhere sensible, not to the page')
+    await expectAccessible(page, `revoked, ${lang}`)
 
-  // Messages were spaced for screen readers.
-  const messages = await saidSoFar(page)
-  for (const role of ['status', 'alert']) {
-    const times = messages.filter((m) => m.role === role).map((m) => m.at)
-    for (let i = 1; i < times.length; i++) {
-      assert.ok(times[i] - times[i - 1] >= 300, `${role} messages ${i - 1} and ${i} are ${times[i] - times[i - 1]} ms apart`)
+    // Messages were spaced for screen readers.
+    const messages = await saidSoFar(page)
+    for (const role of ['status', 'alert']) {
+      const times = messages.filter((m) => m.role === role).map((m) => m.at)
+      for (let i = 1; i < times.length; i++) {
+        assert.ok(times[i] - times[i - 1] >= 300, `${role} messages ${i - 1} and ${i} are ${times[i] - times[i - 1]} ms apart`)
+      }
     }
-  }
 
-  // Leave.
-  await tabTo(page, 'button', en.class.leave)
-  await page.keyboard.press('Enter')
-  await until(() => page.getByRole('heading', { name: en.over.left_title, exact: true }).isVisible(), {
-    what: 'the left screen',
+    // Leave.
+    await tabTo(page, 'button', t.class.leave)
+    await page.keyboard.press('Enter')
+    await until(() => page.getByRole('heading', { name: t.over.left_title, exact: true }).isVisible(), {
+      what: 'the left screen',
+    })
+    await until(async () => !(await inLiveKit(session, me.identity)), { what: 'the learner gone from LiveKit' })
+    await expectAccessible(page, `left, ${lang}`)
+    teacher.stop()
+    await page.context().close()
   })
-  await until(async () => !(await inLiveKit(session, me.identity)), { what: 'the learner gone from LiveKit' })
-  await expectAccessible(page, 'left')
-  teacher.stop()
-  await page.context().close()
-})
+}

@@ -85,7 +85,8 @@ class Bot:
                 emit("frames", **{"from": identity, "kind": kind, "count": count})
 
     async def feed_video(self, source):
-        frame = rtc.VideoFrame(WIDTH, HEIGHT, rtc.VideoBufferType.RGBA, bytearray(WIDTH * HEIGHT * 4))
+        # A warm orange, so pictures of the class show a picture.
+        frame = rtc.VideoFrame(WIDTH, HEIGHT, rtc.VideoBufferType.RGBA, bytearray([230, 120, 30, 255]) * (WIDTH * HEIGHT))
         while True:
             source.capture_frame(frame)
             await asyncio.sleep(1 / 15)

@@ -75,12 +75,17 @@ describe('the session', () => {
     [{ type: 'left' } as SessionAction, 'left', 'session.left'],
     [{ type: 'disconnected', cause: 'removed' } as SessionAction, 'kicked', 'session.kicked'],
     [{ type: 'disconnected', cause: 'room_deleted' } as SessionAction, 'ended', 'session.ended'],
-    [{ type: 'disconnected', cause: 'client' } as SessionAction, 'left', 'session.left'],
     [{ type: 'disconnected', cause: 'other' } as SessionAction, 'lost', 'session.lost'],
   ])('ends on %o as %s', (action, end, key) => {
     const { state, keys } = run([action], live)
     expect(state.end).toBe(end)
     expect(keys).toEqual([key])
+  })
+
+  it('ends nothing on its own disconnect, which a reload causes: the seat is kept', () => {
+    const { state, keys } = run([{ type: 'disconnected', cause: 'client' }], live)
+    expect(state.end).toBeNull()
+    expect(keys).toEqual([])
   })
 
   it('keeps the first ending, and nothing after it changes the phase', () => {

@@ -45,8 +45,7 @@ export const initialSession: SessionState = {
   end: null,
 }
 
-const END_OF: Record<DisconnectCause, End> = {
-  client: 'left',
+const END_OF: Record<Exclude<DisconnectCause, 'client'>, End> = {
   removed: 'kicked',
   room_deleted: 'ended',
   other: 'lost',
@@ -64,6 +63,10 @@ export function sessionReducer(s: SessionState, action: SessionAction): SessionS
     case 'connection':
       return s.end ? s : { ...s, connection: action.connection }
     case 'disconnected':
+      // Our own disconnect ends nothing: it follows Leave (already the
+      // end), or the page going away (livekit-client disconnects on
+      // pagehide), and a reload must keep the seat.
+      if (action.cause === 'client') return { ...s, connection: 'disconnected' }
       return ending({ ...s, connection: 'disconnected' }, END_OF[action.cause])
     case 'session':
       return action.status === 'ended' ? ending(s, 'ended') : s
