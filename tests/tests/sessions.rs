@@ -103,6 +103,10 @@ async fn a_class_runs_from_account_creation_to_the_end_of_the_session(db: PgPool
         .await;
     assert_eq!(status, 200, "{joined}");
     assert!(s(&joined["identity"]).starts_with("l-"));
+    assert_eq!(
+        joined["session_title"], "Sauces mères",
+        "for the learner's screen"
+    );
     let info = app
         .stub
         .connect(s(&joined["livekit_token"]))
@@ -122,6 +126,7 @@ async fn a_class_runs_from_account_creation_to_the_end_of_the_session(db: PgPool
         .await;
     assert_eq!(status, 200, "{renewed}");
     assert_eq!(renewed["participant_id"], joined["participant_id"]);
+    assert_eq!(renewed["session_title"], "Sauces mères");
 
     // The teacher sees who is there.
     let (status, list) = app

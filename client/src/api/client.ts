@@ -7,6 +7,8 @@ import type { MessageKey } from '../i18n'
 
 export interface Joined {
   session_id: string
+  /** The session's title, shown as the class's heading. */
+  session_title: string
   participant_id: string
   identity: string
   livekit_url: string

@@ -137,7 +137,7 @@ export function Classroom({ joined, code, onEnd }: Props) {
       <RoomAudioRenderer room={room} />
       <div className="classroom">
         <div className="class-bar">
-          <h1>{t('class.title')}</h1>
+          <h1>{t('class.named', { title: joined.session_title })}</h1>
           <p className="class-state">
             {t(`phase.${phase}`)}
             {session.connection === 'connected' && ` · ${t(`quality.${session.quality}`)}`}

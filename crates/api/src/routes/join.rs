@@ -48,6 +48,8 @@ pub struct JoinRequest {
 pub struct Joined {
     /// The session.
     pub session_id: Uuid,
+    /// The session's title, for the learner's screen.
+    pub session_title: String,
     /// The participant created.
     pub participant_id: Uuid,
     /// Its LiveKit identity (`l-…` or `c-…`).
@@ -194,6 +196,7 @@ fn tokens_for(
     let ours = state.settings.participant_tokens.sign(p.id, session.id)?;
     Ok(Joined {
         session_id: session.id,
+        session_title: session.title.clone(),
         participant_id: p.id,
         identity: p.identity.clone(),
         livekit_url: state.settings.livekit_url.clone(),
