@@ -1,4 +1,4 @@
-// Two learners in French on narrow screens (320 px): both queue, both see
+// Two learners on narrow screens (320 px), in each language: both queue, both see
 // their places change, the first is granted and the second hears her; the
 // teacher ends the class and both clients stop. axe in every state.
 
@@ -23,7 +23,6 @@ import {
   until,
 } from './harness.mjs'
 
-const fr = catalogs.fr
 let estrade
 let browser
 
@@ -38,68 +37,70 @@ after(async () => {
   await estrade?.stop()
 })
 
-test('two learners queue in French at 320 px, the second hears the first speak, and both stop when the class ends', async () => {
-  const session = await estrade.liveSession()
-  const teacher = await teacherBot(estrade, session)
-  const ada = await openPage(browser, { lang: 'fr', width: 320 })
-  const bea = await openPage(browser, { lang: 'fr', width: 320 })
+for (const [lang, t] of Object.entries(catalogs)) {
+  test(`two learners queue at 320 px in ${lang}, the second hears the first speak, and both stop when the class ends`, async () => {
+    const session = await estrade.liveSession()
+    const teacher = await teacherBot(estrade, session)
+    const ada = await openPage(browser, { lang, width: 320 })
+    const bea = await openPage(browser, { lang, width: 320 })
 
-  await ada.goto(estrade.link(session))
-  await expectAccessible(ada, 'join, fr, 320 px')
-  await joinByKeyboard(ada, estrade.link(session), 'Ada', 'fr')
-  await joinByKeyboard(bea, estrade.link(session), 'Bea', 'fr')
-  await expectAccessible(bea, 'watching, fr, 320 px')
-  const lang = await ada.evaluate(() => document.documentElement.lang)
-  assert.equal(lang, 'fr', '<html lang> follows the language')
+    await ada.goto(estrade.link(session))
+    await expectAccessible(ada, `join, ${lang}, 320 px`)
+    await joinByKeyboard(ada, estrade.link(session), 'Ada', lang)
+    await joinByKeyboard(bea, estrade.link(session), 'Bea', lang)
+    await expectAccessible(bea, `watching, ${lang}, 320 px`)
+    const htmlLang = await ada.evaluate(() => document.documentElement.lang)
+    assert.equal(htmlLang, lang, '<html lang> follows the language')
 
-  // Both raise their hands: 1st and 2nd in line, said and shown.
-  for (const [page, place] of [
-    [ada, 1],
-    [bea, 2],
-  ]) {
-    await tabTo(page, 'button', fr.hand.raise)
-    await page.keyboard.press('Enter')
-    await said(page, 'status', ordinal('fr', fr.floor, 'queued', place))
-    await until(() => page.getByText(ordinal('fr', fr.hand, 'position', place), { exact: true }).isVisible(), {
-      what: `place ${place} shown`,
-    })
-  }
-  await expectAccessible(bea, 'queued, fr, 320 px')
+    // Both raise their hands: 1st and 2nd in line, said and shown.
+    for (const [page, place] of [
+      [ada, 1],
+      [bea, 2],
+    ]) {
+      await tabTo(page, 'button', t.hand.raise)
+      await page.keyboard.press('Enter')
+      await said(page, 'status', ordinal(lang, t.floor, 'queued', place))
+      await until(() => page.getByText(ordinal(lang, t.hand, 'position', place), { exact: true }).isVisible(), {
+        what: `place ${place} shown`,
+      })
+    }
+    await expectAccessible(bea, `queued, ${lang}, 320 px`)
 
-  // The teacher gives the floor to the next in line: Ada. Bea moves up.
-  await estrade.call('POST', `/v1/sessions/${session.id}/floor/grant`, { token: estrade.teacher_key, body: {} })
-  await said(ada, 'alert', fr.floor.granted, { timeout: 5_000 })
-  await said(bea, 'status', ordinal('fr', fr.floor, 'moved', 1))
-  await expectAccessible(ada, 'granted, fr, 320 px')
+    // The teacher gives the floor to the next in line: Ada. Bea moves up.
+    await estrade.call('POST', `/v1/sessions/${session.id}/floor/grant`, { token: estrade.teacher_key, body: {} })
+    await said(ada, 'alert', t.floor.granted, { timeout: 5_000 })
+    await said(bea, 'status', ordinal(lang, t.floor, 'moved', 1))
+    await expectAccessible(ada, `granted, ${lang}, 320 px`)
 
-  // Ada opens her microphone: Bea receives it and sees her talking.
-  await tabTo(ada, 'button', fr.mic.open)
-  await ada.keyboard.press('Enter')
-  await said(ada, 'status', fr.mic.live)
-  await until(async () => (await liveAudioTracks(bea)) === 2, { what: "Bea receiving Ada's microphone" })
-  const talking = fill(fr.speakers.talking, { names: '' }).trim()
-  await until(
-    async () => {
-      const lines = await bea.getByText(talking).allTextContents()
-      return lines.some((line) => line.includes('Ada'))
-    },
-    { what: 'Bea seeing Ada talking (LiveKit heard her)' },
-  )
-  await expectAccessible(ada, 'speaking, fr, 320 px')
+    // Ada opens her microphone: Bea receives it and sees her talking.
+    await tabTo(ada, 'button', t.mic.open)
+    await ada.keyboard.press('Enter')
+    await said(ada, 'status', t.mic.live)
+    await until(async () => (await liveAudioTracks(bea)) === 2, { what: "Bea receiving Ada's microphone" })
+    const talking = fill(t.speakers.talking, { names: '' }).trim()
+    await until(
+      async () => {
+        const lines = await bea.getByText(talking).allTextContents()
+        return lines.some((line) => line.includes('Ada'))
+      },
+      { what: 'Bea seeing Ada talking (LiveKit heard her)' },
+    )
+    await expectAccessible(ada, `speaking, ${lang}, 320 px`)
 
-  // The teacher ends the class: both say so, and neither keeps calling.
-  const requests = recordApiRequests(bea)
-  await estrade.call('POST', `/v1/sessions/${session.id}/end`, { token: estrade.teacher_key })
-  for (const page of [ada, bea]) {
-    await until(() => page.getByRole('heading', { name: fr.over.ended_title, exact: true }).isVisible(), {
-      what: 'the ended screen',
-    })
-    await said(page, 'alert', fr.session.ended)
-  }
-  await expectAccessible(bea, 'ended, fr, 320 px')
-  const settled = requests.length
-  // An absence: watched for 3 s, as long as a retry loop's first retries.
-  await new Promise((r) => setTimeout(r, 3_000))
-  assert.deepEqual(requests.slice(settled), [], 'no request after the class ended')
-  teacher.stop()
-})
+    // The teacher ends the class: both say so, and neither keeps calling.
+    const requests = recordApiRequests(bea)
+    await estrade.call('POST', `/v1/sessions/${session.id}/end`, { token: estrade.teacher_key })
+    for (const page of [ada, bea]) {
+      await until(() => page.getByRole('heading', { name: t.over.ended_title, exact: true }).isVisible(), {
+        what: 'the ended screen',
+      })
+      await said(page, 'alert', t.session.ended)
+    }
+    await expectAccessible(bea, `ended, ${lang}, 320 px`)
+    const settled = requests.length
+    // An absence: watched for 3 s, as long as a retry loop's first retries.
+    await new Promise((r) => setTimeout(r, 3_000))
+    assert.deepEqual(requests.slice(settled), [], 'no request after the class ended')
+    teacher.stop()
+  })
+}

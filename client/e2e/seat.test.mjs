@@ -46,96 +46,104 @@ async function named(session, name) {
   return (await estrade.participants(session)).participants.filter((p) => p.name === name)
 }
 
-test('a reload mid-class keeps the same participant and seat, and a restored tab waits for the learner to turn on sound', async () => {
-  const session = await estrade.liveSession()
-  await teacherBot(estrade, session)
-  const page = await openPage(browser, { lang: 'en' })
-  await joinByKeyboard(page, estrade.link(session), 'Ada', 'en')
-  await tabTo(page, 'button', en.hand.raise)
-  await page.keyboard.press('Enter')
-  await said(page, 'status', ordinal('en', en.floor, 'queued', 1))
-  const [first] = await named(session, 'Ada')
+for (const [lang, t] of [
+  ['en', en],
+  ['fr', fr],
+]) {
+  test(`a reload mid-class keeps the same participant and seat, and a restored tab waits for the learner to turn on sound (${lang})`, async () => {
+    const session = await estrade.liveSession()
+    await teacherBot(estrade, session)
+    const page = await openPage(browser, { lang })
+    await joinByKeyboard(page, estrade.link(session), 'Ada', lang)
+    await tabTo(page, 'button', t.hand.raise)
+    await page.keyboard.press('Enter')
+    await said(page, 'status', ordinal(lang, t.floor, 'queued', 1))
+    const [first] = await named(session, 'Ada')
 
-  await page.reload()
-  await teacherVideoPlays(page, 'en')
-  await until(async () => (await liveAudioTracks(page)) === 1, { what: 'the sound received' })
-  // LiveKit reported the old connection's departure, and a departure
-  // lowers the hand (docs/FLOOR.md): the client shows what the floor says.
-  const floor = await estrade.call('GET', `/v1/sessions/${session.id}/floor`, { token: estrade.teacher_key })
-  const raised = floor.queue.some((h) => h.participant_id === first.id)
-  const toggle = page.getByRole('button', { name: raised ? en.hand.lower : en.hand.raise, exact: true })
-  await until(async () => (await toggle.getAttribute('aria-pressed')) === String(raised), {
-    what: `the hand toggle showing the floor's ${raised ? 'raised' : 'lowered'} hand`,
+    await page.reload()
+    await teacherVideoPlays(page, lang)
+    await until(async () => (await liveAudioTracks(page)) === 1, { what: 'the sound received' })
+    // LiveKit reported the old connection's departure, and a departure
+    // lowers the hand (docs/FLOOR.md): the client shows what the floor says.
+    const floor = await estrade.call('GET', `/v1/sessions/${session.id}/floor`, { token: estrade.teacher_key })
+    const raised = floor.queue.some((h) => h.participant_id === first.id)
+    const toggle = page.getByRole('button', { name: raised ? t.hand.lower : t.hand.raise, exact: true })
+    await until(async () => (await toggle.getAttribute('aria-pressed')) === String(raised), {
+      what: `the hand toggle showing the floor's ${raised ? 'raised' : 'lowered'} hand`,
+    })
+    const seats = async () => (await named(session, 'Ada')).map((p) => p.id)
+    assert.deepEqual(await seats(), [first.id], 'the same participant, and no second seat')
+    await until(async () => (await named(session, 'Ada'))[0].presence === 'present', { what: 'present again' })
+
+    // The browser restores the tab (its sessionStorage) with no action of the
+    // learner yet: the browser holds the sound back until they act, and one
+    // large focused button says so.
+    const storage = await page.evaluate(() => JSON.stringify(sessionStorage))
+    await page.context().close()
+    // A browser profile that never interacted with this site.
+    const restored = await openPage(browser, { lang, autoplayBlocked: true })
+    await restored.addInitScript((saved) => {
+      if (sessionStorage.length === 0) {
+        for (const [key, value] of Object.entries(JSON.parse(saved))) sessionStorage.setItem(key, value)
+      }
+    }, storage)
+    await restored.goto(estrade.link(session))
+    const unlock = restored.getByRole('button', { name: t.sound.turn_on, exact: true })
+    await until(() => unlock.evaluate((el) => el === document.activeElement), { what: 'the sound button focused' })
+    await said(restored, 'alert', t.sound.blocked)
+    await expectAccessible(restored, `sound locked, ${lang}`)
+    await restored.keyboard.press('Enter')
+    await until(async () => !(await unlock.isVisible()), { what: 'the sound button gone' })
+    await until(async () => (await liveAudioTracks(restored)) === 1, { what: 'the sound received' })
+    assert.deepEqual(await seats(), [first.id], 'still the same participant')
+    await restored.context().close()
   })
-  const seats = async () => (await named(session, 'Ada')).map((p) => p.id)
-  assert.deepEqual(await seats(), [first.id], 'the same participant, and no second seat')
-  await until(async () => (await named(session, 'Ada'))[0].presence === 'present', { what: 'present again' })
 
-  // The browser restores the tab (its sessionStorage) with no action of the
-  // learner yet: the browser holds the sound back until they act, and one
-  // large focused button says so.
-  const storage = await page.evaluate(() => JSON.stringify(sessionStorage))
-  await page.context().close()
-  // A browser profile that never interacted with this site.
-  const restored = await openPage(browser, { lang: 'en', autoplayBlocked: true })
-  await restored.addInitScript((saved) => {
-    if (sessionStorage.length === 0) {
-      for (const [key, value] of Object.entries(JSON.parse(saved))) sessionStorage.setItem(key, value)
+  test(`a lost network is said as reconnecting, then as reconnected (${lang})`, async () => {
+    const session = await estrade.liveSession()
+    await teacherBot(estrade, session)
+    const page = await openPage(browser, { lang })
+    await joinByKeyboard(page, estrade.link(session), 'Ada', lang)
+
+    const restore = cutLiveKit(estrade)
+    try {
+      await said(page, 'alert', t.session.reconnecting, { timeout: 60_000 })
+      await expectAccessible(page, `reconnecting, ${lang}`)
+    } finally {
+      restore()
     }
-  }, storage)
-  await restored.goto(estrade.link(session))
-  const unlock = restored.getByRole('button', { name: en.sound.turn_on, exact: true })
-  await until(() => unlock.evaluate((el) => el === document.activeElement), { what: 'the sound button focused' })
-  await said(restored, 'alert', en.sound.blocked)
-  await expectAccessible(restored, 'sound locked')
-  await restored.keyboard.press('Enter')
-  await until(async () => !(await unlock.isVisible()), { what: 'the sound button gone' })
-  await until(async () => (await liveAudioTracks(restored)) === 1, { what: 'the sound received' })
-  assert.deepEqual(await seats(), [first.id], 'still the same participant')
-  await restored.context().close()
-})
-
-test('a lost network is said as reconnecting, then as reconnected', async () => {
-  const session = await estrade.liveSession()
-  await teacherBot(estrade, session)
-  const page = await openPage(browser, { lang: 'en' })
-  await joinByKeyboard(page, estrade.link(session), 'Ada', 'en')
-
-  const restore = cutLiveKit(estrade)
-  try {
-    await said(page, 'alert', en.session.reconnecting, { timeout: 60_000 })
-    await expectAccessible(page, 'reconnecting')
-  } finally {
-    restore()
-  }
-  await said(page, 'status', en.session.reconnected, { timeout: 30_000 })
-  await teacherVideoPlays(page, 'en')
-  await page.context().close()
-})
-
-test('a kicked learner is told so, and the client stops calling', async () => {
-  const session = await estrade.liveSession()
-  await teacherBot(estrade, session)
-  const page = await openPage(browser, { lang: 'en' })
-  await joinByKeyboard(page, estrade.link(session), 'Ada', 'en')
-  const [me] = await named(session, 'Ada')
-
-  const requests = recordApiRequests(page)
-  await estrade.call('POST', `/v1/sessions/${session.id}/participants/${me.id}/kick`, {
-    token: estrade.teacher_key,
+    await said(page, 'status', t.session.reconnected, { timeout: 30_000 })
+    await teacherVideoPlays(page, lang)
+    await page.context().close()
+    // Estrade's own connections to LiveKit went through the cut too: the
+    // next test starts once Estrade sees LiveKit again.
+    await until(async () => (await fetch(`${estrade.api}/readyz`)).ok, { what: 'Estrade ready again' })
   })
-  await until(() => page.getByRole('heading', { name: en.over.kicked_title, exact: true }).isVisible(), {
-    what: 'the kicked screen',
+
+  test(`a kicked learner is told so, and the client stops calling (${lang})`, async () => {
+    const session = await estrade.liveSession()
+    await teacherBot(estrade, session)
+    const page = await openPage(browser, { lang })
+    await joinByKeyboard(page, estrade.link(session), 'Ada', lang)
+    const [me] = await named(session, 'Ada')
+
+    const requests = recordApiRequests(page)
+    await estrade.call('POST', `/v1/sessions/${session.id}/participants/${me.id}/kick`, {
+      token: estrade.teacher_key,
+    })
+    await until(() => page.getByRole('heading', { name: t.over.kicked_title, exact: true }).isVisible(), {
+      what: 'the kicked screen',
+    })
+    await said(page, 'alert', t.session.kicked)
+    await expectAccessible(page, `kicked, ${lang}`)
+    const settled = requests.length
+    // An absence: watched for 3 s, as long as a retry loop's first retries.
+    await new Promise((r) => setTimeout(r, 3_000))
+    assert.deepEqual(requests.slice(settled), [], 'no request after the kick')
+    await until(async () => (await named(session, 'Ada'))[0].presence !== 'present', { what: 'not present' })
+    await page.context().close()
   })
-  await said(page, 'alert', en.session.kicked)
-  await expectAccessible(page, 'kicked')
-  const settled = requests.length
-  // An absence: watched for 3 s, as long as a retry loop's first retries.
-  await new Promise((r) => setTimeout(r, 3_000))
-  assert.deepEqual(requests.slice(settled), [], 'no request after the kick')
-  await until(async () => (await named(session, 'Ada'))[0].presence !== 'present', { what: 'not present' })
-  await page.context().close()
-})
+}
 
 for (const [lang, t] of [
   ['en', en],

@@ -7,8 +7,9 @@ import type { MessageKey } from '../i18n'
 
 export interface Joined {
   session_id: string
-  /** The session's title, shown as the class's heading. */
-  session_title: string
+  /** The session's title, shown as the class's heading (absent from a
+   * server older than the client). */
+  session_title?: string
   participant_id: string
   identity: string
   livekit_url: string

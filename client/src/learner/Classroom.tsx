@@ -137,7 +137,8 @@ export function Classroom({ joined, code, onEnd }: Props) {
       <RoomAudioRenderer room={room} />
       <div className="classroom">
         <div className="class-bar">
-          <h1>{t('class.named', { title: joined.session_title })}</h1>
+          {/* A replica not yet upgraded sends no title. */}
+          <h1>{joined.session_title ? t('class.named', { title: joined.session_title }) : t('class.title')}</h1>
           <p className="class-state">
             {t(`phase.${phase}`)}
             {session.connection === 'connected' && ` · ${t(`quality.${session.quality}`)}`}
