@@ -3,51 +3,37 @@
 // teacher ends the class and both clients stop. axe in every state.
 
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
 import { expectAccessible } from './a11y.mjs'
 import {
   catalogs,
+  classWorld,
   fill,
   joinByKeyboard,
-  launchBrowser,
   liveAudioTracks,
   openPage,
   ordinal,
   recordApiRequests,
   said,
-  startEstrade,
-  stopBots,
   tabTo,
   teacherBot,
   until,
 } from './harness.mjs'
 
-let estrade
-let browser
-
-before(async () => {
-  estrade = await startEstrade()
-  browser = await launchBrowser()
-})
-
-after(async () => {
-  stopBots()
-  await browser?.close()
-  await estrade?.stop()
-})
+const world = classWorld()
 
 for (const [lang, t] of Object.entries(catalogs)) {
   test(`two learners queue at 320 px in ${lang}, the second hears the first speak, and both stop when the class ends`, async () => {
-    const session = await estrade.liveSession()
-    const teacher = await teacherBot(estrade, session)
-    const ada = await openPage(browser, { lang, width: 320 })
-    const bea = await openPage(browser, { lang, width: 320 })
+    const session = await world.estrade.liveSession()
+    const teacher = await teacherBot(world.estrade, session)
+    const ada = await openPage(world.browser, { lang, width: 320 })
+    const bea = await openPage(world.browser, { lang, width: 320 })
 
-    await ada.goto(estrade.link(session))
+    await ada.goto(world.estrade.link(session))
     await expectAccessible(ada, `join, ${lang}, 320 px`)
-    await joinByKeyboard(ada, estrade.link(session), 'Ada', lang)
-    await joinByKeyboard(bea, estrade.link(session), 'Bea', lang)
+    await joinByKeyboard(ada, world.estrade.link(session), 'Ada', lang)
+    await joinByKeyboard(bea, world.estrade.link(session), 'Bea', lang)
     await expectAccessible(bea, `watching, ${lang}, 320 px`)
     const htmlLang = await ada.evaluate(() => document.documentElement.lang)
     assert.equal(htmlLang, lang, '<html lang> follows the language')
@@ -67,7 +53,7 @@ for (const [lang, t] of Object.entries(catalogs)) {
     await expectAccessible(bea, `queued, ${lang}, 320 px`)
 
     // The teacher gives the floor to the next in line: Ada. Bea moves up.
-    await estrade.call('POST', `/v1/sessions/${session.id}/floor/grant`, { token: estrade.teacher_key, body: {} })
+    await world.estrade.call('POST', `/v1/sessions/${session.id}/floor/grant`, { token: world.estrade.teacher_key, body: {} })
     await said(ada, 'alert', t.floor.granted, { timeout: 5_000 })
     await said(bea, 'status', ordinal(lang, t.floor, 'moved', 1))
     await expectAccessible(ada, `granted, ${lang}, 320 px`)
@@ -89,7 +75,7 @@ for (const [lang, t] of Object.entries(catalogs)) {
 
     // The teacher ends the class: both say so, and neither keeps calling.
     const requests = recordApiRequests(bea)
-    await estrade.call('POST', `/v1/sessions/${session.id}/end`, { token: estrade.teacher_key })
+    await world.estrade.call('POST', `/v1/sessions/${session.id}/end`, { token: world.estrade.teacher_key })
     for (const page of [ada, bea]) {
       await until(() => page.getByRole('heading', { name: t.over.ended_title, exact: true }).isVisible(), {
         what: 'the ended screen',

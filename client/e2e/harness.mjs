@@ -17,6 +17,8 @@ import { join, resolve, dirname } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
+import { after, before } from 'node:test'
+
 import { chromium } from 'playwright-core'
 import { RoomServiceClient } from 'livekit-server-sdk'
 
@@ -404,4 +406,23 @@ export function cutLiveKit(estrade) {
   nft('add', 'rule', 'inet', 'estrade_e2e', 'out', 'tcp', 'dport', port, 'drop')
   nft('add', 'rule', 'inet', 'estrade_e2e', 'out', 'tcp', 'sport', port, 'drop')
   return () => nft('delete', 'table', 'inet', 'estrade_e2e')
+}
+
+/**
+ * One test file's world: an Estrade and a browser started before its
+ * tests and stopped after them (with any bot a failed test left). Its
+ * `estrade` and `browser` are set once the tests run.
+ */
+export function classWorld() {
+  const world = { estrade: null, browser: null }
+  before(async () => {
+    world.estrade = await startEstrade()
+    world.browser = await launchBrowser()
+  })
+  after(async () => {
+    stopBots()
+    await world.browser?.close()
+    await world.estrade?.stop()
+  })
+  return world
 }

@@ -6,42 +6,28 @@
 // sees, and what Estrade holds.
 
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
 import { expectAccessible } from './a11y.mjs'
 import {
   catalogs,
-  launchBrowser,
+  classWorld,
   liveAudioTracks,
   openPage,
   ordinal,
   said,
   saidSoFar,
-  startEstrade,
-  stopBots,
   tabTo,
   teacherBot,
   teacherVideoPlays,
   until,
 } from './harness.mjs'
 
-let estrade
-let browser
-
-before(async () => {
-  estrade = await startEstrade()
-  browser = await launchBrowser()
-})
-
-after(async () => {
-  stopBots()
-  await browser?.close()
-  await estrade?.stop()
-})
+const world = classWorld()
 
 /** The learner's LiveKit participant, as LiveKit itself lists it. */
 async function inLiveKit(session, identity) {
-  const participants = await estrade.rooms.listParticipants(session.room_name)
+  const participants = await world.estrade.rooms.listParticipants(session.room_name)
   return participants.find((p) => p.identity === identity)
 }
 
@@ -55,12 +41,12 @@ async function microphoneInLiveKit(session, identity) {
 for (const lang of ['en', 'fr']) {
   test(`a learner joins by keyboard in ${lang}, watches and hears the teacher, speaks when granted and is cut at the revoke`, async () => {
     const t = catalogs[lang]
-    const session = await estrade.liveSession()
-    const teacher = await teacherBot(estrade, session)
-    const page = await openPage(browser, { lang })
+    const session = await world.estrade.liveSession()
+    const teacher = await teacherBot(world.estrade, session)
+    const page = await openPage(world.browser, { lang })
 
     // Open the link: the code is filled in, the focus is on the name.
-    await page.goto(estrade.link(session))
+    await page.goto(world.estrade.link(session))
     const name = page.getByLabel(t.join.name, { exact: true })
     await until(() => name.evaluate((el) => el === document.activeElement), { what: 'the name field focused' })
     const firstInTabOrder = await page.evaluate(() => {
@@ -79,7 +65,7 @@ for (const lang of ['en', 'fr']) {
     await said(page, 'status', t.session.live)
     await expectAccessible(page, `watching, ${lang}`)
 
-    const me = (await estrade.participants(session)).participants.find((p) => p.name === 'Ada')
+    const me = (await world.estrade.participants(session)).participants.find((p) => p.name === 'Ada')
     assert.ok(me, 'Estrade lists the learner')
     await until(async () => Boolean(await inLiveKit(session, me.identity)), {
       what: 'the learner in LiveKit',
@@ -95,8 +81,8 @@ for (const lang of ['en', 'fr']) {
 
     // The teacher grants the floor: said at once (assertively), with its cue.
     const playsBefore = await page.evaluate(() => window.__plays.length)
-    await estrade.call('POST', `/v1/sessions/${session.id}/floor/grant`, {
-      token: estrade.teacher_key,
+    await world.estrade.call('POST', `/v1/sessions/${session.id}/floor/grant`, {
+      token: world.estrade.teacher_key,
       body: { participant_id: me.id },
     })
     await said(page, 'alert', t.floor.granted, { timeout: 5_000 })
@@ -116,8 +102,8 @@ for (const lang of ['en', 'fr']) {
     await expectAccessible(page, `speaking, ${lang}`)
 
     // The teacher revokes: said, the track really stops, LiveKit lists none.
-    await estrade.call('POST', `/v1/sessions/${session.id}/floor/revoke`, {
-      token: estrade.teacher_key,
+    await world.estrade.call('POST', `/v1/sessions/${session.id}/floor/revoke`, {
+      token: world.estrade.teacher_key,
       body: { participant_id: me.id },
     })
     await said(page, 'alert', t.floor.revoked, { timeout: 5_000 })

@@ -5,21 +5,19 @@
 // fix, in both languages. axe in every state.
 
 import assert from 'node:assert/strict'
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 
 import { expectAccessible } from './a11y.mjs'
 import {
   catalogs,
+  classWorld,
   cutLiveKit,
   joinByKeyboard,
-  launchBrowser,
   liveAudioTracks,
   openPage,
   ordinal,
   recordApiRequests,
   said,
-  startEstrade,
-  stopBots,
   tabTo,
   teacherBot,
   teacherVideoPlays,
@@ -27,23 +25,11 @@ import {
 } from './harness.mjs'
 
 const { en, fr } = catalogs
-let estrade
-let browser
-
-before(async () => {
-  estrade = await startEstrade()
-  browser = await launchBrowser()
-})
-
-after(async () => {
-  stopBots()
-  await browser?.close()
-  await estrade?.stop()
-})
+const world = classWorld()
 
 /** Estrade's participants of `session` called `name`. */
 async function named(session, name) {
-  return (await estrade.participants(session)).participants.filter((p) => p.name === name)
+  return (await world.estrade.participants(session)).participants.filter((p) => p.name === name)
 }
 
 for (const [lang, t] of [
@@ -51,10 +37,10 @@ for (const [lang, t] of [
   ['fr', fr],
 ]) {
   test(`a reload mid-class keeps the same participant and seat, and a restored tab waits for the learner to turn on sound (${lang})`, async () => {
-    const session = await estrade.liveSession()
-    await teacherBot(estrade, session)
-    const page = await openPage(browser, { lang })
-    await joinByKeyboard(page, estrade.link(session), 'Ada', lang)
+    const session = await world.estrade.liveSession()
+    await teacherBot(world.estrade, session)
+    const page = await openPage(world.browser, { lang })
+    await joinByKeyboard(page, world.estrade.link(session), 'Ada', lang)
     await tabTo(page, 'button', t.hand.raise)
     await page.keyboard.press('Enter')
     await said(page, 'status', ordinal(lang, t.floor, 'queued', 1))
@@ -65,7 +51,7 @@ for (const [lang, t] of [
     await until(async () => (await liveAudioTracks(page)) === 1, { what: 'the sound received' })
     // LiveKit reported the old connection's departure, and a departure
     // lowers the hand (docs/FLOOR.md): the client shows what the floor says.
-    const floor = await estrade.call('GET', `/v1/sessions/${session.id}/floor`, { token: estrade.teacher_key })
+    const floor = await world.estrade.call('GET', `/v1/sessions/${session.id}/floor`, { token: world.estrade.teacher_key })
     const raised = floor.queue.some((h) => h.participant_id === first.id)
     const toggle = page.getByRole('button', { name: raised ? t.hand.lower : t.hand.raise, exact: true })
     await until(async () => (await toggle.getAttribute('aria-pressed')) === String(raised), {
@@ -81,13 +67,13 @@ for (const [lang, t] of [
     const storage = await page.evaluate(() => JSON.stringify(sessionStorage))
     await page.context().close()
     // A browser profile that never interacted with this site.
-    const restored = await openPage(browser, { lang, autoplayBlocked: true })
+    const restored = await openPage(world.browser, { lang, autoplayBlocked: true })
     await restored.addInitScript((saved) => {
       if (sessionStorage.length === 0) {
         for (const [key, value] of Object.entries(JSON.parse(saved))) sessionStorage.setItem(key, value)
       }
     }, storage)
-    await restored.goto(estrade.link(session))
+    await restored.goto(world.estrade.link(session))
     const unlock = restored.getByRole('button', { name: t.sound.turn_on, exact: true })
     await until(() => unlock.evaluate((el) => el === document.activeElement), { what: 'the sound button focused' })
     await said(restored, 'alert', t.sound.blocked)
@@ -100,12 +86,12 @@ for (const [lang, t] of [
   })
 
   test(`a lost network is said as reconnecting, then as reconnected (${lang})`, async () => {
-    const session = await estrade.liveSession()
-    await teacherBot(estrade, session)
-    const page = await openPage(browser, { lang })
-    await joinByKeyboard(page, estrade.link(session), 'Ada', lang)
+    const session = await world.estrade.liveSession()
+    await teacherBot(world.estrade, session)
+    const page = await openPage(world.browser, { lang })
+    await joinByKeyboard(page, world.estrade.link(session), 'Ada', lang)
 
-    const restore = cutLiveKit(estrade)
+    const restore = cutLiveKit(world.estrade)
     try {
       await said(page, 'alert', t.session.reconnecting, { timeout: 60_000 })
       await expectAccessible(page, `reconnecting, ${lang}`)
@@ -117,19 +103,19 @@ for (const [lang, t] of [
     await page.context().close()
     // Estrade's own connections to LiveKit went through the cut too: the
     // next test starts once Estrade sees LiveKit again.
-    await until(async () => (await fetch(`${estrade.api}/readyz`)).ok, { what: 'Estrade ready again' })
+    await until(async () => (await fetch(`${world.estrade.api}/readyz`)).ok, { what: 'Estrade ready again' })
   })
 
   test(`a kicked learner is told so, and the client stops calling (${lang})`, async () => {
-    const session = await estrade.liveSession()
-    await teacherBot(estrade, session)
-    const page = await openPage(browser, { lang })
-    await joinByKeyboard(page, estrade.link(session), 'Ada', lang)
+    const session = await world.estrade.liveSession()
+    await teacherBot(world.estrade, session)
+    const page = await openPage(world.browser, { lang })
+    await joinByKeyboard(page, world.estrade.link(session), 'Ada', lang)
     const [me] = await named(session, 'Ada')
 
     const requests = recordApiRequests(page)
-    await estrade.call('POST', `/v1/sessions/${session.id}/participants/${me.id}/kick`, {
-      token: estrade.teacher_key,
+    await world.estrade.call('POST', `/v1/sessions/${session.id}/participants/${me.id}/kick`, {
+      token: world.estrade.teacher_key,
     })
     await until(() => page.getByRole('heading', { name: t.over.kicked_title, exact: true }).isVisible(), {
       what: 'the kicked screen',
@@ -150,8 +136,8 @@ for (const [lang, t] of [
   ['fr', fr],
 ]) {
   test(`a wrong code is said in a sentence in ${lang}, with the focus on the code field`, async () => {
-    const page = await openPage(browser, { lang, width: 320 })
-    await page.goto(`${estrade.api}/join/000000`)
+    const page = await openPage(world.browser, { lang, width: 320 })
+    await page.goto(`${world.estrade.api}/join/000000`)
     const name = page.getByLabel(t.join.name, { exact: true })
     await until(() => name.evaluate((el) => el === document.activeElement), { what: 'the name field focused' })
     await page.keyboard.type('Ada')

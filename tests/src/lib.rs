@@ -415,6 +415,19 @@ impl TestApp {
         session
     }
 
+    /// The teacher's publish token for `session_id` (asserting a 200).
+    pub async fn publish_token(&self, teacher: &str, session_id: &str) -> serde_json::Value {
+        let (status, publish) = self
+            .post_as(
+                &format!("/v1/sessions/{session_id}/publish-token"),
+                teacher,
+                serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{publish}");
+        publish
+    }
+
     /// Joins with `code` as a learner named `name`; returns status and body.
     pub async fn join(&self, code: &str, name: &str) -> (u16, serde_json::Value) {
         let body = serde_json::json!({"code": code, "name": name});

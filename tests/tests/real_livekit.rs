@@ -77,14 +77,7 @@ async fn class_with_teacher(app: &TestApp) -> (String, Value, Bot) {
         "starting created the room in LiveKit"
     );
     let id = session["id"].as_str().unwrap();
-    let (status, publish) = app
-        .post_as(
-            &format!("/v1/sessions/{id}/publish-token"),
-            &teacher,
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200, "{publish}");
+    let publish = app.publish_token(&teacher, id).await;
     let url = publish["livekit_url"].as_str().unwrap();
     assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
     let mut bot = Bot::start("teacher").await;
@@ -148,14 +141,7 @@ mod signalling {
             .join(session["join_code"].as_str().unwrap(), "Ada")
             .await;
         assert_eq!(status, 200, "{joined}");
-        let (status, publish) = app
-            .post_as(
-                &format!("/v1/sessions/{id}/publish-token"),
-                &teacher,
-                json!({}),
-            )
-            .await;
-        assert_eq!(status, 200, "{publish}");
+        let publish = app.publish_token(&teacher, id).await;
 
         for (who, url, token) in [
             ("learner", &joined["livekit_url"], &joined["livekit_token"]),
@@ -450,8 +436,8 @@ mod media {
     async fn reconciliation_repairs_the_real_servers_drift_a_permission_a_lost_departure_and_an_orphan_room(
         db: PgPool,
     ) {
+        use estrade_livekit::grants::floor_permission;
         use livekit_api::services::room::{CreateRoomOptions, UpdateParticipantOptions};
-        use livekit_protocol::{ParticipantPermission, TrackSource};
 
         let app = app(db).await;
         let admin = app.admin_key().await;
@@ -467,13 +453,8 @@ mod media {
                 &room,
                 joined["identity"].as_str().unwrap(),
                 UpdateParticipantOptions {
-                    permission: Some(ParticipantPermission {
-                        can_subscribe: true,
-                        can_publish: true,
-                        can_publish_data: true,
-                        can_publish_sources: vec![TrackSource::Microphone as i32],
-                        ..ParticipantPermission::default()
-                    }),
+                    // What a grant sends: the microphone only.
+                    permission: Some(floor_permission(true)),
                     ..UpdateParticipantOptions::default()
                 },
             )

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use estrade_livekit::grants::floor_permission;
 use estrade_livekit::server::LiveKitServer;
 use estrade_livekit::{Gateway, Role};
 use estrade_livekit_stub::{Stub, StubConfig};
@@ -21,7 +22,7 @@ use estrade_tests::bot::Bot;
 use estrade_tests::{LIVEKIT_KEY, LIVEKIT_SECRET, WebhookSink, livekit_config, until};
 use livekit_api::services::ServiceError;
 use livekit_api::services::room::{CreateRoomOptions, RoomClient, UpdateParticipantOptions};
-use livekit_protocol::{ParticipantPermission, TrackSource};
+use livekit_protocol::TrackSource;
 use serde_json::{Value, json};
 
 const ROOM: &str = "estrade-fidelity";
@@ -278,13 +279,8 @@ impl Side {
                 ROOM,
                 "l-ada",
                 UpdateParticipantOptions {
-                    permission: Some(ParticipantPermission {
-                        can_subscribe: true,
-                        can_publish: true,
-                        can_publish_data: true,
-                        can_publish_sources: vec![TrackSource::Microphone as i32],
-                        ..ParticipantPermission::default()
-                    }),
+                    // What a grant sends: the microphone only.
+                    permission: Some(floor_permission(true)),
                     attributes: [
                         ("estrade.floor".to_owned(), "speaking".to_owned()),
                         ("estrade.queue_position".to_owned(), "1".to_owned()),
