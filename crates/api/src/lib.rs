@@ -223,8 +223,43 @@ fn with_common_layers(routes: Router, body_limit: usize) -> Router {
         .layer(CatchPanicLayer::custom(|_panic| {
             Error::Internal(anyhow::anyhow!("handler panicked")).into_response_now()
         }))
+        .layer(middleware::from_fn(no_store_by_default))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(bound_request_id))
+}
+
+/// The longest `X-Request-Id` a client may choose.
+const MAX_REQUEST_ID: usize = 64;
+
+/// A client's `X-Request-Id` is kept (logged, echoed) only when it is at
+/// most 64 characters of `[A-Za-z0-9._-]`; any other is dropped, and a
+/// fresh UUID takes its place, so no client writes what it likes into the
+/// logs.
+async fn bound_request_id(mut req: Request, next: Next) -> Response {
+    let plain = |v: &HeaderValue| {
+        v.len() <= MAX_REQUEST_ID
+            && v.as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    if req.headers().get("x-request-id").is_some_and(|v| !plain(v)) {
+        req.headers_mut().remove("x-request-id");
+    }
+    next.run(req).await
+}
+
+/// Answers carry participant tokens, LiveKit tokens, API keys and
+/// learners' names: no cache may keep them. Every response without a
+/// `Cache-Control` of its own (the web client's files set theirs) gets
+/// `no-store`.
+async fn no_store_by_default(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 impl Error {
