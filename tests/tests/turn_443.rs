@@ -278,9 +278,9 @@ fn a_campus_that_lets_only_443_out_reaches_coturn_over_tls_on_443_and_not_over_u
 }
 
 /// Runs `scripts/gen-secrets` on a copy of the files it needs, in `dir`,
-/// and returns coturn's shared secret and LiveKit's rendered TURN username
-/// and credential.
-fn rendered_secrets(dir: &std::path::Path) -> (String, (String, String)) {
+/// and returns coturn's shared secret; LiveKit's rendered configuration
+/// takes the same secret from a file (`secret_file`), never a credential.
+fn rendered_secret(dir: &std::path::Path) -> String {
     let script = estrade_tests::gen_secrets_copy(&dir.join("copy"));
     run(&[
         "bash",
@@ -297,8 +297,22 @@ fn rendered_secrets(dir: &std::path::Path) -> (String, (String, String)) {
     let yaml = std::fs::read_to_string(dir.join("copy/compose/livekit.generated.yaml")).unwrap();
     let parsed: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
     let turn = &parsed["rtc"]["turn_servers"][0];
-    let field = |name: &str| turn[name].as_str().unwrap().to_owned();
-    (secret, (field("username"), field("credential")))
+    assert!(turn["secret_file"].as_str().is_some(), "{yaml}");
+    secret
+}
+
+/// The credential LiveKit v1.13.5 hands one of its participants from
+/// `secret` (`rtc.turn_servers[].secret_file`): username
+/// `<expiry in 4 h>:<participant sid>`, password coturn's HMAC of it.
+fn livekit_credential_for(secret: &str) -> (String, String) {
+    let expiry = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 4 * 3600;
+    let username = format!("{expiry}:PA_campusLearner1");
+    let password = estrade_core::turn::password(secret.as_bytes(), &username);
+    (username, password)
 }
 
 /// The relay policy of the production configuration
@@ -306,8 +320,9 @@ fn rendered_secrets(dir: &std::path::Path) -> (String, (String, String)) {
 /// behind Traefik, the secret and realm on the command line): it relays to
 /// LiveKit's address on the media network and refuses every other address,
 /// private or public, so a TURN credential is neither a way into internal
-/// hosts nor an open relay; the secret and LiveKit's fixed credential are
-/// the ones `scripts/gen-secrets` makes.
+/// hosts nor an open relay; the secret is the one `scripts/gen-secrets`
+/// makes, and both Estrade's and LiveKit's per-participant credentials
+/// derived from it work.
 #[test]
 #[ignore = "needs root, ip netns and coturn: scripts/test runs it as root"]
 fn the_production_coturn_configuration_relays_to_livekit_and_nowhere_else() {
@@ -330,7 +345,8 @@ fn the_production_coturn_configuration_relays_to_livekit_and_nowhere_else() {
         ]);
     }
     let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../compose/turnserver.conf");
-    let (secret, livekit) = rendered_secrets(dir.path());
+    let secret = rendered_secret(dir.path());
+    let livekit = livekit_credential_for(&secret);
     let secret_arg = format!("--static-auth-secret={secret}");
     let listen_arg = format!("--listening-ip={SERVER_IP}");
     let relay_arg = format!("--relay-ip={SERVER_IP}");
@@ -371,8 +387,8 @@ fn the_production_coturn_configuration_relays_to_livekit_and_nowhere_else() {
         ])
     };
     let relay_to = |peer: &str| relay_as((&estrade.username, &estrade.password), peer);
-    // Both kinds of credential: Estrade's per-user one, and the fixed one
-    // scripts/gen-secrets renders into LiveKit's configuration.
+    // Both credentials derived from the secret: Estrade's for a preflight,
+    // and the one LiveKit hands a participant.
     for (who, relayed) in [
         ("Estrade's", relay_to(LIVEKIT_IP)),
         ("LiveKit's", relay_as((&livekit.0, &livekit.1), LIVEKIT_IP)),
