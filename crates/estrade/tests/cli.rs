@@ -191,18 +191,25 @@ fn env_for(db: &PgPool, stub_url: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-#[sqlx::test(migrations = false)]
-async fn serve_answers_then_stops_cleanly_on_sigterm(db: PgPool) {
-    let stub = start_stub().await;
-    let env = full_env(&db, &stub.url()).await;
+/// `estrade serve` as a child process with every variable set, LiveKit at
+/// `livekit_url`; returns it once it logged "API listening", with that log
+/// line (its `listen` and `metrics` addresses).
+async fn serve(db: &PgPool, livekit_url: &str) -> (Child, serde_json::Value) {
+    let env = full_env(db, livekit_url).await;
     let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut child = estrade(&envs)
         .arg("serve")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-
     let listening = wait_for_log(&mut child, "API listening");
+    (child, listening)
+}
+
+#[sqlx::test(migrations = false)]
+async fn serve_answers_then_stops_cleanly_on_sigterm(db: PgPool) {
+    let stub = start_stub().await;
+    let (mut child, listening) = serve(&db, &stub.url()).await;
     let addr = listening["listen"].as_str().unwrap().to_owned();
     let metrics_addr = listening["metrics"].as_str().unwrap().to_owned();
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -244,14 +251,7 @@ fn request_series(page: &str) -> usize {
 async fn made_up_methods_and_paths_from_clients_add_no_metric_series_and_no_memory(db: PgPool) {
     use rand::Rng as _;
     let stub = start_stub().await;
-    let env = full_env(&db, &stub.url()).await;
-    let envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut child = estrade(&envs)
-        .arg("serve")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let listening = wait_for_log(&mut child, "API listening");
+    let (mut child, listening) = serve(&db, &stub.url()).await;
     let addr = listening["listen"].as_str().unwrap().to_owned();
     let metrics_url = format!("http://{}/metrics", listening["metrics"].as_str().unwrap());
     // Keep reading its log, or a full pipe would stall the server.
