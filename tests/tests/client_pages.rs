@@ -1,5 +1,5 @@
 //! The web client served by `estrade serve` from the API's origin: its
-//! pages (`/`, a session's `join_url`, `/check`) with a strict policy and
+//! pages (`/`, a session's `join_url`, `/check`, the console) with a strict policy and
 //! no caching, its hashed assets cached for good, and the API's own 404
 //! everywhere else. A stand-in build (`index.html` and one asset) is
 //! written to a temporary directory; `client/` itself is tested in the
@@ -41,7 +41,13 @@ async fn a_sessions_join_url_opens_the_client_with_a_strict_policy_and_no_cachin
     let session = app.live_session(&teacher, json!({"title": "Bread"})).await;
     let join_url = url::Url::parse(session["join_url"].as_str().unwrap()).unwrap();
 
-    for path in ["/", join_url.path(), "/check"] {
+    for path in [
+        "/",
+        join_url.path(),
+        "/check",
+        "/console",
+        "/console/sessions/0b9f8a4e-0000-4000-8000-000000000000",
+    ] {
         let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         let headers = response.headers().clone();

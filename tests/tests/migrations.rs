@@ -28,6 +28,7 @@ async fn migrations_apply_to_an_empty_database_and_are_idempotent(db: PgPool) {
             "accounts",
             "api_keys",
             "audit_log",
+            "console_sessions",
             "floor_repairs",
             "floor_turns",
             "participant_tracks",

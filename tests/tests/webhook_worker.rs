@@ -407,6 +407,24 @@ async fn published_tracks_are_recorded_and_a_learner_microphone_without_a_grant_
     })
     .await;
     assert_eq!(audit_count(&app.db, "track.unauthorized").await, 1);
+    // The teacher's list of participants shows who holds it.
+    let admin = app.admin_key().await;
+    let participants = format!(
+        "/v1/sessions/{}/participants",
+        session["id"].as_str().unwrap()
+    );
+    let flagged = || async {
+        let (status, list) = app.get_as(&participants, &admin).await;
+        assert_eq!(status, 200, "{list}");
+        list["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["unauthorized_microphone"] == true)
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(flagged().await, vec![learner.to_string()]);
 
     app.stub.unpublish(room, identity, &track.sid).unwrap();
     until(WAIT, || {
@@ -422,6 +440,10 @@ async fn published_tracks_are_recorded_and_a_learner_microphone_without_a_grant_
         }
     })
     .await;
+    assert!(
+        flagged().await.is_empty(),
+        "an unpublished microphone is not held"
+    );
 }
 
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]

@@ -1,7 +1,10 @@
 //! Who is calling, as extractors. An `Authorization: Bearer` credential is
 //! either an API key (`estrade_…`, an admin or teacher account) or a
 //! participant token (our own short-lived JWT, bound to one participant of
-//! one session). Handlers name the caller they accept ([`Admin`], [`Staff`],
+//! one session). A request without `Authorization` may instead carry the
+//! teacher console's sign-in cookie ([`crate::console`]): it stands for
+//! the account whose key was exchanged for it, and a change made with it
+//! must come from Estrade's own pages. Handlers name the caller they accept ([`Admin`], [`Staff`],
 //! [`Caller`], [`ParticipantCaller`]) and check object access with
 //! [`Caller::can_see`], which answers 404 rather than revealing existence.
 
@@ -112,6 +115,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return console_caller(parts, state).await;
+        }
         let token = bearer(parts)?;
         if token.starts_with(api_key::PREFIX) {
             let owner = estrade_db::accounts::authenticate(&state.db, &api_key::hash(token))
@@ -143,6 +149,26 @@ impl FromRequestParts<AppState> for Caller {
             session_id: claims.sid,
         }))
     }
+}
+
+/// The account signed in to the console with the request's cookie; 401
+/// without one, 403 for a change from a page that is not Estrade's.
+async fn console_caller(parts: &Parts, state: &AppState) -> Result<Caller, Error> {
+    let cookies = &state.settings.console;
+    let token = cookies.token(&parts.headers).ok_or(Error::Unauthorized)?;
+    cookies.check_origin(&parts.method, &parts.headers)?;
+    let signed_in = estrade_db::console::authenticate(&state.db, &api_key::hash(&token))
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    let role = signed_in
+        .role
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown role in accounts"))?;
+    Ok(Caller::Account(AccountCaller {
+        id: signed_in.account_id,
+        name: signed_in.name,
+        role,
+    }))
 }
 
 /// An admin account; any other credential gets 403.

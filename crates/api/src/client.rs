@@ -3,8 +3,9 @@
 //! `npm run build` writes it to `ESTRADE_CLIENT_DIR` (Vite: `index.html`
 //! and content-hashed files under `assets/`).
 //!
-//! - `/`, `/join/{code}` (a session's `join_url`) and `/check` (the
-//!   connectivity check) answer `index.html`, never cached, with a strict
+//! - `/`, `/join/{code}` (a session's `join_url`), `/check` (the
+//!   connectivity check), `/console` and `/console/sessions/{id}` (the
+//!   teacher console) answer `index.html`, never cached, with a strict
 //!   Content-Security-Policy: scripts, styles and everything else from this
 //!   origin only; connections to this origin and to LiveKit's (its
 //!   WebSocket, and the HTTP checks its SDK makes); media from `blob:` and
@@ -30,7 +31,13 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::AppState;
 
 /// The paths that open the client (its own router decides the screen).
-pub const PAGES: [&str; 3] = ["/", "/join/{code}", "/check"];
+pub const PAGES: [&str; 5] = [
+    "/",
+    "/join/{code}",
+    "/check",
+    "/console",
+    "/console/sessions/{id}",
+];
 
 /// The Content-Security-Policy of the client's pages, for LiveKit at
 /// `livekit_url` (`ws://…` or `wss://…`, as clients use it).

@@ -34,6 +34,10 @@ pub enum Error {
     /// 403: the credential is valid but may not do this.
     #[error("this credential may not do that")]
     Forbidden,
+    /// 403: a change asked with the console's cookie from a page that is
+    /// not Estrade's own (no `Origin`, or another one).
+    #[error("cross-origin request refused")]
+    CrossOrigin,
     /// 404: no such thing (also used where a 403 would reveal existence).
     #[error("not found")]
     NotFound,
@@ -122,7 +126,7 @@ impl Error {
             Self::Missing { .. } => StatusCode::NOT_FOUND,
             Self::Gone { .. } => StatusCode::GONE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CrossOrigin => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -145,6 +149,11 @@ impl Error {
             Self::Forbidden => (
                 "forbidden",
                 "This credential is not allowed to do that.".to_owned(),
+                None,
+            ),
+            Self::CrossOrigin => (
+                "cross_origin",
+                "This request did not come from Estrade's own pages, so the sign-in cookie does not count for it.".to_owned(),
                 None,
             ),
             Self::NotFound => (

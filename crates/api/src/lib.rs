@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod console;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -71,6 +72,10 @@ pub struct Settings {
     pub participant_tokens: auth::ParticipantTokens,
     /// Join and minting rate limits.
     pub limits: limits::JoinLimits,
+    /// Failed console sign-ins per client.
+    pub sign_in_limits: limits::FailureBudget,
+    /// The console's sign-in cookie.
+    pub console: console::ConsoleCookies,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// TURN relays for `GET /v1/connectivity`.
@@ -91,6 +96,10 @@ impl Settings {
                 config.participant_token_ttl,
             ),
             limits: limits::JoinLimits::new(config.limits),
+            sign_in_limits: limits::FailureBudget::per_minute(
+                config.limits.sign_in_failures_per_ip_per_min,
+            ),
+            console: console::ConsoleCookies::new(&config.public_url, config.console_session_ttl),
             trusted_proxies: config.trusted_proxies.clone(),
             turn: config.turn.clone(),
             client_dir: config.client_dir.clone(),
@@ -162,6 +171,7 @@ pub fn app(state: AppState) -> Router {
         .merge(client)
         .merge(routes::health::router())
         .merge(routes::accounts::router())
+        .merge(routes::console::router())
         .merge(routes::sessions::router())
         .merge(routes::join::router())
         .merge(routes::participants::router())

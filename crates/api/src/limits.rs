@@ -7,6 +7,9 @@
 //!   nothing about the code.
 //! - Join attempts per code: one session cannot be flooded.
 //! - Tokens minted per second, process-wide.
+//! - Failed console sign-ins per client IP ([`FailureBudget`], its own
+//!   budget): an API key cannot be guessed, but a flood of wrong keys
+//!   must not cost a database lookup each.
 //!
 //! Limits are per process: behind N replicas the effective limit is N
 //! times higher, which still keeps guessing infeasible (see CONFIGURATION.md).
@@ -66,10 +69,71 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// The limiters.
-pub struct JoinLimits {
+/// Failed attempts per client (an IPv4 address or an IPv6 /64): once a
+/// client has used its budget it is refused *before* anything is looked
+/// up, until the budget refills.
+pub struct FailureBudget {
     failures: DefaultKeyedRateLimiter<IpAddr>,
     blocked: Mutex<HashMap<IpAddr, Instant>>,
+    clock: DefaultClock,
+}
+
+impl std::fmt::Debug for FailureBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FailureBudget").finish_non_exhaustive()
+    }
+}
+
+impl FailureBudget {
+    /// `per_minute` failures per client per minute.
+    pub fn per_minute(per_minute: u32) -> Self {
+        Self {
+            failures: RateLimiter::keyed(Quota::per_minute(nonzero(per_minute))),
+            blocked: Mutex::default(),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Refuses a client that has used up its failed attempts.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Error> {
+        let key = client_key(ip);
+        let mut blocked = self.blocked.lock().expect("limits");
+        if let Some(until) = blocked.get(&key).copied() {
+            let now = Instant::now();
+            if until > now {
+                return Err(Error::RateLimited(until - now));
+            }
+            blocked.remove(&key);
+        }
+        Ok(())
+    }
+
+    /// Counts a failed attempt from `ip`; the one that exceeds the budget
+    /// is itself refused with 429.
+    pub fn record(&self, ip: IpAddr) -> Result<(), Error> {
+        let ip = client_key(ip);
+        if self.failures.len() > PRUNE_ABOVE {
+            self.failures.retain_recent();
+        }
+        match self.failures.check_key(&ip) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                let mut blocked = self.blocked.lock().expect("limits");
+                if blocked.len() > PRUNE_ABOVE {
+                    let now = Instant::now();
+                    blocked.retain(|_, until| *until > now);
+                }
+                blocked.insert(ip, Instant::now() + wait);
+                Err(Error::RateLimited(wait))
+            }
+        }
+    }
+}
+
+/// The limiters.
+pub struct JoinLimits {
+    failures: FailureBudget,
     in_flight: Mutex<HashMap<IpAddr, u32>>,
     per_code: DefaultKeyedRateLimiter<String>,
     mints: DefaultDirectRateLimiter,
@@ -90,10 +154,7 @@ impl JoinLimits {
     /// Limiters with the configured quotas.
     pub fn new(limits: Limits) -> Self {
         Self {
-            failures: RateLimiter::keyed(Quota::per_minute(nonzero(
-                limits.join_failures_per_ip_per_min,
-            ))),
-            blocked: Mutex::default(),
+            failures: FailureBudget::per_minute(limits.join_failures_per_ip_per_min),
             in_flight: Mutex::default(),
             per_code: RateLimiter::keyed(Quota::per_minute(nonzero(limits.joins_per_code_per_min))),
             mints: RateLimiter::direct(Quota::per_second(nonzero(limits.token_mints_per_s))),
@@ -116,39 +177,15 @@ impl JoinLimits {
         Ok(InFlight { limits: self, key })
     }
 
-    /// Refuses an IP that has used up its failed attempts.
+    /// Refuses an IP that has used up its failed join attempts.
     pub fn check_ip(&self, ip: IpAddr) -> Result<(), Error> {
-        let mut blocked = self.blocked.lock().expect("limits");
-        if let Some(until) = blocked.get(&ip).copied() {
-            let now = Instant::now();
-            if until > now {
-                return Err(Error::RateLimited(until - now));
-            }
-            blocked.remove(&ip);
-        }
-        Ok(())
+        self.failures.check(ip)
     }
 
-    /// Counts a failed attempt from `ip`; the one that exceeds the budget
-    /// is itself refused with 429.
+    /// Counts a failed join attempt from `ip`; the one that exceeds the
+    /// budget is itself refused with 429.
     pub fn record_failure(&self, ip: IpAddr) -> Result<(), Error> {
-        let ip = client_key(ip);
-        if self.failures.len() > PRUNE_ABOVE {
-            self.failures.retain_recent();
-        }
-        match self.failures.check_key(&ip) {
-            Ok(()) => Ok(()),
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(self.clock.now());
-                let mut blocked = self.blocked.lock().expect("limits");
-                if blocked.len() > PRUNE_ABOVE {
-                    let now = Instant::now();
-                    blocked.retain(|_, until| *until > now);
-                }
-                blocked.insert(ip, Instant::now() + wait);
-                Err(Error::RateLimited(wait))
-            }
-        }
+        self.failures.record(ip)
     }
 
     /// Counts an attempt on `code`.
@@ -180,6 +217,7 @@ mod tests {
             join_failures_per_ip_per_min: failures,
             joins_per_code_per_min: 2,
             token_mints_per_s: 3,
+            sign_in_failures_per_ip_per_min: 3,
         })
     }
 

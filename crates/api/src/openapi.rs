@@ -3,7 +3,9 @@
 
 use axum::Router;
 use axum::routing::get;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 use utoipa_scalar::{Scalar, Servable};
 
@@ -11,8 +13,8 @@ use crate::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::extract::Json;
 use crate::routes::{
-    accounts, connectivity, events, floor, health, join, participants, reconcile, sessions,
-    webhooks,
+    accounts, connectivity, console, events, floor, health, join, participants, reconcile,
+    sessions, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -30,12 +32,14 @@ use crate::routes::{
         floor::get_floor, floor::raise_hand, floor::lower_hand, floor::grant, floor::revoke,
         floor::configure, events::events, reconcile::run_now, reconcile::last,
         connectivity::connectivity,
+        console::sign_in, console::signed_in, console::sign_out,
         webhooks::receive, webhooks::list, webhooks::replay,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ConsoleCookie),
     tags(
         (name = "health", description = "Liveness and readiness"),
+        (name = "console", description = "Signing in to the teacher console (a cookie instead of the key)"),
         (name = "admin", description = "Accounts, API keys and stored webhooks (admins)"),
         (name = "sessions", description = "Teaching sessions"),
         (name = "participants", description = "Joining, tokens and participants"),
@@ -62,6 +66,48 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The console's sign-in cookie, accepted wherever an API key is (the
+/// account it was made for), when no `Authorization` is sent.
+struct ConsoleCookie;
+
+impl Modify for ConsoleCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "console",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::console::PLAIN_NAME,
+                "The teacher console's sign-in (POST /v1/console/session), named \
+                 `__Host-estrade_console` over HTTPS. Sent only when there is no \
+                 `Authorization`; any method but GET and HEAD made with it must \
+                 carry an `Origin` equal to the public URL's, or gets 403 `cross_origin`.",
+            ))),
+        );
+        // Every operation a bearer credential opens, the cookie opens too.
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let Some(security) = op.security.as_mut() else {
+                    continue;
+                };
+                let bearer = serde_json::to_value(&*security)
+                    .is_ok_and(|v| v.to_string().contains("\"bearer\""));
+                if bearer {
+                    security.push(SecurityRequirement::new("console", Vec::<String>::new()));
+                }
+            }
+        }
     }
 }
 

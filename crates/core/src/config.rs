@@ -65,8 +65,10 @@ pub struct Config {
     /// reports them (`report`).
     pub delete_orphan_rooms: bool,
     /// The built web client (`client/`'s `npm run build`), served at `/`,
-    /// `/join/{code}` and `/check` (`ESTRADE_CLIENT_DIR`).
+    /// `/join/{code}`, `/check` and `/console` (`ESTRADE_CLIENT_DIR`).
     pub client_dir: std::path::PathBuf,
+    /// How long a console sign-in lasts (`ESTRADE_CONSOLE_SESSION_TTL_S`).
+    pub console_session_ttl: Duration,
 }
 
 impl Config {
@@ -99,6 +101,9 @@ pub struct Limits {
     pub joins_per_code_per_min: u32,
     /// Tokens minted per second, process-wide (`ESTRADE_TOKEN_MINTS_PER_S`).
     pub token_mints_per_s: u32,
+    /// Failed console sign-ins per client IP per minute
+    /// (`ESTRADE_SIGN_IN_FAILURES_PER_MIN`).
+    pub sign_in_failures_per_ip_per_min: u32,
 }
 
 /// Where PostgreSQL is: all that `migrate` and `admin` need.
@@ -443,7 +448,15 @@ impl Config {
             joins_per_code_per_min: r.ranged("ESTRADE_JOINS_PER_CODE_PER_MIN", 300, 1, 1_000_000)
                 as u32,
             token_mints_per_s: r.ranged("ESTRADE_TOKEN_MINTS_PER_S", 20_000, 2, 1_000_000) as u32,
+            sign_in_failures_per_ip_per_min: r.ranged(
+                "ESTRADE_SIGN_IN_FAILURES_PER_MIN",
+                5,
+                1,
+                1_000,
+            ) as u32,
         };
+        let console_session_ttl =
+            Duration::from_secs(r.ranged("ESTRADE_CONSOLE_SESSION_TTL_S", 8 * 3600, 300, 86_400));
 
         let turn_ttl = Duration::from_secs(r.ranged("ESTRADE_TURN_TTL_S", 600, 60, 86_400));
         let turn = match r.raw("ESTRADE_TURN_SECRET") {
@@ -522,6 +535,7 @@ impl Config {
                 delete_orphan_rooms,
                 turn,
                 client_dir,
+                console_session_ttl,
             })
         })();
         r.finish(config)

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod console;
 pub mod events;
 pub mod floor;
 pub mod participants;

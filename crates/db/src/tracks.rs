@@ -74,3 +74,19 @@ pub async fn live_for(
         .map(|r| (r.track_sid, r.source, r.unauthorized))
         .collect())
 }
+
+/// The participants of `session_id` holding a microphone published
+/// without the floor and not yet taken away.
+pub async fn unauthorized_microphones(
+    db: impl sqlx::PgExecutor<'_>,
+    session_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select distinct t.participant_id from participant_tracks t
+           join participants p on p.id = t.participant_id
+          where p.session_id = $1 and t.unauthorized and t.unpublished_at is null",
+        session_id
+    )
+    .fetch_all(db)
+    .await
+}

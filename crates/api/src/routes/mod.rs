@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod connectivity;
+pub mod console;
 pub mod events;
 pub mod floor;
 pub mod health;

@@ -48,6 +48,9 @@ pub struct ParticipantView {
     pub joined_at: Option<DateTime<Utc>>,
     /// When it left.
     pub left_at: Option<DateTime<Utc>>,
+    /// Whether it holds a microphone published without the floor, which
+    /// reconciliation has not taken away yet.
+    pub unauthorized_microphone: bool,
 }
 
 /// Participants.
@@ -57,8 +60,9 @@ pub struct ParticipantList {
     pub participants: Vec<ParticipantView>,
 }
 
-fn view(p: Participant) -> ParticipantView {
+fn view(p: Participant, unauthorized_microphone: bool) -> ParticipantView {
     ParticipantView {
+        unauthorized_microphone,
         kicked: p.kicked_at.is_some(),
         id: p.id,
         kind: p.kind,
@@ -87,8 +91,15 @@ pub async fn list_participants(
         .ok_or(Error::NotFound)?;
     caller.can_manage(session.teacher_id)?;
     let participants = estrade_db::participants::list(&state.db, id).await?;
+    let flagged = estrade_db::tracks::unauthorized_microphones(&state.db, id).await?;
     Ok(Json(ParticipantList {
-        participants: participants.into_iter().map(view).collect(),
+        participants: participants
+            .into_iter()
+            .map(|p| {
+                let unauthorized = flagged.contains(&p.id);
+                view(p, unauthorized)
+            })
+            .collect(),
     }))
 }
 
@@ -166,5 +177,6 @@ pub async fn kick(
     if let Some(decision) = &decided {
         crate::floor::enforce(&state, &session, decision).await;
     }
-    Ok(Json(view(kicked)))
+    // Kicked: out of LiveKit, so no microphone of its counts any more.
+    Ok(Json(view(kicked, false)))
 }
