@@ -598,3 +598,54 @@ async fn a_teacher_with_a_long_account_name_still_gets_a_publish_token(db: PgPoo
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_kicked_learner_cannot_rejoin_through_a_code_rotated_after_the_kick(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "T").await;
+    let session = app.live_session(&teacher, json!({"title": "C"})).await;
+    let id = s(&session["id"]);
+    let (_, kicked) = app.join(s(&session["join_code"]), "Kim").await;
+    let (_, stays) = app.join(s(&session["join_code"]), "Ana").await;
+    let kick = format!(
+        "/v1/sessions/{id}/participants/{}/kick",
+        s(&kicked["participant_id"])
+    );
+    assert_eq!(app.post_as(&kick, &teacher, json!({})).await.0, 200);
+    let (status, rotated) = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/sessions/{id}"),
+            Some(&teacher),
+            Some(json!({"rotate_join_code": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let new_code = s(&rotated["join_code"]).to_owned();
+
+    // The learner still in the class reads the session: no code, no link.
+    let (status, seen) = app
+        .get_as(
+            &format!("/v1/sessions/{id}"),
+            s(&stays["participant_token"]),
+        )
+        .await;
+    assert_eq!(status, 200, "{seen}");
+    assert_eq!(seen["title"], "C");
+    assert!(
+        seen.get("join_code").is_none() && seen.get("join_url").is_none(),
+        "{seen}"
+    );
+    assert!(!seen.to_string().contains(&new_code), "{seen}");
+    // So the removed learner has only the old code, which is dead.
+    let (status, body) = app.join(s(&session["join_code"]), "Kim").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("unknown_code"))
+    );
+    // The teacher still reads both.
+    let (_, own) = app.get_as(&format!("/v1/sessions/{id}"), &teacher).await;
+    assert_eq!(own["join_code"], new_code.as_str());
+    assert!(own["join_url"].as_str().unwrap().ends_with(&new_code));
+}

@@ -151,6 +151,10 @@ async fn run_with(
     drop(conn);
     let mut learner_link = config.public_url.clone();
     learner_link.set_path(&format!("/join/{}", demo.join_code));
+    let mut console = config.public_url.clone();
+    console.set_path("/console");
+    let mut console = config.public_url.clone();
+    console.set_path("/console");
     let client = if config.client_dir.join("index.html").is_file() {
         "the web client: open it in a browser to attend"
     } else {
@@ -165,6 +169,7 @@ async fn run_with(
          \x20 TURN relay   {relay}\n\
          \x20 admin key    {admin}\n\
          \x20 teacher key  {teacher}\n\
+         \x20 console      {console}   (sign in there with the teacher key)\n\
          \x20 demo session {session} (join code {code})\n\
          \x20 learner link {learner_link}   ({client})\n\
          Press Ctrl-C to stop.\n",
@@ -189,6 +194,7 @@ async fn run_with(
             "session_id": demo.id,
             "join_code": demo.join_code,
             "learner_link": learner_link.as_str(),
+            "console": console.as_str(),
             "livekit": livekit,
             "livekit_url": config.livekit.url.as_str(),
             "livekit_api_key": config.livekit.api_key,

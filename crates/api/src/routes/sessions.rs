@@ -67,11 +67,15 @@ pub struct SessionView {
     pub title: String,
     /// LiveKit room name.
     pub room_name: String,
-    /// Six digits, read aloud in class.
+    /// Six digits, read aloud in class. Absent for a participant: whoever
+    /// is in the class needs no code, and a removed learner must not learn
+    /// a rotated one from someone still in it.
     #[schema(example = "482913")]
-    pub join_code: String,
-    /// The link learners open.
-    pub join_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_code: Option<String>,
+    /// The link learners open (absent for a participant, as the code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_url: Option<String>,
     /// `scheduled`, `live` or `ended`.
     pub status: SessionStatus,
     /// Owning teacher.
@@ -120,8 +124,8 @@ fn view(state: &AppState, s: Session) -> Result<SessionView, Error> {
         id: s.id,
         title: s.title,
         room_name: s.room_name,
-        join_url: join_url.to_string(),
-        join_code: s.join_code,
+        join_url: Some(join_url.to_string()),
+        join_code: Some(s.join_code),
         teacher_id: s.teacher_id,
         max_learners: s.max_learners,
         locked: s.locked,
@@ -237,7 +241,8 @@ pub async fn list_sessions(
     Ok(Json(SessionList { sessions }))
 }
 
-/// Read one session: its teacher, an admin, or one of its participants.
+/// Read one session: its teacher, an admin, or one of its participants
+/// (who see it without `join_code` and `join_url`).
 #[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Session id")),
     responses((status = 200, body = SessionView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
@@ -250,7 +255,12 @@ pub async fn get_session(
         .await?
         .ok_or(Error::NotFound)?;
     caller.can_see(session.id, session.teacher_id)?;
-    Ok(Json(view(&state, session)?))
+    let mut view = view(&state, session)?;
+    if let Caller::Participant(_) = caller {
+        view.join_code = None;
+        view.join_url = None;
+    }
+    Ok(Json(view))
 }
 
 /// Loads a session the caller may manage, locked for this transaction.
