@@ -393,14 +393,26 @@ async fn the_openapi_document_states_the_sign_in_its_refusals_and_where_the_cook
     let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
     let sign_in = &doc["paths"]["/v1/console/session"];
     for status in ["200", "401", "403", "422", "429"] {
-        assert!(sign_in["post"]["responses"][status].is_object(), "POST {status}");
+        assert!(
+            sign_in["post"]["responses"][status].is_object(),
+            "POST {status}"
+        );
     }
     assert!(sign_in["get"]["responses"]["401"].is_object());
     assert!(sign_in["delete"]["responses"]["204"].is_object());
     let scheme = &doc["components"]["securitySchemes"]["console"];
-    assert_eq!((&scheme["type"], &scheme["in"]), (&json!("apiKey"), &json!("cookie")));
+    assert_eq!(
+        (&scheme["type"], &scheme["in"]),
+        (&json!("apiKey"), &json!("cookie"))
+    );
     let create = doc["paths"]["/v1/sessions"]["post"]["security"].to_string();
-    assert!(create.contains("bearer") && create.contains("console"), "{create}");
+    assert!(
+        create.contains("bearer") && create.contains("console"),
+        "{create}"
+    );
     let join = &doc["paths"]["/v1/join"]["post"]["security"];
-    assert!(!join.to_string().contains("console"), "anonymous routes stay so");
+    assert!(
+        !join.to_string().contains("console"),
+        "anonymous routes stay so"
+    );
 }

@@ -172,6 +172,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::accounts::router())
         .merge(routes::console::router())
+        .merge(routes::audit::router())
         .merge(routes::sessions::router())
         .merge(routes::join::router())
         .merge(routes::participants::router())

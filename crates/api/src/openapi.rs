@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::extract::Json;
 use crate::routes::{
-    accounts, connectivity, console, events, floor, health, join, participants, reconcile,
+    accounts, audit, connectivity, console, events, floor, health, join, participants, reconcile,
     sessions, webhooks,
 };
 
@@ -23,7 +23,7 @@ use crate::routes::{
     paths(
         health::healthz, health::readyz,
         accounts::create_account, accounts::list_accounts, accounts::disable_account,
-        accounts::create_key, accounts::revoke_key,
+        accounts::create_key, accounts::revoke_key, audit::list,
         sessions::create_session, sessions::list_sessions, sessions::get_session,
         sessions::update_session, sessions::start_session, sessions::end_session,
         sessions::publish_token,

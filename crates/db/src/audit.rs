@@ -61,3 +61,70 @@ pub async fn record(conn: &mut PgConnection, entry: Entry<'_>) -> Result<(), sql
     .await?;
     Ok(())
 }
+
+/// An entry as stored.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Increases with every entry: the page cursor.
+    pub id: i64,
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// `account`, `participant`, `system` or `livekit`.
+    pub actor_kind: String,
+    /// The account or participant, for those kinds.
+    pub actor_id: Option<Uuid>,
+    /// What, dotted.
+    pub action: String,
+    /// The session concerned, if any.
+    pub session_id: Option<Uuid>,
+    /// The object acted on, if any.
+    pub target_id: Option<Uuid>,
+    /// Structured extra facts (never secrets or names).
+    pub details: Value,
+}
+
+/// What to list: every filter is optional.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only entries about this session.
+    pub session_id: Option<Uuid>,
+    /// Only entries by this account or participant.
+    pub actor_id: Option<Uuid>,
+    /// Only this action (`participant.kicked`), or, ending with a dot,
+    /// this family (`floor.`).
+    pub action: Option<String>,
+    /// Only entries older than this id (the previous page's last).
+    pub before_id: Option<i64>,
+}
+
+/// Entries matching `filter`, newest first, at most `limit`.
+pub async fn list(
+    db: impl sqlx::PgExecutor<'_>,
+    filter: &Filter,
+    limit: i64,
+) -> Result<Vec<Stored>, sqlx::Error> {
+    let (exact, family) = match filter.action.as_deref() {
+        Some(a) if a.ends_with('.') => (None, Some(a)),
+        other => (other, None),
+    };
+    sqlx::query_as!(
+        Stored,
+        "select id, at, actor_kind, actor_id, action, session_id, target_id, details
+           from audit_log
+          where ($1::uuid is null or session_id = $1)
+            and ($2::uuid is null or actor_id = $2)
+            and ($3::text is null or action = $3)
+            and ($4::text is null or starts_with(action, $4))
+            and ($5::bigint is null or id < $5)
+          order by id desc
+          limit $6",
+        filter.session_id,
+        filter.actor_id,
+        exact,
+        family,
+        filter.before_id,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}

@@ -1,6 +1,7 @@
 //! The API's routes, one module per area; each exposes `router()`.
 
 pub mod accounts;
+pub mod audit;
 pub mod connectivity;
 pub mod console;
 pub mod events;
