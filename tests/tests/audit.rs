@@ -22,7 +22,9 @@ async fn admins_read_the_audit_newest_first_filtered_and_paged_and_nobody_else_d
     let (teacher_id, teacher) = app.teacher(&admin, "Chef").await;
     let session = app.live_session(&teacher, json!({"title": "Bread"})).await;
     let id = session["id"].as_str().unwrap();
-    let (_, joined) = app.join(session["join_code"].as_str().unwrap(), "Ana").await;
+    let (_, joined) = app
+        .join(session["join_code"].as_str().unwrap(), "Ana")
+        .await;
     let pid = joined["participant_id"].as_str().unwrap();
     let (status, _) = app
         .post_as(
@@ -41,12 +43,22 @@ async fn admins_read_the_audit_newest_first_filtered_and_paged_and_nobody_else_d
         .await;
     assert_eq!(status, 200, "{page}");
     let all = actions(&page);
-    assert_eq!(all.first().map(String::as_str), Some("participant.kicked"), "{all:?}");
+    assert_eq!(
+        all.first().map(String::as_str),
+        Some("participant.kicked"),
+        "{all:?}"
+    );
     assert!(all.contains(&"session.started".to_owned()), "{all:?}");
     let kicked = &page["entries"][0];
-    assert_eq!(kicked["actor"], json!({"kind": "account", "id": teacher_id}));
+    assert_eq!(
+        kicked["actor"],
+        json!({"kind": "account", "id": teacher_id})
+    );
     assert_eq!(kicked["target_id"], pid);
-    assert!(!page.to_string().contains("Ana"), "no learner's name in the audit");
+    assert!(
+        !page.to_string().contains("Ana"),
+        "no learner's name in the audit"
+    );
     let ids: Vec<i64> = page["entries"]
         .as_array()
         .unwrap()
@@ -100,11 +112,19 @@ async fn admins_read_the_audit_newest_first_filtered_and_paged_and_nobody_else_d
         "action=DROP%20TABLE",
         "action=.",
     ] {
-        let (status, body) = app.get_as(&format!("/v1/admin/audit?{query}"), &admin).await;
-        assert_eq!((status, &body["error"]["code"]), (422, &json!("invalid_query")), "{query}");
+        let (status, body) = app
+            .get_as(&format!("/v1/admin/audit?{query}"), &admin)
+            .await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (422, &json!("invalid_query")),
+            "{query}"
+        );
         assert!(body["error"]["message"].as_str().unwrap().len() > 10);
     }
     assert_eq!(app.get_as("/v1/admin/audit", &teacher).await.0, 403);
-    let (status, _) = app.call(reqwest::Method::GET, "/v1/admin/audit", None, None).await;
+    let (status, _) = app
+        .call(reqwest::Method::GET, "/v1/admin/audit", None, None)
+        .await;
     assert_eq!(status, 401);
 }

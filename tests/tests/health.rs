@@ -44,6 +44,14 @@ async fn readyz_reports_a_stopped_redis_as_failed(db: PgPool) {
 
     redis.stop();
 
+    // The probe made while Redis ran answers for a second more.
+    let client = app.client.clone();
+    let url = app.url("/readyz");
+    estrade_tests::until(std::time::Duration::from_secs(5), || {
+        let (client, url) = (client.clone(), url.clone());
+        async move { client.get(url).send().await.unwrap().status() == 503 }
+    })
+    .await;
     let res = app.get("/readyz").await;
     assert_eq!(res.status(), 503);
     let body: Value = res.json().await.unwrap();
@@ -103,4 +111,30 @@ async fn an_unknown_path_answers_404_in_the_error_shape(db: PgPool) {
     assert_eq!(res.headers()["content-type"], "application/json");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_flood_of_readyz_shares_one_probe_of_the_dependencies(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    // The next LiveKit call fails: only the one probe made for the whole
+    // flood meets it, so every answer of the flood is that probe's 503.
+    app.stub.set_faults(estrade_livekit_stub::Faults {
+        fail_next_twirp: 1,
+        ..Default::default()
+    });
+    let flood = (0..50).map(|_| app.get("/readyz"));
+    let statuses: Vec<u16> = futures::future::join_all(flood)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(statuses, vec![503; 50], "one probe answered them all");
+    // A second later, a new probe finds LiveKit answering again.
+    let client = app.client.clone();
+    let url = app.url("/readyz");
+    estrade_tests::until(std::time::Duration::from_secs(5), || {
+        let (client, url) = (client.clone(), url.clone());
+        async move { client.get(url).send().await.unwrap().status() == 200 }
+    })
+    .await;
 }

@@ -310,3 +310,43 @@ async fn events_the_stand_in_sends_arrive_in_the_inbox(db: PgPool) {
     .await;
     assert_eq!(stored().await, ["room_started", "participant_joined"]);
 }
+
+/// Sends a webhook's headers and only the first bytes of a 900 KB body,
+/// then waits for an answer: one that comes proves the body was not read.
+async fn half_sent(app: &TestApp, authorization: &str, wait: Duration) -> Option<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /webhooks/livekit HTTP/1.1\r\nhost: {}\r\nauthorization: {authorization}\r\n\
+         content-type: application/webhook+json\r\ncontent-length: 900000\r\n\r\n{{\"event\":",
+        app.addr
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    match tokio::time::timeout(wait, stream.read(&mut answer)).await {
+        Ok(Ok(n)) if n > 0 => Some(String::from_utf8_lossy(&answer[..n]).into_owned()),
+        _ => None,
+    }
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_webhook_whose_token_cannot_be_livekits_is_refused_before_its_body_is_read(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let forged = signed(LIVEKIT_KEY, "another-secret-of-thirty-two-bytes!!", "{}");
+    let expired = raw_token(json!({"iss": LIVEKIT_KEY, "exp": now() - 3600, "sha256": sha("{}")}));
+    for token in [forged.as_str(), expired.as_str(), "not-a-jwt"] {
+        let answer = half_sent(&app, token, Duration::from_secs(5))
+            .await
+            .expect("an answer while the body is still coming");
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        assert!(answer.contains("invalid_webhook"), "{answer}");
+    }
+    // A token that is LiveKit's waits for the body, as it must (watched
+    // for 2 s: an absence).
+    let genuine = signed(LIVEKIT_KEY, LIVEKIT_SECRET, "{}");
+    assert_eq!(
+        half_sent(&app, &genuine, Duration::from_secs(2)).await,
+        None
+    );
+    assert_eq!(app.count("webhook_inbox").await, 0);
+}

@@ -57,6 +57,8 @@ pub struct AppState {
     pub enqueue_slots: Arc<tokio::sync::Semaphore>,
     /// Settings read from the configuration.
     pub settings: Arc<Settings>,
+    /// The last readiness probe, shared by `/readyz` requests.
+    pub readiness: routes::health::ReadinessCache,
 }
 
 /// The parts of the configuration the API reads per request.
@@ -138,6 +140,7 @@ impl AppState {
                 config.livekit.expose_secret(),
             ),
             settings: Arc::new(Settings::from_config(config)),
+            readiness: routes::health::ReadinessCache::default(),
         })
     }
 

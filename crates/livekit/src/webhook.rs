@@ -90,6 +90,14 @@ impl WebhookVerifier {
         authorization: Option<&str>,
         body: &[u8],
     ) -> Result<(), WebhookError> {
+        self.check_token(authorization)?.check(body)
+    }
+
+    /// Verifies the `Authorization` header alone (signature, expiry,
+    /// issuer, a body hash claimed), so a request that cannot be LiveKit's
+    /// is refused before its body is read; [`SignedBody::check`] then
+    /// checks the body.
+    pub fn check_token(&self, authorization: Option<&str>) -> Result<SignedBody, WebhookError> {
         let header = authorization.map(str::trim).filter(|h| !h.is_empty());
         let header = header.ok_or(WebhookError::MissingAuthorization)?;
         let jwt = header.strip_prefix("Bearer ").unwrap_or(header).trim();
@@ -106,16 +114,30 @@ impl WebhookVerifier {
         if claims.sha256.is_empty() {
             return Err(WebhookError::MissingClaim("sha256"));
         }
-        let signed = STANDARD
+        let sha256 = STANDARD
             .decode(&claims.sha256)
             .map_err(|_| WebhookError::BodyMismatch)?;
+        Ok(SignedBody { sha256 })
+    }
+}
+
+/// A webhook token that checked out: the SHA-256 it signed.
+#[derive(Debug, Clone)]
+pub struct SignedBody {
+    sha256: Vec<u8>,
+}
+
+impl SignedBody {
+    /// Whether `body` is exactly what was signed.
+    pub fn check(&self, body: &[u8]) -> Result<(), WebhookError> {
         let actual = Sha256::digest(body);
         // Constant time, so timing does not reveal how much of a forged hash
         // was right.
-        if !bool::from(signed.as_slice().ct_eq(actual.as_slice())) {
-            return Err(WebhookError::BodyMismatch);
+        if bool::from(self.sha256.as_slice().ct_eq(actual.as_slice())) {
+            Ok(())
+        } else {
+            Err(WebhookError::BodyMismatch)
         }
-        Ok(())
     }
 }
 

@@ -1,6 +1,11 @@
-//! Liveness and readiness.
+//! Liveness and readiness. `/readyz` is public, and each probe costs a
+//! PostgreSQL query, a Redis `PING` and a LiveKit call: one probe serves
+//! every request for [`READY_FOR`], and requests arriving while it runs
+//! wait for it rather than start their own, so a flood of `/readyz`
+//! costs the dependencies nothing more.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::State;
@@ -14,6 +19,14 @@ use crate::extract::Json;
 
 /// How long one dependency may take to answer a readiness probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long one probe's outcome answers `/readyz`.
+pub const READY_FOR: Duration = Duration::from_secs(1);
+
+/// The last probe's outcome and when it was made; the lock is held while a
+/// probe runs, so concurrent requests share it.
+#[derive(Debug, Default, Clone)]
+pub struct ReadinessCache(Arc<tokio::sync::Mutex<Option<(Instant, Checks)>>>);
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -40,7 +53,7 @@ pub struct Readiness {
 }
 
 /// Result of each readiness probe.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct Checks {
     /// PostgreSQL answered `select 1`.
     pub postgres: Check,
@@ -85,13 +98,40 @@ async fn probe<E: std::fmt::Display>(
 }
 
 /// Readiness: 200 only when PostgreSQL, Redis and LiveKit all answer; the
-/// 503 body's `details` says which failed.
+/// 503 body's `details` says which failed. One probe answers for a second.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses(
         (status = 200, description = "every dependency answered", body = Readiness),
         (status = 503, description = "a dependency failed; `details.checks` says which", body = ErrorBody),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Error> {
+    let checks = {
+        let mut last = state.readiness.0.lock().await;
+        match *last {
+            Some((at, checks)) if at.elapsed() < READY_FOR => checks,
+            _ => {
+                let checks = probe_all(&state).await;
+                *last = Some((Instant::now(), checks));
+                checks
+            }
+        }
+    };
+    let Checks {
+        postgres,
+        redis,
+        livekit,
+    } = checks;
+    if [postgres, redis, livekit].iter().all(|c| *c == Check::Ok) {
+        Ok(Json(Readiness {
+            status: "ready",
+            checks,
+        }))
+    } else {
+        Err(Error::NotReady(serde_json::json!({ "checks": checks })))
+    }
+}
+
+async fn probe_all(state: &AppState) -> Checks {
     let mut redis = state.redis.clone();
     let (postgres, redis, livekit) = tokio::join!(
         probe("postgres", estrade_db::ping(&state.db)),
@@ -103,17 +143,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Er
         }),
         probe("livekit", state.livekit.ping()),
     );
-    let checks = Checks {
+    Checks {
         postgres,
         redis,
         livekit,
-    };
-    if [postgres, redis, livekit].iter().all(|c| *c == Check::Ok) {
-        Ok(Json(Readiness {
-            status: "ready",
-            checks,
-        }))
-    } else {
-        Err(Error::NotReady(serde_json::json!({ "checks": checks })))
     }
 }

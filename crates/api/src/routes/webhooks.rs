@@ -9,9 +9,9 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest as _, Request, State};
 use axum::extract::{Path, Query};
-use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
@@ -82,14 +82,25 @@ fn reason_label(reason: &WebhookError) -> &'static str {
     ))]
 pub async fn receive(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Json<Received>, Error> {
-    let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    state
+    // The token first: a request that cannot be LiveKit's is refused
+    // before its body (up to 1 MiB) is read.
+    let authorization = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let signed = state
         .webhooks
-        .authenticate(authorization, &body)
+        .check_token(authorization)
         .map_err(|e| refused(&e))?;
+    let body = Bytes::from_request(request, &state)
+        .await
+        .map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
+            _ => Error::Malformed(rejection.body_text()),
+        })?;
+    signed.check(&body).map_err(|e| refused(&e))?;
     let invalid = |why: &str| {
         metrics::counter!("webhooks_rejected_total", "reason" => "invalid_payload").increment(1);
         Error::Malformed(format!("Signed, but not a LiveKit webhook event: {why}."))
