@@ -1,4 +1,4 @@
-// Vite builds the learner client into dist/, which Estrade serves from the
+// Vite builds the web client (learner pages and teacher console) into dist/, which Estrade serves from the
 // API's own origin; the dev server forwards /v1 to a local Estrade so the
 // client's relative API paths work unchanged.
 import react from '@vitejs/plugin-react'
@@ -8,8 +8,9 @@ export default defineConfig({
   plugins: [react()],
   build: {
     outDir: 'dist',
-    // The classroom's chunk is mostly livekit-client (about 550 kB); it
-    // loads while the learner fills in the join form.
+    // livekit-client (about 550 kB) is one chunk shared by the classroom
+    // and the console's class page; it loads while the learner fills in
+    // the join form.
     chunkSizeWarningLimit: 700,
   },
   server: {

@@ -73,7 +73,7 @@ export async function startEstrade() {
       ...process.env,
       ESTRADE_CLIENT_DIR: join(repo, 'client/dist'),
       ESTRADE_LOG_FORMAT: 'json',
-      RUST_LOG: process.env.RUST_LOG ?? 'warn',
+      ESTRADE_LOG: process.env.ESTRADE_LOG ?? 'warn',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
@@ -425,4 +425,64 @@ export function classWorld() {
     await world.estrade?.stop()
   })
   return world
+}
+
+/** Presses Tab until the form field labelled `label` has the focus. */
+export async function tabToField(page, label, { max = 40 } = {}) {
+  const target = page.getByLabel(label, { exact: true })
+  for (let i = 0; i < max; i++) {
+    if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) return target
+    await page.keyboard.press('Tab')
+  }
+  throw new Error(`Tab never reached the field “${label}”`)
+}
+
+/**
+ * The loudest sample (0–1) of the remote audio the page plays, over `ms`:
+ * every <audio> with a live track is read through an AnalyserNode, so
+ * silence reads near 0 and a voice well above.
+ */
+export function receivedAudioPeak(page, ms = 3_000) {
+  return page.evaluate(async (ms) => {
+    const context = new AudioContext()
+    await context.resume()
+    const analysers = [...document.querySelectorAll('audio')]
+      .map((a) => a.srcObject)
+      .filter((s) => s?.getAudioTracks().some((t) => t.readyState === 'live'))
+      .map((stream) => {
+        const analyser = context.createAnalyser()
+        analyser.fftSize = 2048
+        context.createMediaStreamSource(stream).connect(analyser)
+        return analyser
+      })
+    const samples = new Float32Array(2048)
+    let peak = 0
+    const end = performance.now() + ms
+    while (performance.now() < end) {
+      for (const analyser of analysers) {
+        analyser.getFloatTimeDomainData(samples)
+        for (const v of samples) peak = Math.max(peak, Math.abs(v))
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    await context.close()
+    return peak
+  }, ms)
+}
+
+/**
+ * A page on another origin of the same site (127.0.0.1, another port):
+ * `SameSite=Strict` lets the console cookie go with its requests, so only
+ * the server's Origin check stands between it and a change. Serves `html`
+ * at `/`; returns its URL and a stop function.
+ */
+export async function foreignSite(html) {
+  const { createServer } = await import('node:http')
+  const server = createServer((_, response) => {
+    response.writeHead(200, { 'content-type': 'text/html' })
+    response.end(html)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return { url: `http://127.0.0.1:${server.address().port}/`, stop: () => server.close() }
 }

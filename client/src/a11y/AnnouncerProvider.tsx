@@ -35,7 +35,7 @@ export function AnnouncerProvider({ children }: { children: ReactNode }) {
   const sink = useCallback<CueSink>(
     (cues) => {
       for (const cue of cues) {
-        if (cue.sound) playSound(cue.sound)
+        if (cue.sound) playSound(cue.sound, cue.volume)
         announcer.say(cue)
       }
     },

@@ -10,7 +10,8 @@ import type { MessageKey } from '../i18n'
 
 export type Politeness = 'polite' | 'assertive'
 
-export type Sound = 'granted' | 'revoked'
+/** The floor given, the microphone closed (the learner's), a hand raised (the teacher's). */
+export type Sound = 'granted' | 'revoked' | 'hand'
 
 /** Something to tell the learner: said, and sometimes heard as a tone. */
 export interface Cue {
@@ -20,6 +21,8 @@ export interface Cue {
   /** Messages of one topic replace each other while waiting. */
   topic: string
   sound?: Sound
+  /** The tone's volume, 0–1, where the person chose one (the console's raised-hand sound). */
+  volume?: number
 }
 
 export interface Announcement {

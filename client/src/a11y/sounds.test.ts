@@ -31,4 +31,10 @@ describe('the tones', () => {
     expect(granted).not.toBe(revoked)
     expect(soundUrl('granted')).toBe(granted)
   })
+
+  it('give the raised hand its own tone', () => {
+    const hand = soundUrl('hand')
+    expect(hand.startsWith('data:audio/wav;base64,')).toBe(true)
+    expect(new Set([hand, soundUrl('granted'), soundUrl('revoked')]).size).toBe(3)
+  })
 })

@@ -1,5 +1,6 @@
-// The two tones: the floor given (rising) and the microphone closed by
-// someone else (falling). They are made here as WAV files in data: URLs,
+// The tones: the floor given (rising) and the microphone closed by
+// someone else (falling), for the learner; a hand raised (two quick high
+// notes), for the teacher's console. They are made here as WAV files in data: URLs,
 // so there is nothing to fetch, and played through one HTMLAudioElement
 // each (a test can watch HTMLMediaElement.prototype.play; `src` starts
 // with `data:audio/wav`). A browser that blocks sound until the learner
@@ -20,6 +21,10 @@ const TONES: Record<Sound, Note[]> = {
   revoked: [
     { hz: 587, ms: 110 },
     { hz: 392, ms: 260 },
+  ],
+  hand: [
+    { hz: 784, ms: 90 },
+    { hz: 1047, ms: 160 },
   ],
 }
 
@@ -80,12 +85,14 @@ export function soundUrl(sound: Sound): string {
 
 const players = new Map<Sound, HTMLAudioElement>()
 
-export function playSound(sound: Sound): void {
+/** Plays the tone, at `volume` (0–1) of its own level. */
+export function playSound(sound: Sound, volume = 1): void {
   let player = players.get(sound)
   if (!player) {
     player = new Audio(soundUrl(sound))
     players.set(sound, player)
   }
+  player.volume = Math.min(1, Math.max(0, volume))
   player.currentTime = 0
   player.play().catch(() => {
     // Blocked until the learner acts: the announcement carries the news.

@@ -1,7 +1,10 @@
 // The typed client of Estrade's HTTP API (shared/brief/API.md). The client
 // is served from the API's origin, so every path is relative. A failure is
 // an ApiError whose `message()` is the catalog key of the sentence to show
-// the learner, and `field()` the form field to fix, if any.
+// the learner, and `field()` the form field to fix, if any. `createCall`
+// is the one request helper, shared with the console's calls
+// (console/api.ts), which send no Authorization header: the browser sends
+// the console's cookie itself (fetch's default, same-origin credentials).
 
 import type { MessageKey } from '../i18n'
 
@@ -136,6 +139,10 @@ export class ApiError extends Error {
     readonly code: string,
     /** Seconds to wait, from `Retry-After`. */
     readonly retryAfterS: number | null = null,
+    /** The API's `error.details`, when it sent an object. */
+    readonly details: Readonly<Record<string, unknown>> | null = null,
+    /** The API's `error.message` (English, for people reading the code: never shown, never logged). */
+    readonly serverMessage: string = '',
   ) {
     super(`${status} ${code}`)
     this.name = 'ApiError'
@@ -160,18 +167,27 @@ type Fetch = typeof fetch
 
 async function failure(response: Response): Promise<ApiError> {
   let code = `http_${response.status}`
+  let details: Record<string, unknown> | null = null
+  let message = ''
   try {
-    const body = (await response.json()) as { error?: { code?: unknown } }
+    const body = (await response.json()) as { error?: { code?: unknown; message?: unknown; details?: unknown } }
     if (typeof body.error?.code === 'string') code = body.error.code
+    if (typeof body.error?.message === 'string') message = body.error.message
+    const d = body.error?.details
+    if (typeof d === 'object' && d !== null && !Array.isArray(d)) details = d as Record<string, unknown>
   } catch {
     // Not the API's error shape (a proxy's page): keep the status.
   }
   const retry = Number.parseInt(response.headers.get('retry-after') ?? '', 10)
-  return new ApiError(response.status, code, Number.isFinite(retry) ? retry : null)
+  return new ApiError(response.status, code, Number.isFinite(retry) ? retry : null, details, message)
 }
 
-export function createApi(fetchFn: Fetch) {
-  async function call<T>(method: string, path: string, token?: string, body?: unknown): Promise<T> {
+/** One request: JSON in and out, the token (if any) as a bearer credential. */
+export type Call = <T>(method: string, path: string, token?: string, body?: unknown) => Promise<T>
+
+/** The request helper every call goes through; an answer without a body (204) is `undefined`. */
+export function createCall(fetchFn: Fetch): Call {
+  return async function call<T>(method: string, path: string, token?: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' }
     if (token) headers.Authorization = `Bearer ${token}`
     if (body !== undefined) headers['Content-Type'] = 'application/json'
@@ -187,9 +203,13 @@ export function createApi(fetchFn: Fetch) {
       throw new ApiError(0, 'network')
     }
     if (!response.ok) throw await failure(response)
+    if (response.status === 204) return undefined as T
     return (await response.json()) as T
   }
+}
 
+export function createApi(fetchFn: Fetch) {
+  const call = createCall(fetchFn)
   return {
     join: (request: JoinRequest) => call<Joined>('POST', '/v1/join', undefined, request),
     refresh: (token: string) => call<Joined>('POST', '/v1/participant/refresh', token),

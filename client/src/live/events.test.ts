@@ -160,6 +160,54 @@ describe('following the live updates', () => {
   })
 })
 
+describe('following with the console’s cookie', () => {
+  function cookieHarness(responses: Response[]) {
+    const requests: { headers: Record<string, string>; credentials: RequestCredentials | undefined }[] = []
+    const events: StreamEvent[] = []
+    const controller = new AbortController()
+    const done = followEvents({
+      sessionId: 's1',
+      onEvent: (e) => events.push(e),
+      onState: () => {},
+      signal: controller.signal,
+      backoff: () => 0,
+      sleep: async () => {},
+      fetch: async (_input, init) => {
+        requests.push({ headers: { ...(init?.headers as Record<string, string>) }, credentials: init?.credentials })
+        const next = responses.shift()
+        if (next === undefined) {
+          controller.abort()
+          throw new DOMException('aborted', 'AbortError')
+        }
+        return next
+      },
+    })
+    return { done, requests, events }
+  }
+
+  it('sends no Authorization header and leaves the credentials to the browser’s default', async () => {
+    const { done, requests } = cookieHarness([stream([sse(1, 'session', { status: 'ended' })])])
+    expect(await done).toBe('ended')
+    expect(requests).toEqual([{ headers: { Accept: 'text/event-stream' }, credentials: undefined }])
+  })
+
+  it('takes a 401 as refused at once, with nothing to renew', async () => {
+    const { done, requests } = cookieHarness([json(401, 'unauthorized'), stream([])])
+    expect(await done).toBe('refused')
+    expect(requests).toHaveLength(1)
+  })
+
+  it('is not stopped by anyone’s removal, and still resumes with Last-Event-ID', async () => {
+    const { done, requests, events } = cookieHarness([
+      stream([sse(3, 'presence', { participant_id: 'p1', presence: 'kicked' })]),
+      stream([sse(4, 'session', { status: 'ended' })]),
+    ])
+    expect(await done).toBe('ended')
+    expect(events.map((e) => e.id)).toEqual(['3', '4'])
+    expect(requests.map((r) => r.headers['Last-Event-ID'])).toEqual([undefined, '3'])
+  })
+})
+
 describe('the backoff', () => {
   it('doubles from about a second up to about thirty', () => {
     for (const [attempt, base] of [

@@ -4,6 +4,9 @@
 // replays exactly what was missed, waiting longer after each failure. It
 // stops for good after the session's end or the learner's own removal (the
 // server closes the stream then), or when the server refuses the learner.
+// The learner follows with the participant token (renewed on a 401); the
+// teacher's console gives no token: the browser sends its cookie, and a
+// 401 there is final (the sign-in expired).
 
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 
@@ -24,13 +27,15 @@ export type StreamEnd = 'ended' | 'kicked' | 'refused' | 'aborted'
 
 export interface FollowOptions {
   sessionId: string
-  participantId: string
-  /** The current participant token (it is renewed while following). */
-  token: () => string
+  /** The participant following, whose own removal ends the stream; none for the console. */
+  participantId?: string
+  /** The current participant token (it is renewed while following); none
+   * for the console, which sends no Authorization header (its cookie goes by itself). */
+  token?: () => string
   onEvent: (event: StreamEvent) => void
   onState: (state: StreamState) => void
-  /** After a 401: renew the token; true to try again with it. */
-  renew: () => Promise<boolean>
+  /** After a 401: renew the token; true to try again with it. Without it, a 401 is 'refused'. */
+  renew?: () => Promise<boolean>
   signal: AbortSignal
   fetch?: typeof fetch
   /** Wait before the attempt'th retry (0-based). */
@@ -57,10 +62,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Whether this event is the last the server sends this learner. */
-export function endOf(event: StreamEvent, participantId: string): 'ended' | 'kicked' | null {
+export function endOf(event: StreamEvent, participantId: string | undefined): 'ended' | 'kicked' | null {
   const data = event.data as Record<string, unknown> | null
   if (event.event === 'session' && data?.status === 'ended') return 'ended'
-  if (event.event === 'presence' && data?.presence === 'kicked' && data.participant_id === participantId) {
+  if (
+    participantId !== undefined &&
+    event.event === 'presence' &&
+    data?.presence === 'kicked' &&
+    data.participant_id === participantId
+  ) {
     return 'kicked'
   }
   return null
@@ -93,10 +103,8 @@ export async function followEvents(options: FollowOptions): Promise<StreamEnd> {
 
   while (!signal.aborted) {
     options.onState('connecting')
-    const headers: Record<string, string> = {
-      Accept: 'text/event-stream',
-      Authorization: `Bearer ${options.token()}`,
-    }
+    const headers: Record<string, string> = { Accept: 'text/event-stream' }
+    if (options.token) headers.Authorization = `Bearer ${options.token()}`
     if (lastEventId !== undefined) headers['Last-Event-ID'] = lastEventId
     let response: Response
     try {
@@ -109,7 +117,7 @@ export async function followEvents(options: FollowOptions): Promise<StreamEnd> {
     if (response.status === 401) {
       if ((await errorCode(response)) === 'token_revoked') return 'kicked'
       // One renewal per refusal: a token refused right after renewal is not coming back.
-      if (!renewed && (await options.renew())) {
+      if (!renewed && options.renew && (await options.renew())) {
         renewed = true
         continue
       }

@@ -1,0 +1,63 @@
+// The participants as the console lists them: present first, then invited,
+// then those who left, the removed last; each with its kind and presence in
+// words, whether it may be removed, and the flag of a microphone open
+// without the floor. Pure.
+
+import type { MessageKey } from '../i18n'
+import type { Participant } from './api'
+
+const RANK = { present: 0, invited: 1, left: 2 } as const
+
+export function sortParticipants(list: readonly Participant[], locale = 'en'): Participant[] {
+  const rank = (p: Participant) => (p.kicked ? 3 : RANK[p.presence])
+  return [...list].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name, locale))
+}
+
+export function presenceKey(p: Participant): MessageKey {
+  if (p.kicked) return 'console.participants.presence_kicked'
+  return `console.participants.presence_${p.presence}`
+}
+
+export function kindOf(p: Participant): { key: MessageKey; values?: Record<string, number> } {
+  if (p.kind === 'classroom' && p.headcount !== null && p.headcount > 0) {
+    return { key: 'console.participants.kind_classroom_of', values: { count: p.headcount } }
+  }
+  return { key: `console.participants.kind_${p.kind}` }
+}
+
+/** The teacher is never removed (the server refuses); a removed participant is already out. */
+export function mayKick(p: Participant): boolean {
+  return p.kind !== 'teacher' && !p.kicked
+}
+
+export function microphoneWithoutFloor(p: Participant): boolean {
+  return p.unauthorized_microphone === true
+}
+
+export interface Timers {
+  set: (run: () => void, ms: number) => unknown
+  clear: (timer: unknown) => void
+}
+
+const TIMERS: Timers = {
+  set: (run, ms) => setTimeout(run, ms),
+  clear: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
+}
+
+/** Runs `run` once, `ms` after the last of a burst of calls (presence events come in bursts). */
+export function debounce(run: () => void, ms: number, timers: Timers = TIMERS) {
+  let timer: unknown = null
+  return {
+    call() {
+      if (timer !== null) timers.clear(timer)
+      timer = timers.set(() => {
+        timer = null
+        run()
+      }, ms)
+    },
+    cancel() {
+      if (timer !== null) timers.clear(timer)
+      timer = null
+    },
+  }
+}
