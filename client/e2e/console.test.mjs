@@ -288,7 +288,7 @@ for (const lang of ['en', 'fr']) {
   })
 }
 
-test('the console cookie is HttpOnly and Strict, and a form another origin posts with it changes nothing', async () => {
+test('the console reflows at 320 px, its cookie is HttpOnly and Strict, and a form another origin posts with it changes nothing', async () => {
   const s = strings('en')
   const teacher = await openPage(world.browser, { lang: 'en' })
   const session = await world.estrade.liveSession({ title: 'Croissants' })
@@ -299,6 +299,21 @@ test('the console cookie is HttpOnly and Strict, and a form another origin posts
   await until(() => teacher.getByRole('heading', { name: s.classesTitle, exact: true }).isVisible(), {
     what: 'signed in',
   })
+
+  // At 320 px (a phone, or 400 % zoom) the list and a live class reflow
+  // with no sideways scrolling.
+  await teacher.setViewportSize({ width: 320, height: 800 })
+  const fitsWidth = () => teacher.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)
+  assert.ok(await fitsWidth(), 'the list fits 320 px')
+  await expectAccessible(teacher, 'console classes, en, 320 px')
+  await tabTo(teacher, 'link', 'Croissants')
+  await teacher.keyboard.press('Enter')
+  await until(() => teacher.getByRole('heading', { name: 'Croissants', exact: true, level: 1 }).isVisible(), {
+    what: 'the class page',
+  })
+  await until(() => teacher.getByText(s.statusLive, { exact: true }).isVisible(), { what: 'shown live' })
+  assert.ok(await fitsWidth(), 'the class page fits 320 px')
+  await expectAccessible(teacher, 'console live class, en, 320 px')
 
   const [cookie] = await teacher.context().cookies(world.estrade.api)
   assert.equal(cookie.name, 'estrade_console')
