@@ -475,6 +475,10 @@ async fn the_openapi_document_lists_every_endpoint_with_its_errors(db: PgPool) {
         ("/v1/participant/refresh", "post"),
         ("/v1/sessions/{id}/participants", "get"),
         ("/v1/sessions/{id}/participants/{pid}/kick", "post"),
+        ("/v1/console/session", "post"),
+        ("/v1/console/session", "get"),
+        ("/v1/console/session", "delete"),
+        ("/v1/admin/audit", "get"),
     ];
     for (path, method) in expected {
         let op = &doc["paths"][path][method];

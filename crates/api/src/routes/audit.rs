@@ -104,14 +104,7 @@ fn filter_of(query: &AuditQuery) -> Result<(Filter, i64), Error> {
             Some(a.to_owned())
         }
     };
-    let limit = match query.limit.as_deref() {
-        None => 100,
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|l| (1..=500).contains(l))
-            .ok_or_else(|| Error::invalid("invalid_query", "limit must be between 1 and 500."))?,
-    };
+    let limit = crate::extract::page_limit(query.limit.as_deref(), 100)?;
     let before_id = query
         .before
         .as_deref()

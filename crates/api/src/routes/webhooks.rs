@@ -232,14 +232,7 @@ pub async fn list(
             "status must be failed, pending or processed.",
         ));
     }
-    let limit = match query.limit.as_deref() {
-        None => 100,
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|l| (1..=500).contains(l))
-            .ok_or_else(|| Error::invalid("invalid_query", "limit must be between 1 and 500."))?,
-    };
+    let limit = crate::extract::page_limit(query.limit.as_deref(), 100)?;
     let before = match query.before.as_deref() {
         None => None,
         Some(b) => Some(
