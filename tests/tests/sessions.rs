@@ -653,3 +653,61 @@ async fn a_kicked_learner_cannot_rejoin_through_a_code_rotated_after_the_kick(db
     assert_eq!(own["join_code"], new_code.as_str());
     assert!(own["join_url"].as_str().unwrap().ends_with(&new_code));
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn once_a_session_ends_its_participant_tokens_get_410_everywhere(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "T").await;
+    let session = app.live_session(&teacher, json!({"title": "C"})).await;
+    let id = s(&session["id"]);
+    let (_, joined) = app.join(s(&session["join_code"]), "Ana").await;
+    let token = s(&joined["participant_token"]).to_owned();
+    assert_eq!(
+        app.get_as(&format!("/v1/sessions/{id}/floor"), &token)
+            .await
+            .0,
+        200
+    );
+    let (status, _) = app
+        .post_as(&format!("/v1/sessions/{id}/end"), &teacher, json!({}))
+        .await;
+    assert_eq!(status, 200);
+
+    let refused = [
+        (Method::GET, format!("/v1/sessions/{id}")),
+        (Method::GET, format!("/v1/sessions/{id}/floor")),
+        (Method::GET, format!("/v1/sessions/{id}/events")),
+        (Method::GET, "/v1/connectivity".to_owned()),
+        (Method::POST, format!("/v1/sessions/{id}/hand")),
+        (Method::DELETE, format!("/v1/sessions/{id}/hand")),
+        (Method::POST, "/v1/participant/refresh".to_owned()),
+    ];
+    for (method, path) in refused {
+        let (status, body) = app.call(method.clone(), &path, Some(&token), None).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (410, &json!("session_ended")),
+            "{method} {path}"
+        );
+    }
+    // The OpenAPI document says so for each of those a participant may call.
+    let (_, doc) = app.call(Method::GET, "/openapi.json", None, None).await;
+    for (path, method) in [
+        ("/v1/sessions/{id}", "get"),
+        ("/v1/sessions/{id}/floor", "get"),
+        ("/v1/sessions/{id}/events", "get"),
+        ("/v1/connectivity", "get"),
+        ("/v1/sessions/{id}/hand", "post"),
+        ("/v1/sessions/{id}/hand", "delete"),
+        ("/v1/participant/refresh", "post"),
+    ] {
+        assert!(
+            doc["paths"][path][method]["responses"]["410"].is_object(),
+            "{method} {path} states its 410"
+        );
+    }
+    // The teacher still reads the ended session.
+    let (status, ended) = app.get_as(&format!("/v1/sessions/{id}"), &teacher).await;
+    assert_eq!((status, &ended["status"]), (200, &json!("ended")));
+}

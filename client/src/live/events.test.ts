@@ -128,6 +128,12 @@ describe('following the live updates', () => {
     expect(requests).toHaveLength(1)
   })
 
+  it('takes a 410 as the session’s end, with no retry', async () => {
+    const { done, requests } = harness({ responses: [json(410, 'session_ended'), stream([])] })
+    expect(await done).toBe('ended')
+    expect(requests).toHaveLength(1)
+  })
+
   it('stops on 404 without a retry loop', async () => {
     const { done, requests } = harness({ responses: [json(404, 'not_found'), stream([])] })
     expect(await done).toBe('refused')

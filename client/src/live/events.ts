@@ -124,6 +124,8 @@ export async function followEvents(options: FollowOptions): Promise<StreamEnd> {
       return 'refused'
     }
     renewed = false
+    // The session ended while we were away (its participant tokens are refused then).
+    if (response.status === 410) return 'ended'
     if (response.status === 403 || response.status === 404) return 'refused'
     if (response.status === 422) {
       // The server does not know our last id: start afresh with the state now.

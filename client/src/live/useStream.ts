@@ -39,6 +39,8 @@ export function useStream(
       },
     }).then((end) => {
       if (end === 'kicked') onSession({ type: 'kicked' })
+      // Ended with no event seen (a 410 on reconnecting): the same ending.
+      else if (end === 'ended') onSession({ type: 'session', status: 'ended' })
       else if (end === 'refused') onFloor({ type: 'stream_down' })
     })
     return () => controller.abort()

@@ -134,15 +134,19 @@ impl FromRequestParts<AppState> for Caller {
             }));
         }
         let claims = state.settings.participant_tokens.verify(token)?;
-        // A kicked participant's tokens die with the kick, not at expiry.
-        let participant = estrade_db::participants::get(&state.db, claims.sub)
+        // A kicked participant's tokens die with the kick, and everyone's
+        // with the session's end, not at expiry.
+        let standing = estrade_db::participants::standing(&state.db, claims.sub)
             .await?
             .ok_or(Error::Unauthorized)?;
-        if participant.session_id != claims.sid {
+        if standing.session_id != claims.sid {
             return Err(Error::Unauthorized);
         }
-        if participant.kicked_at.is_some() {
+        if standing.kicked {
             return Err(Error::Revoked);
+        }
+        if standing.session_ended {
+            return Err(Error::session_ended());
         }
         Ok(Self::Participant(ParticipantCaller {
             participant_id: claims.sub,

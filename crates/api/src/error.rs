@@ -294,6 +294,14 @@ impl Error {
         }
     }
 
+    /// The 410 of everything a participant asks once its session ended.
+    pub fn session_ended() -> Self {
+        Self::Gone {
+            code: "session_ended",
+            message: "This session has ended.".to_owned(),
+        }
+    }
+
     /// A 422 with a code and a sentence.
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid {

@@ -348,3 +348,30 @@ pub async fn identities(
     .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.identity)).collect())
 }
+
+/// What a participant token's holder is now: its session, whether it was
+/// removed, whether its session has ended. One query, on every request a
+/// participant makes.
+#[derive(Debug, Clone, Copy)]
+pub struct Standing {
+    /// Its session.
+    pub session_id: Uuid,
+    /// Removed by the teacher or an admin.
+    pub kicked: bool,
+    /// Its session is over.
+    pub session_ended: bool,
+}
+
+/// The standing of participant `id`, if it exists.
+pub async fn standing(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Standing>, sqlx::Error> {
+    sqlx::query_as!(
+        Standing,
+        r#"select p.session_id, p.kicked_at is not null as "kicked!",
+                  s.status = 'ended' as "session_ended!"
+             from participants p join sessions s on s.id = p.session_id
+            where p.id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}

@@ -58,7 +58,7 @@ pub struct Connectivity {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Connectivity),
-        (status = 401, body = ErrorBody),
+        (status = 410, description = "`session_ended`: a participant token of a session that has ended", body = ErrorBody), (status = 401, body = ErrorBody),
     ))]
 pub async fn connectivity(
     State(state): State<AppState>,

@@ -56,7 +56,7 @@ pub(crate) fn router() -> Router<AppState> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "`text/event-stream`", content_type = "text/event-stream"),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 410, description = "`session_ended`: a participant token of a session that has ended", body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, description = "`invalid_last_event_id`", body = ErrorBody),
     ))]
 pub async fn events(

@@ -34,7 +34,7 @@ pub(crate) fn router() -> Router<AppState> {
     params(("id" = Uuid, Path)), security(("bearer" = [])),
     responses(
         (status = 200, body = FloorView),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 410, description = "`session_ended`: a participant token of a session that has ended", body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 pub async fn get_floor(
     State(state): State<AppState>,
@@ -115,7 +115,7 @@ fn eligible(p: &Participant) -> Result<(), Error> {
     params(("id" = Uuid, Path)), security(("bearer" = [])),
     responses(
         (status = 200, body = FloorView),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 410, description = "`session_ended`: a participant token of a session that has ended", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "`hand_already_raised`, `already_speaking`, `floor_closed`, `session_not_live`, `participant_left`", body = ErrorBody),
     ))]
 pub async fn raise_hand(
@@ -132,7 +132,7 @@ pub async fn raise_hand(
     params(("id" = Uuid, Path)), security(("bearer" = [])),
     responses(
         (status = 200, body = FloorView),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 410, description = "`session_ended`: a participant token of a session that has ended", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "`session_not_live`", body = ErrorBody),
     ))]
 pub async fn lower_hand(

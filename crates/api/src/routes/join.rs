@@ -133,10 +133,7 @@ pub async fn join(
         drop(tx);
         limits.record_failure(ip)?;
         if estrade_db::sessions::code_belonged_to_ended(&state.db, code.as_str()).await? {
-            return Err(Error::Gone {
-                code: "session_ended",
-                message: "This session has ended.".to_owned(),
-            });
+            return Err(Error::session_ended());
         }
         return Err(unknown_code());
     };
@@ -167,10 +164,7 @@ fn check_joinable(session: &Session) -> Result<(), Error> {
             "session_not_started",
             "This session has not started yet.",
         )),
-        SessionStatus::Ended => Err(Error::Gone {
-            code: "session_ended",
-            message: "This session has ended.".to_owned(),
-        }),
+        SessionStatus::Ended => Err(Error::session_ended()),
         SessionStatus::Live if session.locked => Err(Error::conflict(
             "session_locked",
             "The teacher has closed this session to new arrivals.",
@@ -224,10 +218,7 @@ pub async fn refresh(
         .await?
         .ok_or(Error::Unauthorized)?;
     if status_of(&session)? == SessionStatus::Ended {
-        return Err(Error::Gone {
-            code: "session_ended",
-            message: "This session has ended.".to_owned(),
-        });
+        return Err(Error::session_ended());
     }
     let participant = estrade_db::participants::get(&state.db, caller.participant_id)
         .await?

@@ -245,7 +245,7 @@ pub async fn list_sessions(
 /// (who see it without `join_code` and `join_url`).
 #[utoipa::path(get, path = "/v1/sessions/{id}", tag = "sessions", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Session id")),
-    responses((status = 200, body = SessionView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = SessionView), (status = 404, body = ErrorBody), (status = 410, description = "`session_ended`: a participant token of a session that has ended", body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn get_session(
     State(state): State<AppState>,
     caller: Caller,
