@@ -340,3 +340,34 @@ test('the console reflows at 320 px, its cookie is HttpOnly and Strict, and a fo
   assert.equal(after.status, 'live', 'the class was not ended')
   await teacher.context().close()
 })
+
+test('an admin sees every class and its floor, may end it, but the floor stays its teacher’s', async () => {
+  const s = strings('en')
+  const c = catalogs.en.console
+  const session = await world.estrade.liveSession({ title: 'Brioche' })
+  const admin = await openPage(world.browser, { lang: 'en' })
+  await admin.goto(`${world.estrade.api}/console`)
+  await tabToField(admin, s.apiKey)
+  await admin.keyboard.type(world.estrade.admin_key)
+  await admin.keyboard.press('Enter')
+  await until(() => admin.getByRole('heading', { name: c.list.title_all, exact: true }).isVisible(), {
+    what: 'all classes',
+  })
+  assert.equal(await admin.getByRole('heading', { name: c.create.title, exact: true }).count(), 0, 'no create form')
+  await tabTo(admin, 'link', 'Brioche')
+  await admin.keyboard.press('Enter')
+  await until(() => admin.getByText(s.statusLive, { exact: true }).isVisible(), { what: 'the class, live' })
+  await until(() => admin.getByText(c.floor.owner_only, { exact: true }).isVisible(), { what: 'the floor is the teacher’s' })
+  for (const name of [s.grantNext, c.hands.revoke_all, s.apply, s.publishStart]) {
+    assert.equal(await admin.getByRole('button', { name, exact: true }).count(), 0, `no “${name}”`)
+  }
+  await expectAccessible(admin, 'console class seen by an admin, en')
+  await tabTo(admin, 'button', s.end)
+  await admin.keyboard.press('Enter')
+  await tabTo(admin, 'button', s.confirmEnd)
+  await admin.keyboard.press('Enter')
+  await until(async () => (await world.estrade.call('GET', `/v1/sessions/${session.id}`, { token: world.estrade.teacher_key })).status === 'ended', {
+    what: 'the class ended by the admin',
+  })
+  await admin.context().close()
+})

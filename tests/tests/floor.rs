@@ -758,3 +758,66 @@ async fn when_a_speaker_leaves_an_open_floor_the_next_in_line_can_speak_in_livek
     assert_eq!(floor["speakers"][0]["participant_id"], b["participant_id"]);
     assert_eq!(floor["queue"][0]["participant_id"], d["participant_id"]);
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn only_the_classs_own_teacher_runs_the_floor_an_admin_sees_it_and_may_kick(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "Chef").await;
+    let session = app
+        .live_session(&teacher, json!({"title": "C", "floor": moderated()}))
+        .await;
+    let id = session["id"].as_str().unwrap();
+    let (_, joined) = app
+        .join(session["join_code"].as_str().unwrap(), "Ana")
+        .await;
+    let pid = joined["participant_id"].as_str().unwrap();
+    let hand = format!("/v1/sessions/{id}/hand");
+    let learner = joined["participant_token"].as_str().unwrap();
+    assert_eq!(app.post_as(&hand, learner, json!({})).await.0, 200);
+
+    for (path, body) in [
+        (format!("/v1/sessions/{id}/floor/grant"), json!({})),
+        (
+            format!("/v1/sessions/{id}/floor/revoke"),
+            json!({"all": true}),
+        ),
+    ] {
+        let (status, refused) = app.post_as(&path, &admin, body).await;
+        assert_eq!(
+            (status, &refused["error"]["code"]),
+            (403, &json!("owner_only")),
+            "{path}"
+        );
+    }
+    let (status, refused) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/sessions/{id}/floor"),
+            Some(&admin),
+            Some(json!({"mode": "open", "max_speakers": 2, "speaking_time_limit_s": null})),
+        )
+        .await;
+    assert_eq!(
+        (status, &refused["error"]["code"]),
+        (403, &json!("owner_only"))
+    );
+    // Nothing changed: Ana still waits, the mode is still moderated.
+    let (_, floor) = app
+        .get_as(&format!("/v1/sessions/{id}/floor"), &admin)
+        .await;
+    assert_eq!(floor["mode"], "moderated");
+    assert_eq!(floor["queue"][0]["participant_id"], pid);
+    assert!(floor["speakers"].as_array().unwrap().is_empty());
+    // The teacher runs it; the admin may still remove her.
+    let (status, _) = app
+        .post_as(
+            &format!("/v1/sessions/{id}/floor/grant"),
+            &teacher,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let kick = format!("/v1/sessions/{id}/participants/{pid}/kick");
+    assert_eq!(app.post_as(&kick, &admin, json!({})).await.0, 200);
+}

@@ -39,7 +39,7 @@ type Section = 'hands' | 'floor' | 'participants'
 export function ClassPage({ id }: { id: string }) {
   const { t } = useTranslation()
   const cue = useCues()
-  const { api } = useConsole()
+  const { api, account } = useConsole()
   const [session, setSession] = useState<Session | null>(null)
   const [missing, setMissing] = useState<Said | null>(null)
   const latest = useRef<Session | null>(null)
@@ -141,7 +141,10 @@ export function ClassPage({ id }: { id: string }) {
     })
 
   const onShortcut = (action: ConsoleAction) => (action === 'grant_next' ? grantNextInLine() : revokeAll())
-  useKeyShortcuts(CONSOLE_SHORTCUTS, shortcuts, onShortcut)
+  // The floor is the class's own teacher's to run (an admin sees it, and
+  // may remove participants or end the class).
+  const runsFloor = session !== null && account.id === session.teacher_id
+  useKeyShortcuts(CONSOLE_SHORTCUTS, shortcuts && runsFloor, onShortcut)
 
   const kick = async (p: Participant) => {
     try {
@@ -174,6 +177,7 @@ export function ClassPage({ id }: { id: string }) {
             {session.status !== 'ended' && <Invite session={session} onSession={showSession} />}
             <Publisher session={session} />
             <Hands
+              runsFloor={runsFloor}
               queue={sortedQueue(floor.view)}
               participants={participants}
               failure={failures.hands ?? null}
@@ -194,6 +198,7 @@ export function ClassPage({ id }: { id: string }) {
               }}
             />
             <FloorSection
+              runsFloor={runsFloor}
               view={floor.view}
               failure={failures.floor ?? null}
               onRevoke={(pid) => void command('floor', () => api.revoke(id, { participant_id: pid }))}

@@ -18,13 +18,15 @@ import { elapsed, formatClock, isoDuration, remaining } from './hands'
 import { useNow } from './useNow'
 
 interface Props {
+  /** The class's own teacher: the only one who gives and takes the floor. */
+  runsFloor: boolean
   view: FloorView | null
   failure: Said | null
   onRevoke: (participantId: string) => void
   onConfigure: (settings: FloorSettings) => Promise<void>
 }
 
-export function FloorSection({ view, failure, onRevoke, onConfigure }: Props) {
+export function FloorSection({ runsFloor, view, failure, onRevoke, onConfigure }: Props) {
   const { t } = useTranslation()
   const speakers = view?.speakers ?? []
   const now = useNow(speakers.length > 0)
@@ -56,17 +58,19 @@ export function FloorSection({ view, failure, onRevoke, onConfigure }: Props) {
                     {t('console.floor.left')} <time dateTime={isoDuration(left)}>{formatClock(left)}</time>
                   </span>
                 )}
-                <span className="row-actions">
-                  <button type="button" onClick={() => onRevoke(s.participant_id)}>
-                    {t('console.floor.revoke', { name: s.name })}
-                  </button>
-                </span>
+                {runsFloor && (
+                  <span className="row-actions">
+                    <button type="button" onClick={() => onRevoke(s.participant_id)}>
+                      {t('console.floor.revoke', { name: s.name })}
+                    </button>
+                  </span>
+                )}
               </li>
             )
           })}
         </ul>
       )}
-      {view && <FloorForm view={view} onConfigure={onConfigure} />}
+      {view && runsFloor && <FloorForm view={view} onConfigure={onConfigure} />}
     </section>
   )
 }

@@ -20,6 +20,8 @@ import type { HandSound } from './storage'
 import { useNow } from './useNow'
 
 interface Props {
+  /** The class's own teacher: the only one who gives and takes the floor. */
+  runsFloor: boolean
   queue: Hand[]
   participants: Participant[]
   failure: Said | null
@@ -71,24 +73,27 @@ export function Hands(props: Props) {
   return (
     <section className="panel hands" aria-labelledby="hands-title">
       <h2 id="hands-title">{t('console.hands.title')}</h2>
-      <div className="actions">
-        <button
-          ref={grantNextRef}
-          type="button"
-          className="primary"
-          aria-keyshortcuts={props.shortcuts ? KEYS.grant_next : undefined}
-          onClick={props.onGrantNext}
-        >
-          {t('console.hands.grant_next')}
-        </button>
-        <button
-          type="button"
-          aria-keyshortcuts={props.shortcuts ? KEYS.revoke_all : undefined}
-          onClick={props.onRevokeAll}
-        >
-          {t('console.hands.revoke_all')}
-        </button>
-      </div>
+      {!props.runsFloor && <p className="hint">{t('console.floor.owner_only')}</p>}
+      {props.runsFloor && (
+        <div className="actions">
+          <button
+            ref={grantNextRef}
+            type="button"
+            className="primary"
+            aria-keyshortcuts={props.shortcuts ? KEYS.grant_next : undefined}
+            onClick={props.onGrantNext}
+          >
+            {t('console.hands.grant_next')}
+          </button>
+          <button
+            type="button"
+            aria-keyshortcuts={props.shortcuts ? KEYS.revoke_all : undefined}
+            onClick={props.onRevokeAll}
+          >
+            {t('console.hands.revoke_all')}
+          </button>
+        </div>
+      )}
       {props.failure && <p className="warning">{t(props.failure.key, props.failure.values)}</p>}
       <ol ref={list} className="hand-queue" aria-labelledby="hands-title" {...watch}>
         {queue.map((hand) => {
@@ -101,14 +106,16 @@ export function Hands(props: Props) {
               <span className="hand-wait">
                 {t('console.hands.waiting')} <time dateTime={isoDuration(wait)}>{formatClock(wait)}</time>
               </span>
-              <span className="row-actions">
-                <button type="button" {...button(hand, 'grant')} onClick={() => props.onGrant(hand.participant_id)}>
-                  {t('console.hands.grant', { name: hand.name })}
-                </button>
-                <button type="button" {...button(hand, 'lower')} onClick={() => props.onLower(hand.participant_id)}>
-                  {t('console.hands.lower', { name: hand.name })}
-                </button>
-              </span>
+              {props.runsFloor && (
+                <span className="row-actions">
+                  <button type="button" {...button(hand, 'grant')} onClick={() => props.onGrant(hand.participant_id)}>
+                    {t('console.hands.grant', { name: hand.name })}
+                  </button>
+                  <button type="button" {...button(hand, 'lower')} onClick={() => props.onLower(hand.participant_id)}>
+                    {t('console.hands.lower', { name: hand.name })}
+                  </button>
+                </span>
+              )}
             </li>
           )
         })}
@@ -138,13 +145,15 @@ export function Hands(props: Props) {
           />
         </div>
       </div>
-      <ShortcutsDialog
-        id="console-shortcuts"
-        shortcuts={CONSOLE_SHORTCUTS}
-        intro="console.shortcuts_intro"
-        enabled={props.shortcuts}
-        onEnabledChange={props.onShortcuts}
-      />
+      {props.runsFloor && (
+        <ShortcutsDialog
+          id="console-shortcuts"
+          shortcuts={CONSOLE_SHORTCUTS}
+          intro="console.shortcuts_intro"
+          enabled={props.shortcuts}
+          onEnabledChange={props.onShortcuts}
+        />
+      )}
     </section>
   )
 }

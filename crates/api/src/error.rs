@@ -34,6 +34,9 @@ pub enum Error {
     /// 403: the credential is valid but may not do this.
     #[error("this credential may not do that")]
     Forbidden,
+    /// 403: only the session's own teacher may do this (run the floor).
+    #[error("only the session's teacher may do that")]
+    OwnerOnly,
     /// 403: a change asked with the console's cookie from a page that is
     /// not Estrade's own (no `Origin`, or another one).
     #[error("cross-origin request refused")]
@@ -126,7 +129,7 @@ impl Error {
             Self::Missing { .. } => StatusCode::NOT_FOUND,
             Self::Gone { .. } => StatusCode::GONE,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Forbidden | Self::CrossOrigin => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CrossOrigin | Self::OwnerOnly => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -149,6 +152,11 @@ impl Error {
             Self::Forbidden => (
                 "forbidden",
                 "This credential is not allowed to do that.".to_owned(),
+                None,
+            ),
+            Self::OwnerOnly => (
+                "owner_only",
+                "Only the session's own teacher gives and takes the floor; an admin can remove participants or end the session.".to_owned(),
                 None,
             ),
             Self::CrossOrigin => (

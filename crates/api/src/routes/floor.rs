@@ -161,7 +161,10 @@ pub struct RevokeRequest {
     pub all: Option<bool>,
 }
 
-/// The teacher's command, checked under the session lock.
+/// The teacher's command, checked under the session lock. The floor is
+/// the class's own teacher's to run (API.md: "owner teacher"): an admin
+/// sees it, removes participants and ends the session, and gets 403
+/// `owner_only` here.
 async fn teacher_command(
     state: &AppState,
     caller: &crate::auth::AccountCaller,
@@ -171,6 +174,9 @@ async fn teacher_command(
 ) -> Result<Json<FloorView>, Error> {
     let mut tx = state.db.begin().await?;
     let session = lock_managed(&mut tx, caller, id).await?;
+    if session.teacher_id != caller.id {
+        return Err(Error::OwnerOnly);
+    }
     if let Some(pid) = target {
         let p = estrade_db::participants::get(&mut *tx, pid)
             .await?
@@ -191,7 +197,7 @@ async fn teacher_command(
     params(("id" = Uuid, Path)), request_body = GrantRequest, security(("bearer" = [])),
     responses(
         (status = 200, body = FloorView),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "`owner_only`: an admin (the floor is the class's own teacher's), or not a staff credential", body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "`floor_full`, `queue_empty`, `already_speaking`, `floor_closed`, `session_not_live`, `participant_left`, `not_a_learner`", body = ErrorBody),
     ))]
 pub async fn grant(
@@ -213,7 +219,7 @@ pub async fn grant(
     params(("id" = Uuid, Path)), request_body = RevokeRequest, security(("bearer" = [])),
     responses(
         (status = 200, body = FloorView),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "`owner_only`: an admin (the floor is the class's own teacher's), or not a staff credential", body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "`session_not_live`", body = ErrorBody),
         (status = 422, description = "`invalid_revoke`: give `participant_id` or `all: true`", body = ErrorBody),
     ))]
@@ -243,7 +249,7 @@ pub async fn revoke(
     params(("id" = Uuid, Path)), request_body = FloorSettings, security(("bearer" = [])),
     responses(
         (status = 200, body = FloorView),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "`owner_only`: an admin (the floor is the class's own teacher's), or not a staff credential", body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "`session_not_live`", body = ErrorBody),
         (status = 422, description = "`invalid_floor`, `invalid_body` (unknown mode)", body = ErrorBody),
     ))]
