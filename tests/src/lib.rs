@@ -126,6 +126,7 @@ pub fn worker_config(config: &Config) -> estrade_worker::WorkerConfig {
         concurrency: config.worker_concurrency,
         reconcile_cron: config.reconcile_cron(),
         delete_orphan_rooms: config.delete_orphan_rooms,
+        departure_grace: config.departure_grace,
     }
 }
 
@@ -153,6 +154,9 @@ pub fn test_config(stub_url: &str, options: &Options) -> Config {
         // matching LiveKit connections: a scheduled reconciliation would
         // (rightly) undo them. Tests of the schedule turn it on.
         ("ESTRADE_RECONCILE_EVERY_S", "0".to_owned()),
+        // A departed learner's hand is lowered at the next tick of the
+        // floor timers; the tests of the grace itself set their own.
+        ("ESTRADE_DEPARTURE_GRACE_S", "0".to_owned()),
     ]
     .into_iter()
     .collect();
@@ -322,6 +326,10 @@ impl TestApp {
             (
                 "ESTRADE_RECONCILE_EVERY_S",
                 self.config.reconcile_every_s.to_string(),
+            ),
+            (
+                "ESTRADE_DEPARTURE_GRACE_S",
+                self.config.departure_grace.as_secs().to_string(),
             ),
         ]
     }

@@ -113,7 +113,14 @@ async fn a_learner_connecting_then_leaving_in_livekit_becomes_present_then_gone_
     let identity = joined["identity"].as_str().unwrap();
     app.stub.disconnect(room, identity, false).unwrap();
     wait_presence(&app, learner, "left").await;
-    assert_eq!(open_turns(&app.db, learner).await, 0, "the hand is cleared");
+    // With no departure grace (the tests' default), the floor timers lower
+    // the hand at their next tick.
+    let db = app.db.clone();
+    until(WAIT, || {
+        let db = db.clone();
+        async move { open_turns(&db, learner).await == 0 }
+    })
+    .await;
     assert_eq!(audit_count(&app.db, "floor.released").await, 1);
     app.inbox_drained(WAIT).await;
     // The learner's name was in LiveKit's events; it is not kept.
@@ -187,6 +194,12 @@ async fn duplicated_deliveries_have_one_effect(db: PgPool) {
     .await;
     let deliveries = app.stub.deliveries();
     assert_eq!(app.count("webhook_inbox").await, deliveries.len() as i64);
+    let db = app.db.clone();
+    until(WAIT, || {
+        let db = db.clone();
+        async move { audit_count(&db, "floor.released").await >= 1 }
+    })
+    .await;
     assert_eq!(audit_count(&app.db, "floor.released").await, 1);
 
     // The same body and signature posted again by hand: still one effect.
@@ -746,4 +759,67 @@ async fn a_late_room_finished_for_an_earlier_instance_of_the_room_leaves_the_ses
         .await
         .unwrap();
     assert_eq!(status, "ended");
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_learner_who_drops_out_and_comes_back_within_the_grace_keeps_its_place_in_line(
+    db: PgPool,
+) {
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            webhooks_to_app: true,
+            worker: true,
+            env: vec![("ESTRADE_DEPARTURE_GRACE_S", "3".into())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let (session, joined) = session_with_learner(&app).await;
+    let (sid, learner) = (id_of(&session, "id"), id_of(&joined, "participant_id"));
+    let room = session["room_name"].as_str().unwrap();
+    let identity = joined["identity"].as_str().unwrap();
+    let livekit_token = joined["livekit_token"].as_str().unwrap();
+    app.stub.connect(livekit_token).unwrap();
+    wait_presence(&app, learner, "present").await;
+    let (status, _) = app
+        .post_as(
+            &format!("/v1/sessions/{sid}/hand"),
+            joined["participant_token"].as_str().unwrap(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Gone, and back on a new connection within the grace: the hand stays.
+    app.stub.disconnect(room, identity, true).unwrap();
+    wait_presence(&app, learner, "left").await;
+    app.stub.connect(livekit_token).unwrap();
+    wait_presence(&app, learner, "present").await;
+    // An absence: watched past the grace (3 s) and a timer tick.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(open_turns(&app.db, learner).await, 1, "still in line");
+
+    // Gone for good: lowered once the grace is over, not before.
+    app.stub.disconnect(room, identity, false).unwrap();
+    wait_presence(&app, learner, "left").await;
+    let db = app.db.clone();
+    until(WAIT, || {
+        let db = db.clone();
+        async move { open_turns(&db, learner).await == 0 }
+    })
+    .await;
+    let waited: f64 = sqlx::query_scalar(
+        "select extract(epoch from (a.at - p.left_at))::float8
+           from audit_log a, participants p
+          where a.action = 'floor.released' and p.id = $1",
+    )
+    .bind(learner)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(
+        waited >= 3.0,
+        "lowered {waited} s after leaving, not before the grace"
+    );
 }

@@ -69,6 +69,9 @@ pub struct Config {
     pub client_dir: std::path::PathBuf,
     /// How long a console sign-in lasts (`ESTRADE_CONSOLE_SESSION_TTL_S`).
     pub console_session_ttl: Duration,
+    /// How long a raised hand waits for a participant who dropped out of
+    /// LiveKit to come back before it is lowered (`ESTRADE_DEPARTURE_GRACE_S`).
+    pub departure_grace: Duration,
 }
 
 impl Config {
@@ -455,6 +458,8 @@ impl Config {
                 1_000,
             ) as u32,
         };
+        let departure_grace =
+            Duration::from_secs(r.ranged("ESTRADE_DEPARTURE_GRACE_S", 30, 0, 600));
         let console_session_ttl =
             Duration::from_secs(r.ranged("ESTRADE_CONSOLE_SESSION_TTL_S", 8 * 3600, 300, 86_400));
 
@@ -536,6 +541,7 @@ impl Config {
                 turn,
                 client_dir,
                 console_session_ttl,
+                departure_grace,
             })
         })();
         r.finish(config)

@@ -361,6 +361,29 @@ pub async fn version(db: impl sqlx::PgExecutor<'_>, session_id: Uuid) -> Result<
     .await
 }
 
+/// Raised hands of participants LiveKit saw leave more than `grace` ago
+/// and not seen since, as `(session, participant)`.
+pub async fn departed_hands(
+    db: impl sqlx::PgExecutor<'_>,
+    grace: std::time::Duration,
+) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "select t.session_id, t.participant_id from floor_turns t
+           join participants p on p.id = t.participant_id
+          where t.state = 'queued' and p.presence = 'left'
+            and p.left_at <= now() - make_interval(secs => $1)
+          order by p.left_at
+          limit 500",
+        grace.as_secs_f64(),
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.session_id, r.participant_id))
+        .collect())
+}
+
 /// Turns whose speaking-time limit has run out, as `(session, participant)`.
 pub async fn expired(db: impl sqlx::PgExecutor<'_>) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
     let rows = sqlx::query!(

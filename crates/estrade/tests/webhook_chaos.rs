@@ -198,6 +198,21 @@ async fn a_worker_killed_mid_stream_and_restarted_applies_every_event_exactly_on
 
     let mut worker = spawn_worker(&app, &[]);
     wait_processed(&app, 2 * n as i64).await;
+    // The hands of those who left are lowered by the floor timers (at
+    // their next tick: the tests run with no departure grace).
+    let db = app.db.clone();
+    until(WAIT, || {
+        let db = db.clone();
+        async move {
+            scalar(
+                &db,
+                "select count(*) from floor_turns where state <> 'done'",
+            )
+            .await
+                == 0
+        }
+    })
+    .await;
     worker.kill();
 
     // Every learner joined then left, on the connection the events named;

@@ -50,6 +50,9 @@ pub struct WorkerConfig {
     pub reconcile_cron: Option<String>,
     /// Whether reconciliation deletes rooms no live session owns.
     pub delete_orphan_rooms: bool,
+    /// How long a departed participant's raised hand waits for it to
+    /// come back.
+    pub departure_grace: Duration,
 }
 
 /// Runs every job until `shutdown` is cancelled, then drains for at most
@@ -120,7 +123,7 @@ pub async fn run(
     let sweeper = sweep(
         &config, &db, &livekit, &notifier, &queue, &health, &shutdown,
     );
-    let timers = floor_timers(&db, &livekit, &notifier, &shutdown);
+    let timers = floor_timers(&db, &livekit, &notifier, config.departure_grace, &shutdown);
     let (scheduled, (), (), ()) = tokio::join!(scheduled, consumer, sweeper, timers);
     scheduled?;
     tracing::info!("worker stopped");
@@ -212,11 +215,13 @@ async fn nudged<F: std::future::Future>(fut: F, period: Duration) -> F::Output {
 }
 
 /// Every second: warns of speaking turns about to end, ends those whose
-/// time limit ran out, and retries the LiveKit changes that failed.
+/// time limit ran out, lowers the hands of participants gone longer than
+/// the departure grace, and retries the LiveKit changes that failed.
 async fn floor_timers(
     db: &PgPool,
     livekit: &estrade_livekit::Gateway,
     notifier: &events::Notifier,
+    departure_grace: Duration,
     shutdown: &CancellationToken,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -231,6 +236,11 @@ async fn floor_timers(
         }
         if let Err(error) = jobs::floor_timer::expire_due(db, livekit, notifier).await {
             tracing::warn!(%error, "ending expired speaking turns failed");
+        }
+        if let Err(error) =
+            jobs::floor_timer::lower_departed(db, livekit, notifier, departure_grace).await
+        {
+            tracing::warn!(%error, "lowering the hands of departed participants failed");
         }
         if let Err(error) = enforce::repair_due(db, livekit).await {
             tracing::warn!(%error, "retrying LiveKit floor changes failed");

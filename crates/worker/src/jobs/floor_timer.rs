@@ -5,7 +5,9 @@
 //! renewed or ended meanwhile is left alone (a stale expiry changes
 //! nothing). Deadlines and warnings live in PostgreSQL
 //! (`floor_turns.expires_at`, `warned_at`), so restarts lose nothing.
-//! Then LiveKit is told, as for any floor decision.
+//! Then LiveKit is told, as for any floor decision. The same tick lowers
+//! the hands of participants gone from LiveKit longer than the departure
+//! grace.
 
 use std::time::Duration;
 
@@ -91,6 +93,57 @@ async fn expire(
     tx.commit().await?;
     notifier.notify(session.id);
     metrics::counter!("floor_expired_total").increment(1);
+    crate::enforce::enforce(db, livekit, session.id, &session.room_name, &decision).await;
+    Ok(true)
+}
+
+/// Lowers the raised hands of participants LiveKit saw leave more than
+/// `grace` ago and who have not come back: a learner whose network drops
+/// for a moment, or who reloads, keeps its place in line (a speaker's turn
+/// ends at the departure itself, `jobs::webhook`). Returns how many.
+pub async fn lower_departed(
+    db: &PgPool,
+    livekit: &Gateway,
+    notifier: &Notifier,
+    grace: Duration,
+) -> Result<usize, sqlx::Error> {
+    let mut lowered = 0;
+    for (session_id, participant) in estrade_db::floor::departed_hands(db, grace).await? {
+        if lower(db, livekit, notifier, session_id, participant).await? {
+            lowered += 1;
+        }
+    }
+    Ok(lowered)
+}
+
+async fn lower(
+    db: &PgPool,
+    livekit: &Gateway,
+    notifier: &Notifier,
+    session_id: Uuid,
+    participant: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let Some(session) = estrade_db::sessions::lock(&mut tx, session_id).await? else {
+        return Ok(false);
+    };
+    // Back since the query? Then the hand stays.
+    let current = estrade_db::participants::lock_connection(&mut tx, participant).await?;
+    if current.presence != "left" {
+        return Ok(false);
+    }
+    let command = Command::Left(participant);
+    let Ok(decision) =
+        estrade_db::floor::run(&mut tx, &session, &command, Actor::System, Utc::now()).await?
+    else {
+        return Ok(false);
+    };
+    if !decision.outcome.changed() {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    notifier.notify(session.id);
+    metrics::counter!("floor_departed_hands_lowered_total").increment(1);
     crate::enforce::enforce(db, livekit, session.id, &session.room_name, &decision).await;
     Ok(true)
 }

@@ -338,11 +338,17 @@ async fn presence(
                 event.joined_at_ms,
             )
             .await?;
-            // Nothing granted to someone who has left: through the floor's
-            // state machine, like any other floor change (a new version,
-            // history, audit). In an open floor the freed slot goes to the
-            // next in line, and everyone behind moves up: LiveKit is told
-            // after the commit.
+            // A speaker who has left speaks no more: the turn ends now,
+            // through the floor's state machine like any other floor
+            // change (a new version, history, audit); in an open floor the
+            // freed slot goes to the next in line, and LiveKit is told
+            // after the commit. A raised hand waits for the departure
+            // grace instead (`floor_timer::lower_departed`): a learner
+            // whose network dropped, or who reloaded, comes back to its
+            // place in line.
+            if !estrade_db::floor::is_speaking(conn, current.id).await? {
+                return Ok(Applied::session(session.id));
+            }
             let command = FloorCommand::Left(current.id);
             if let Ok(decision) =
                 floor::run(conn, &session, &command, Actor::LiveKit, chrono::Utc::now()).await?
