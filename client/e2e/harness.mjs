@@ -146,12 +146,14 @@ export function stopBots() {
 }
 
 export class Bot {
-  constructor(name) {
+  /** `prefix`: a command the bot runs under, such as `ip netns exec NAME`. */
+  constructor(name, { prefix = [] } = {}) {
     bots.add(this)
     this.name = name
     this.events = []
     this.waiters = new Set()
-    this.child = spawn('python3', [join(repo, 'tests/sdk/bot.py')], {
+    const [command, ...args] = [...prefix, 'python3', join(repo, 'tests/sdk/bot.py')]
+    this.child = spawn(command, args, {
       env: { ...process.env, PYTHONPATH: join(repo, 'tests/sdk/.deps/python') },
       stdio: ['pipe', 'pipe', 'inherit'],
     })
@@ -208,11 +210,11 @@ export class Bot {
 }
 
 /** The teacher of `session`, in the room, publishing camera and microphone. */
-export async function teacherBot(estrade, session) {
+export async function teacherBot(estrade, session, { prefix = [] } = {}) {
   const publish = await estrade.call('POST', `/v1/sessions/${session.id}/publish-token`, {
     token: estrade.teacher_key,
   })
-  const bot = new Bot('teacher')
+  const bot = new Bot('teacher', { prefix })
   const connected = await bot.connect(publish.livekit_url, publish.token)
   await bot.publish('camera')
   await bot.publish('microphone')
@@ -233,11 +235,18 @@ export function speechWav(text) {
  * camera and a microphone that plays `wav`; WebRTC may use loopback and
  * nothing reaches for the network on its own.
  */
-export async function launchBrowser({ wav = speechWav('Hello, I have a question about the dough.') } = {}) {
+export async function launchBrowser({
+  wav = speechWav('Hello, I have a question about the dough.'),
+  executablePath = '/usr/bin/chromium',
+  env = undefined,
+  args = [],
+} = {}) {
   return chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath,
+    env,
     headless: true,
     args: [
+      ...args,
       '--no-sandbox',
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
@@ -258,7 +267,8 @@ export async function launchBrowser({ wav = speechWav('Hello, I have a question 
  * A page in `lang` at `width` px, with every call to HTMLMediaElement's
  * play() recorded (window.__plays: the source played), so a test can
  * tell a cue was played, and every message of the live regions
- * (window.__said), so a test can tell what a screen reader was given.
+ * (window.__said), so a test can tell what a screen reader was given,
+ * and every RTCPeerConnection it makes (window.__pcs).
  */
 export async function openPage(browser, { lang = 'en', width = 1280, autoplayBlocked = false } = {}) {
   const context = await browser.newContext({
@@ -292,6 +302,15 @@ export async function openPage(browser, { lang = 'en', width = 1280, autoplayBlo
         }
       }
     }).observe(document, { childList: true, subtree: true })
+    // Every peer connection the page makes (window.__pcs), for its stats.
+    window.__pcs = []
+    const Native = window.RTCPeerConnection
+    window.RTCPeerConnection = class extends Native {
+      constructor(...args) {
+        super(...args)
+        window.__pcs.push(this)
+      }
+    }
     window.__plays = []
     const play = HTMLMediaElement.prototype.play
     HTMLMediaElement.prototype.play = function recordedPlay(...args) {

@@ -215,5 +215,7 @@ ensure_browser() {
   local missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+  # certutil: the 443-only field test makes Chromium trust its own CA.
+  command -v certutil >/dev/null || missing+=(libnss3-tools)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 }

@@ -23,10 +23,13 @@ function connectionOf(state: ConnectionState): Connection {
   switch (state) {
     case ConnectionState.Connecting:
       return 'connecting'
-    // Only signalling dropped: media still flows, nothing to tell.
     case ConnectionState.Connected:
-    case ConnectionState.SignalReconnecting:
       return 'connected'
+    // Signalling lost is said too: on a real network loss livekit-client
+    // may stay here (resuming) for as long as the loss lasts, with the
+    // media gone as well, and the hand and the floor cannot reach the
+    // teacher meanwhile (seen in the 443-only field test).
+    case ConnectionState.SignalReconnecting:
     case ConnectionState.Reconnecting:
       return 'reconnecting'
     case ConnectionState.Disconnected:
