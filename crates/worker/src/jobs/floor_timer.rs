@@ -81,18 +81,45 @@ async fn expire(
     let Some(session) = estrade_db::sessions::lock(&mut tx, session_id).await? else {
         return Ok(false);
     };
-    let command = Command::Expire(participant);
+    let decided = decide(tx, &session, Command::Expire(participant), notifier).await?;
+    if decided.is_some() {
+        metrics::counter!("floor_expired_total").increment(1);
+    }
+    enforce(db, livekit, &session, decided).await
+}
+
+/// Runs Estrade's own `command` in `tx` (which holds the session's lock)
+/// and commits it when it changed the floor, telling the live streams;
+/// the decision, for LiveKit to be told after the commit.
+async fn decide(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    session: &estrade_db::sessions::Session,
+    command: Command,
+    notifier: &Notifier,
+) -> Result<Option<estrade_db::floor::Decision>, sqlx::Error> {
     let Ok(decision) =
-        estrade_db::floor::run(&mut tx, &session, &command, Actor::System, Utc::now()).await?
+        estrade_db::floor::run(&mut tx, session, &command, Actor::System, Utc::now()).await?
     else {
-        return Ok(false);
+        return Ok(None);
     };
     if !decision.outcome.changed() {
-        return Ok(false);
+        return Ok(None);
     }
     tx.commit().await?;
     notifier.notify(session.id);
-    metrics::counter!("floor_expired_total").increment(1);
+    Ok(Some(decision))
+}
+
+/// Tells LiveKit what `decided` changed; whether anything did.
+async fn enforce(
+    db: &PgPool,
+    livekit: &Gateway,
+    session: &estrade_db::sessions::Session,
+    decided: Option<estrade_db::floor::Decision>,
+) -> Result<bool, sqlx::Error> {
+    let Some(decision) = decided else {
+        return Ok(false);
+    };
     crate::enforce::enforce(db, livekit, session.id, &session.room_name, &decision).await;
     Ok(true)
 }
@@ -132,18 +159,9 @@ async fn lower(
     if current.presence != "left" {
         return Ok(false);
     }
-    let command = Command::Left(participant);
-    let Ok(decision) =
-        estrade_db::floor::run(&mut tx, &session, &command, Actor::System, Utc::now()).await?
-    else {
-        return Ok(false);
-    };
-    if !decision.outcome.changed() {
-        return Ok(false);
+    let decided = decide(tx, &session, Command::Left(participant), notifier).await?;
+    if decided.is_some() {
+        metrics::counter!("floor_departed_hands_lowered_total").increment(1);
     }
-    tx.commit().await?;
-    notifier.notify(session.id);
-    metrics::counter!("floor_departed_hands_lowered_total").increment(1);
-    crate::enforce::enforce(db, livekit, session.id, &session.room_name, &decision).await;
-    Ok(true)
+    enforce(db, livekit, &session, decided).await
 }
