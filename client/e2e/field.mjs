@@ -347,6 +347,7 @@ export async function startField({ mutation = process.env.ESTRADE_FIELD_MUTATION
         }
         rmSync(`/etc/netns/${name}`, { recursive: true, force: true })
       }
+      rmSync(dir, { recursive: true, force: true })
     },
   })
   return field
