@@ -328,3 +328,36 @@ async fn token_minting_beyond_the_global_ceiling_is_refused(db: PgPool) {
     let refreshed = app.call(Method::GET, "/healthz", None, None).await.0;
     assert_eq!(refreshed, 200, "other endpoints are unaffected");
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_name_that_would_show_as_another_is_refused_and_one_spelling_is_kept(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "Chef").await;
+    let session = app.live_session(&teacher, json!({"title": "Bread"})).await;
+    let code = session["join_code"].as_str().unwrap();
+    // Shown right to left, "\u{202e}redaeT" reads "Teacher" in the queue.
+    for disguised in ["\u{202e}redaeT", "Ana\u{200b}", "\u{feff}Ana"] {
+        let (status, body) = app.join(code, disguised).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (422, &json!("invalid_name")),
+            "{disguised:?}"
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("invisible")
+        );
+    }
+    assert_eq!(app.count("participants where kind = 'learner'").await, 0);
+    let (status, _) = app.join(code, "Le\u{301}a").await;
+    assert_eq!(status, 200);
+    let stored: String =
+        sqlx::query_scalar("select display_name from participants where kind = 'learner'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(stored, "Léa", "stored composed (NFC)");
+}

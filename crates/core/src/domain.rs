@@ -67,20 +67,55 @@ pub enum NameError {
     /// Contains a control character (newline, tab, escape…).
     #[error("name must not contain control characters")]
     ControlCharacter,
+    /// Contains a character that is invisible or changes the direction of
+    /// the text around it, so the name would not read as what it is.
+    #[error("name must not contain invisible or direction-changing characters")]
+    InvisibleCharacter,
+}
+
+/// Characters that change how the text around them is shown without
+/// showing themselves: bidirectional controls (a "\u{202e}redaeT" shows as
+/// "Teacher"), zero-width spaces and joiners of words, the byte-order mark,
+/// invisible operators, fillers and tag characters.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{180E}' | '\u{200B}' | '\u{200E}' | '\u{200F}'
+        | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
+        | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{FEFF}'
+        | '\u{E0000}'..='\u{E007F}')
+}
+
+/// The zero-width joiner and non-joiner have a use between two visible
+/// characters (emoji sequences, Persian and Indic writing), and none
+/// anywhere else.
+fn misplaced_joiner(chars: &[char]) -> bool {
+    let visible = |c: Option<&char>| {
+        c.is_some_and(|c| !c.is_whitespace() && !matches!(c, '\u{200C}' | '\u{200D}'))
+    };
+    chars.iter().enumerate().any(|(i, c)| {
+        matches!(c, '\u{200C}' | '\u{200D}')
+            && !(i > 0 && visible(chars.get(i - 1)) && visible(chars.get(i + 1)))
+    })
 }
 
 fn parse_name(raw: &str, max: usize) -> Result<String, NameError> {
-    let name = raw.trim();
+    use unicode_normalization::UnicodeNormalization as _;
+    // One spelling for one name: "é" typed as e + U+0301 is stored as é.
+    let name: String = raw.trim().nfc().collect();
     if name.is_empty() {
         return Err(NameError::Empty);
     }
-    if name.chars().count() > max {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() > max {
         return Err(NameError::TooLong(max));
     }
-    if name.chars().any(char::is_control) {
+    if chars.iter().any(|c| c.is_control()) {
         return Err(NameError::ControlCharacter);
     }
-    Ok(name.to_owned())
+    if chars.iter().copied().any(is_invisible) || misplaced_joiner(&chars) {
+        return Err(NameError::InvisibleCharacter);
+    }
+    Ok(name)
 }
 
 impl AccountName {
@@ -101,6 +136,39 @@ impl AccountName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_stored_in_one_spelling_and_refuse_what_would_disguise_them() {
+        assert_eq!(
+            DisplayName::parse("  Le\u{0301}a ").unwrap().as_str(),
+            "Léa"
+        );
+        for disguised in [
+            "\u{202E}redaeT",
+            "Ana\u{200B}",
+            "\u{FEFF}Ana",
+            "An\u{2066}a",
+            "Ana\u{E0041}",
+            "\u{200D}Ana",
+            "Ana \u{200C}",
+            "\u{3164}",
+        ] {
+            assert_eq!(
+                DisplayName::parse(disguised),
+                Err(NameError::InvisibleCharacter),
+                "{disguised:?}"
+            );
+        }
+        // Joiners between visible characters are writing, not disguise.
+        for fine in ["👩\u{200D}🍳 Léa", "می\u{200C}خواهم", "Zoë", "李小龍", "Ян"]
+        {
+            assert!(DisplayName::parse(fine).is_ok(), "{fine:?}");
+        }
+        assert_eq!(
+            AccountName::parse("Chef\u{202E}"),
+            Err(NameError::InvisibleCharacter)
+        );
+    }
 
     #[test]
     fn roles_round_trip_through_their_names() {
