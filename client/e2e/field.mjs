@@ -38,6 +38,24 @@ const KEY = 'estrade-field'
 const SECRET = 'field-livekit-secret-0123456789abcdefghij'
 const TURN_SECRET = 'field-turn-shared-secret-0123456789abcdef'
 
+/** The campus firewall: only TCP to port 443 leaves, and only replies to
+ * what left come in (a campus edge is stateful both ways: without the
+ * input chain, LiveKit's own checks to the campus would open a UDP path). */
+const CAMPUS_FIREWALL = `table inet campus {
+  chain output {
+    type filter hook output priority 0; policy drop;
+    oif "lo" accept
+    ct state established,related accept
+    tcp dport 443 accept
+    counter comment "dropped"
+  }
+  chain input {
+    type filter hook input priority 0; policy drop;
+    iif "lo" accept
+    ct state established,related accept
+  }
+}`
+
 const sh = (command, args, options = {}) => execFileSync(command, args, { encoding: 'utf8', ...options })
 const nft = (ns, rules) => sh('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules })
 
@@ -137,23 +155,7 @@ export async function startField({ mutation = process.env.ESTRADE_FIELD_MUTATION
   ip('link', 'set', 'lo', 'up')
   ip('route', 'add', '10.214.0.0/24', 'via', IP.serverCtl)
 
-  // The campus firewall: only TCP to port 443 leaves, and only replies to
-  // what left come in (a campus edge is stateful both ways: without the
-  // input chain, LiveKit's own checks to the campus would open a UDP path).
-  nft(ns.campus, `table inet campus {
-  chain output {
-    type filter hook output priority 0; policy drop;
-    oif "lo" accept
-    ct state established,related accept
-    tcp dport 443 accept
-    counter comment "dropped"
-  }
-  chain input {
-    type filter hook input priority 0; policy drop;
-    iif "lo" accept
-    ct state established,related accept
-  }
-}`)
+  nft(ns.campus, CAMPUS_FIREWALL)
   // What arrives from the campus, counted where it lands: all of it, and the TCP to 443.
   nft(ns.server, `table inet watch {
   chain input {
@@ -291,20 +293,7 @@ export async function startField({ mutation = process.env.ESTRADE_FIELD_MUTATION
     openCampus() {
       sh('ip', ['netns', 'exec', ns.campus, 'nft', 'delete', 'table', 'inet', 'campus'])
       return () =>
-        nft(ns.campus, `table inet campus {
-  chain output {
-    type filter hook output priority 0; policy drop;
-    oif "lo" accept
-    ct state established,related accept
-    tcp dport 443 accept
-    counter comment "dropped"
-  }
-  chain input {
-    type filter hook input priority 0; policy drop;
-    iif "lo" accept
-    ct state established,related accept
-  }
-}`)
+        nft(ns.campus, CAMPUS_FIREWALL)
     },
     logs(name) {
       try {

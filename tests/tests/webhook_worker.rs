@@ -794,10 +794,29 @@ async fn a_learner_who_drops_out_and_comes_back_within_the_grace_keeps_its_place
     // Gone, and back on a new connection within the grace: the hand stays.
     app.stub.disconnect(room, identity, true).unwrap();
     wait_presence(&app, learner, "left").await;
+    let left_at: f64 = sqlx::query_scalar(
+        "select extract(epoch from left_at)::float8 from participants where id = $1",
+    )
+    .bind(learner)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     app.stub.connect(livekit_token).unwrap();
     wait_presence(&app, learner, "present").await;
-    // An absence: watched past the grace (3 s) and a timer tick.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Until the departure is older than the grace (3 s) and a timer tick:
+    // a hand still kept for a departure that old is kept for good.
+    let db = app.db.clone();
+    until(WAIT, || {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>("select extract(epoch from now()) > $1 + 5")
+                .bind(left_at)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
     assert_eq!(open_turns(&app.db, learner).await, 1, "still in line");
 
     // Gone for good: lowered once the grace is over, not before.
