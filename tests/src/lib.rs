@@ -126,7 +126,7 @@ pub fn worker_config(config: &Config) -> estrade_worker::WorkerConfig {
         concurrency: config.worker_concurrency,
         reconcile_cron: config.reconcile_cron(),
         delete_orphan_rooms: config.delete_orphan_rooms,
-        departure_grace: config.departure_grace,
+        graces: config.graces,
     }
 }
 
@@ -329,7 +329,11 @@ impl TestApp {
             ),
             (
                 "ESTRADE_DEPARTURE_GRACE_S",
-                self.config.departure_grace.as_secs().to_string(),
+                self.config.graces.departure.as_secs().to_string(),
+            ),
+            (
+                "ESTRADE_ARRIVAL_GRACE_S",
+                self.config.graces.arrival.as_secs().to_string(),
             ),
         ]
     }

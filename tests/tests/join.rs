@@ -103,6 +103,21 @@ async fn bad_join_requests_get_clear_errors_and_write_nothing(db: PgPool) {
             422,
             "invalid_body",
         ),
+        (
+            json!({"code": code, "name": "Ana", "link": ""}).to_string(),
+            422,
+            "invalid_link",
+        ),
+        (
+            json!({"code": code, "name": "Ana", "link": "k".repeat(65)}).to_string(),
+            422,
+            "invalid_link",
+        ),
+        (
+            json!({"code": code, "name": "Ana", "link": "a+b/c="}).to_string(),
+            422,
+            "invalid_link",
+        ),
         (json!({"name": "Ana"}).to_string(), 422, "invalid_body"),
         ("{\"code\": ".to_owned(), 400, "malformed_request"),
     ];
@@ -278,7 +293,9 @@ async fn forwarded_for_is_ignored_from_an_untrusted_peer(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
-async fn one_code_cannot_be_flooded_and_minting_has_a_global_ceiling(db: PgPool) {
+async fn a_class_joins_at_once_but_a_code_admits_no_more_than_its_seats_and_ten_a_minute_nor_endless_refusals(
+    db: PgPool,
+) {
     let env = vec![("ESTRADE_JOINS_PER_CODE_PER_MIN", "2".to_owned())];
     let app = TestApp::spawn_with(
         db,
@@ -288,16 +305,68 @@ async fn one_code_cannot_be_flooded_and_minting_has_a_global_ceiling(db: PgPool)
         },
     )
     .await;
-    let (_, session) = teacher_with_live_session(&app).await;
-    let code = session["join_code"].as_str().unwrap();
-    assert_eq!(app.join(code, "A").await.0, 200);
-    assert_eq!(app.join(code, "B").await.0, 200);
-    let (status, body) = app.join(code, "C").await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "T").await;
+    let session = app
+        .live_session(&teacher, json!({"title": "C", "max_learners": 3}))
+        .await;
+    let (sid, code) = (
+        session["id"].as_str().unwrap(),
+        session["join_code"].as_str().unwrap(),
+    );
+    let kick = |joined: Value| {
+        let (app, teacher) = (&app, &teacher);
+        async move {
+            let pid = joined["participant_id"].as_str().unwrap();
+            let path = format!("/v1/sessions/{sid}/participants/{pid}/kick");
+            assert_eq!(app.post_as(&path, teacher, json!({})).await.0, 200);
+        }
+    };
+    // More joins than the refusal budget, all successful: none refused.
+    let mut seated = Vec::new();
+    for name in ["A", "B", "C"] {
+        let (status, joined) = app.join(code, name).await;
+        assert_eq!(status, 200, "{joined}");
+        seated.push(joined);
+    }
+    // Ten more, each into a seat another left: the seats and ten a minute.
+    for i in 0..10 {
+        kick(seated.remove(0)).await;
+        let (status, joined) = app.join(code, &format!("L{i}")).await;
+        assert_eq!(status, 200, "{joined}");
+        seated.push(joined);
+    }
+    kick(seated.remove(0)).await;
+    let before = written(&app).await;
+    let (status, body) = app.join(code, "D").await;
     assert_eq!(
         (status, &body["error"]["code"]),
         (429, &json!("rate_limited"))
     );
-    assert_eq!(app.count("participants").await, 2);
+    assert_eq!(
+        written(&app).await,
+        before,
+        "the refused join wrote nothing"
+    );
+
+    // Refusals on the code (here: locked) have their own budget of two.
+    let (status, _) = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/sessions/{sid}"),
+            Some(&teacher),
+            Some(json!({"locked": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let (status, body) = app.join(code, "E").await;
+        answers.push((status, body["error"]["code"].as_str().unwrap().to_owned()));
+    }
+    let locked = (409, "session_locked".to_owned());
+    let limited = (429, "rate_limited".to_owned());
+    assert_eq!(answers, [locked.clone(), locked.clone(), locked, limited]);
 }
 
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
@@ -360,4 +429,162 @@ async fn a_name_that_would_show_as_another_is_refused_and_one_spelling_is_kept(d
             .await
             .unwrap();
     assert_eq!(stored, "Léa", "stored composed (NFC)");
+}
+
+/// A join from `ip` (through the trusted proxy), with or without a link key.
+async fn join_from(app: &TestApp, ip: &str, code: &str, link: Option<&str>) -> (u16, Value) {
+    let mut body = json!({"code": code, "name": "Ana"});
+    if let Some(link) = link {
+        body["link"] = json!(link);
+    }
+    let res = app
+        .client
+        .post(app.url("/v1/join"))
+        .header("x-forwarded-for", ip)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+/// The key in a session's `join_url` (`…/join/{code}#k={key}`).
+fn link_key(session: &Value) -> String {
+    let url = session["join_url"].as_str().unwrap();
+    let (page, key) = url.split_once("#k=").expect("the link carries its key");
+    assert!(page.ends_with(&format!("/join/{}", session["join_code"].as_str().unwrap())));
+    key.to_owned()
+}
+
+fn wrong_code(session: &Value) -> &'static str {
+    if session["join_code"] == "999999" {
+        "999998"
+    } else {
+        "999999"
+    }
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_learner_with_the_link_gets_in_from_an_address_blocked_for_wrong_codes(db: PgPool) {
+    let env = vec![
+        ("ESTRADE_JOIN_FAILURES_PER_MIN", "2".to_owned()),
+        ("ESTRADE_TRUSTED_PROXIES", "127.0.0.1".to_owned()),
+    ];
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            env,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (teacher, session) = teacher_with_live_session(&app).await;
+    let other = app.live_session(&teacher, json!({"title": "D"})).await;
+    let (code, key) = (session["join_code"].as_str().unwrap(), link_key(&session));
+    let school = "198.51.100.20";
+    // One learner behind the school's address types wrong codes.
+    for _ in 0..2 {
+        assert_eq!(
+            join_from(&app, school, wrong_code(&session), None).await.0,
+            404
+        );
+    }
+    assert_eq!(
+        join_from(&app, school, wrong_code(&session), None).await.0,
+        429
+    );
+    // The class that follows: typing the right code is refused as a guess,
+    assert_eq!(join_from(&app, school, code, None).await.0, 429);
+    // and so is a made-up key, or this session's key with another code;
+    let made_up = "AAAAAAAAAAAAAAAAAAAAAA";
+    assert_eq!(join_from(&app, school, code, Some(made_up)).await.0, 429);
+    let other_code = other["join_code"].as_str().unwrap();
+    assert_eq!(join_from(&app, school, other_code, Some(&key)).await.0, 429);
+    // but the link lets everyone in.
+    for _ in 0..3 {
+        let (status, joined) = join_from(&app, school, code, Some(&key)).await;
+        assert_eq!(status, 200, "{joined}");
+    }
+    // A new code makes a new key: the old link no longer opens the class.
+    let sid = session["id"].as_str().unwrap();
+    let (status, rotated) = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/sessions/{sid}"),
+            Some(&teacher),
+            Some(json!({"rotate_join_code": true})),
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    assert_ne!(link_key(&rotated), key);
+    let new_code = rotated["join_code"].as_str().unwrap();
+    assert_eq!(join_from(&app, school, new_code, Some(&key)).await.0, 429);
+    let (status, _) = join_from(&app, school, new_code, Some(&link_key(&rotated))).await;
+    assert_eq!(status, 200);
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn failed_joins_of_all_clients_meet_one_ceiling_that_every_replica_keeps(db: PgPool) {
+    // Both replicas count in the same Redis namespace.
+    let namespace = format!("test-global-{}", uuid::Uuid::new_v4().simple());
+    let env = vec![
+        ("ESTRADE_JOIN_FAILURES_GLOBAL_PER_MIN", "5".to_owned()),
+        ("ESTRADE_TRUSTED_PROXIES", "127.0.0.1".to_owned()),
+        ("ESTRADE_REDIS_NAMESPACE", namespace),
+    ];
+    let options = || Options {
+        env: env.clone(),
+        ..Options::default()
+    };
+    let one = TestApp::spawn_with(db.clone(), options()).await;
+    let two = TestApp::spawn_with(db, options()).await;
+    let (_, session) = teacher_with_live_session(&one).await;
+    let (code, key) = (session["join_code"].as_str().unwrap(), link_key(&session));
+    let wrong = wrong_code(&session);
+    // The count is per minute of the clock: begin early in one.
+    estrade_tests::until(std::time::Duration::from_secs(30), || async {
+        let second = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            % 60;
+        second < 40
+    })
+    .await;
+    // Five failures from five addresses, each well within its own budget,
+    // spread over both replicas.
+    for i in 0..5 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        let (status, _) = join_from(app, &format!("192.0.2.{i}"), wrong, None).await;
+        assert_eq!(status, 404);
+    }
+    // The sixth, from yet another address, passes the service's ceiling.
+    let res = two
+        .client
+        .post(two.url("/v1/join"))
+        .header("x-forwarded-for", "192.0.2.50")
+        .json(&json!({"code": wrong, "name": "Ana"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=60).contains(&retry),
+        "until the minute is over: {retry}"
+    );
+    // That replica now refuses typed codes from anyone, right ones too;
+    assert_eq!(join_from(&two, "203.0.113.9", code, None).await.0, 429);
+    // the other learns it from its next failure, and then refuses them too.
+    assert_eq!(join_from(&one, "203.0.113.10", wrong, None).await.0, 429);
+    assert_eq!(join_from(&one, "203.0.113.11", code, None).await.0, 429);
+    // Joins by the link are not guesses: they go through on both.
+    for app in [&one, &two] {
+        let (status, joined) = join_from(app, "203.0.113.12", code, Some(&key)).await;
+        assert_eq!(status, 200, "{joined}");
+    }
 }

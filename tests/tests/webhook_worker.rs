@@ -842,3 +842,101 @@ async fn a_learner_who_drops_out_and_comes_back_within_the_grace_keeps_its_place
         "lowered {waited} s after leaving, not before the grace"
     );
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn joins_that_never_reach_livekit_give_their_seats_and_hands_back_after_the_arrival_grace(
+    db: PgPool,
+) {
+    let app = TestApp::spawn_with(
+        db,
+        Options {
+            webhooks_to_app: true,
+            worker: true,
+            env: vec![("ESTRADE_ARRIVAL_GRACE_S", "2".into())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "Chef").await;
+    let session = app
+        .live_session(&teacher, json!({"title": "Bread", "max_learners": 2}))
+        .await;
+    let code = session["join_code"].as_str().unwrap();
+    // Two joins that never connect to LiveKit fill the class, and one of
+    // them waits in line.
+    let (_, ghost) = app.join(code, "Ghost").await;
+    let (status, _) = app.join(code, "Ghost two").await;
+    assert_eq!(status, 200);
+    let (status, full) = app.join(code, "Ana").await;
+    assert_eq!(
+        (status, full["error"]["code"].as_str()),
+        (409, Some("session_full"))
+    );
+    let sid = id_of(&session, "id");
+    let (status, _) = app
+        .post_as(
+            &format!("/v1/sessions/{sid}/hand"),
+            ghost["participant_token"].as_str().unwrap(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let ghost_id = id_of(&ghost, "participant_id");
+    assert_eq!(open_turns(&app.db, ghost_id).await, 1);
+
+    // Once the grace is over the seats are free again: a real learner gets in.
+    let deadline = std::time::Instant::now() + WAIT;
+    let ana = loop {
+        let (status, ana) = app.join(code, "Ana").await;
+        if status == 200 {
+            break ana;
+        }
+        assert_eq!(ana["error"]["code"], "session_full");
+        assert!(std::time::Instant::now() < deadline, "no seat came free");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    app.stub
+        .connect(ana["livekit_token"].as_str().unwrap())
+        .unwrap();
+    wait_presence(&app, id_of(&ana, "participant_id"), "present").await;
+    // The ghost's hand is lowered by the floor timers.
+    let db = app.db.clone();
+    until(WAIT, || {
+        let db = db.clone();
+        async move { open_turns(&db, ghost_id).await == 0 }
+    })
+    .await;
+    let (status, floor) = app
+        .get_as(&format!("/v1/sessions/{sid}/floor"), &teacher)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(floor["queue"].as_array().map(Vec::len), Some(0), "{floor}");
+
+    // A third learner takes the last seat; the ghost connecting late then
+    // finds none, and LiveKit is told to let it go.
+    let (status, bea) = app.join(code, "Bea").await;
+    assert_eq!(status, 200, "{bea}");
+    let room = session["room_name"].as_str().unwrap();
+    let ghost_identity = ghost["identity"].as_str().unwrap();
+    app.stub
+        .connect(ghost["livekit_token"].as_str().unwrap())
+        .unwrap();
+    until(WAIT, || async {
+        app.stub.participant(room, ghost_identity).is_none()
+    })
+    .await;
+    assert_eq!(presence(&app.db, ghost_id).await.0, "invited");
+    let seated: i64 = sqlx::query_scalar(
+        "select count(*) from participants where session_id = $1 and presence = 'present'
+            and kind in ('learner', 'classroom')",
+    )
+    .bind(sid)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        seated, 1,
+        "only Ana is in the room; Bea's seat waits for her"
+    );
+}

@@ -26,6 +26,8 @@ export interface JoinRequest {
   name: string
   kind?: 'learner' | 'classroom'
   headcount?: number
+  /** The key in the join link's fragment (`#k=…`): not limited as a guess. */
+  link?: string
 }
 
 export type FloorMode = 'moderated' | 'open' | 'closed'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
-import { consolePath, isConsole, parseRoute } from './route'
+import { consolePath, isConsole, linkKey, parseRoute } from './route'
 
 describe('the routes', () => {
   it.each([
@@ -31,5 +31,19 @@ describe('the routes', () => {
     expect(consolePath({ page: 'console' })).toBe('/console')
     expect(consolePath({ page: 'console_session', id: 's 1' })).toBe('/console/sessions/s%201')
     expect(parseRoute(consolePath({ page: 'console_session', id: 's 1' }))).toEqual({ page: 'console_session', id: 's 1' })
+  })
+})
+
+describe('the key of a join link', () => {
+  it.each([
+    ['#k=q3J1xW0nB8a2c4dE6fG8hA', 'q3J1xW0nB8a2c4dE6fG8hA'],
+    ['k=abc_-9', 'abc_-9'],
+    ['#other=1&k=abc', 'abc'],
+    ['', undefined],
+    ['#k=', undefined],
+    ['#k=<script>', undefined],
+    [`#k=${'a'.repeat(65)}`, undefined],
+  ])('is read from %j as %j', (hash, key) => {
+    expect(linkKey(hash)).toBe(key)
   })
 })

@@ -35,6 +35,16 @@ export function parseRoute(pathname: string): Route {
   return { page: 'not_found' }
 }
 
+/**
+ * The key of a join link, from its fragment (`/join/482913#k=…`): the
+ * server knows by it that the code was not guessed. The fragment is never
+ * sent in a request for the page, so it is in no access log.
+ */
+export function linkKey(hash: string): string | undefined {
+  const key = new URLSearchParams(hash.replace(/^#/, '')).get('k')
+  return key && /^[A-Za-z0-9_-]{1,64}$/.test(key) ? key : undefined
+}
+
 export function isConsole(route: Route): route is ConsoleRoute {
   return route.page === 'console' || route.page === 'console_session'
 }

@@ -7,6 +7,7 @@ import { Suspense, lazy, useCallback, useEffect, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 
 import { ApiError, api, type JoinRequest, type Joined } from '../api/client'
+import { linkKey } from '../app/route'
 import type { End } from '../live/session'
 import { normalizeCode } from './join'
 import { JoinForm, type FormError } from './JoinForm'
@@ -78,9 +79,11 @@ export function Learner({ code }: { code: string }) {
 
   const join = useCallback(
     async (request: JoinRequest) => {
-      enter(await api.join(request), request.code)
+      // The link's key goes with the code the link brought, not another.
+      const link = request.code === normalizeCode(code) ? linkKey(window.location.hash) : undefined
+      enter(await api.join(link ? { ...request, link } : request), request.code)
     },
-    [enter],
+    [enter, code],
   )
 
   const onEnd = useCallback((end: End, code: string) => {

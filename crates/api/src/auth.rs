@@ -14,10 +14,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use estrade_core::api_key;
 use estrade_core::domain::AccountRole;
+use hmac::{Hmac, Mac as _};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -233,6 +237,54 @@ pub struct ParticipantClaims {
 }
 
 const AUDIENCE: &str = "estrade.participant";
+
+/// The key of a session's join link (`join_url`'s `#k=…`): an HMAC of the
+/// code under the participant-token secret, so only Estrade can make it,
+/// it changes with the code, and it cannot be guessed as six digits can.
+/// A join that brings it is not limited as a guess ([`crate::limits`]).
+#[derive(Clone)]
+pub struct JoinLinks {
+    mac: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for JoinLinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinLinks").finish_non_exhaustive()
+    }
+}
+
+/// Bytes of the HMAC kept in a link key (128 bits).
+const LINK_KEY_BYTES: usize = 16;
+
+impl JoinLinks {
+    /// Link keys under `secret`.
+    pub fn new(secret: &str) -> Self {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        mac.update(b"estrade join link\0");
+        Self { mac }
+    }
+
+    fn mac_of(&self, code: &str) -> Hmac<Sha256> {
+        let mut mac = self.mac.clone();
+        mac.update(code.as_bytes());
+        mac
+    }
+
+    /// The key of `code`'s link (base64url, 22 characters).
+    pub fn key(&self, code: &str) -> String {
+        let tag = self.mac_of(code).finalize().into_bytes();
+        URL_SAFE_NO_PAD.encode(&tag[..LINK_KEY_BYTES])
+    }
+
+    /// Whether `key` is `code`'s link key (in constant time).
+    pub fn verify(&self, code: &str, key: &str) -> bool {
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(key) else {
+            return false;
+        };
+        tag.len() == LINK_KEY_BYTES && self.mac_of(code).verify_truncated_left(&tag).is_ok()
+    }
+}
 
 /// Signs and checks participant tokens (HS256, our own secret, separate
 /// from LiveKit's).

@@ -74,6 +74,8 @@ pub struct Settings {
     pub participant_tokens: auth::ParticipantTokens,
     /// Join and minting rate limits.
     pub limits: limits::JoinLimits,
+    /// Makes and checks the keys of join links.
+    pub join_links: auth::JoinLinks,
     /// Failed console sign-ins per client.
     pub sign_in_limits: limits::FailureBudget,
     /// The console's sign-in cookie.
@@ -84,6 +86,8 @@ pub struct Settings {
     pub turn: Option<estrade_core::config::TurnConfig>,
     /// The built web client.
     pub client_dir: std::path::PathBuf,
+    /// How long a participant LiveKit does not have keeps its seat.
+    pub graces: estrade_core::domain::Graces,
 }
 
 impl Settings {
@@ -97,13 +101,15 @@ impl Settings {
                 config.participant_token_secret.expose_secret(),
                 config.participant_token_ttl,
             ),
-            limits: limits::JoinLimits::new(config.limits),
+            limits: limits::JoinLimits::new(config.limits, &config.redis_namespace),
+            join_links: auth::JoinLinks::new(config.participant_token_secret.expose_secret()),
             sign_in_limits: limits::FailureBudget::per_minute(
                 config.limits.sign_in_failures_per_ip_per_min,
             ),
             console: console::ConsoleCookies::new(&config.public_url, config.console_session_ttl),
             trusted_proxies: config.trusted_proxies.clone(),
             turn: config.turn.clone(),
+            graces: config.graces,
             client_dir: config.client_dir.clone(),
         }
     }

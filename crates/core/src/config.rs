@@ -13,6 +13,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use crate::domain::Graces;
+
 /// Everything `estrade serve` and `estrade worker` need.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -69,9 +71,10 @@ pub struct Config {
     pub client_dir: std::path::PathBuf,
     /// How long a console sign-in lasts (`ESTRADE_CONSOLE_SESSION_TTL_S`).
     pub console_session_ttl: Duration,
-    /// How long a raised hand waits for a participant who dropped out of
-    /// LiveKit to come back before it is lowered (`ESTRADE_DEPARTURE_GRACE_S`).
-    pub departure_grace: Duration,
+    /// How long a participant LiveKit does not have keeps its seat and
+    /// its place on the floor (`ESTRADE_ARRIVAL_GRACE_S`,
+    /// `ESTRADE_DEPARTURE_GRACE_S`).
+    pub graces: Graces,
 }
 
 impl Config {
@@ -100,7 +103,11 @@ pub struct Limits {
     /// Failed join attempts (unknown or malformed codes) per client IP per
     /// minute (`ESTRADE_JOIN_FAILURES_PER_MIN`).
     pub join_failures_per_ip_per_min: u32,
-    /// Join attempts per join code per minute (`ESTRADE_JOINS_PER_CODE_PER_MIN`).
+    /// Failed join attempts of all clients together per minute, counted
+    /// across replicas (`ESTRADE_JOIN_FAILURES_GLOBAL_PER_MIN`).
+    pub join_failures_global_per_min: u32,
+    /// Refused joins (full, locked, not started, ended) per join code per
+    /// minute (`ESTRADE_JOINS_PER_CODE_PER_MIN`).
     pub joins_per_code_per_min: u32,
     /// Tokens minted per second, process-wide (`ESTRADE_TOKEN_MINTS_PER_S`).
     pub token_mints_per_s: u32,
@@ -448,6 +455,12 @@ impl Config {
         let limits = Limits {
             join_failures_per_ip_per_min: r.ranged("ESTRADE_JOIN_FAILURES_PER_MIN", 10, 1, 10_000)
                 as u32,
+            join_failures_global_per_min: r.ranged(
+                "ESTRADE_JOIN_FAILURES_GLOBAL_PER_MIN",
+                60,
+                1,
+                1_000_000,
+            ) as u32,
             joins_per_code_per_min: r.ranged("ESTRADE_JOINS_PER_CODE_PER_MIN", 300, 1, 1_000_000)
                 as u32,
             token_mints_per_s: r.ranged("ESTRADE_TOKEN_MINTS_PER_S", 20_000, 2, 1_000_000) as u32,
@@ -458,8 +471,10 @@ impl Config {
                 1_000,
             ) as u32,
         };
-        let departure_grace =
-            Duration::from_secs(r.ranged("ESTRADE_DEPARTURE_GRACE_S", 30, 0, 600));
+        let graces = Graces {
+            arrival: Duration::from_secs(r.ranged("ESTRADE_ARRIVAL_GRACE_S", 60, 1, 600)),
+            departure: Duration::from_secs(r.ranged("ESTRADE_DEPARTURE_GRACE_S", 30, 0, 600)),
+        };
         let console_session_ttl =
             Duration::from_secs(r.ranged("ESTRADE_CONSOLE_SESSION_TTL_S", 8 * 3600, 300, 86_400));
 
@@ -541,7 +556,7 @@ impl Config {
                 turn,
                 client_dir,
                 console_session_ttl,
-                departure_grace,
+                graces,
             })
         })();
         r.finish(config)

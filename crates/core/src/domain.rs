@@ -353,6 +353,19 @@ text_enum!(ParticipantKind {
     Observer => "observer",
 });
 
+/// How long a learner or classroom keeps its seat, and its place on the
+/// floor, while LiveKit does not have it (the schema's `holds_seat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Graces {
+    /// After joining through the API, to appear in LiveKit
+    /// (`ESTRADE_ARRIVAL_GRACE_S`): a participant that never connects
+    /// gives its seat back.
+    pub arrival: std::time::Duration,
+    /// After leaving LiveKit, to come back (`ESTRADE_DEPARTURE_GRACE_S`):
+    /// a dropped network or a reload keeps the seat and the place in line.
+    pub departure: std::time::Duration,
+}
+
 /// Limits on a session's settings (mirrored by the schema's checks).
 pub mod limits {
     /// Most learners a session admits.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
-use estrade_core::domain::FloorMode;
+use estrade_core::domain::{FloorMode, Graces};
 use estrade_core::floor::{
     self as machine, Command, Effect, Floor, Hand, Outcome, Refusal, Speaker, TurnChange,
 };
@@ -361,20 +361,23 @@ pub async fn version(db: impl sqlx::PgExecutor<'_>, session_id: Uuid) -> Result<
     .await
 }
 
-/// Raised hands of participants LiveKit saw leave more than `grace` ago
-/// and not seen since, as `(session, participant)`.
-pub async fn departed_hands(
+/// Raised hands and speaking turns of participants that no longer hold a
+/// seat (`holds_seat`): never seen in LiveKit within the arrival grace, or
+/// gone longer than the departure grace; as `(session, participant)`.
+pub async fn absent_turns(
     db: impl sqlx::PgExecutor<'_>,
-    grace: std::time::Duration,
+    graces: Graces,
 ) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
     let rows = sqlx::query!(
         "select t.session_id, t.participant_id from floor_turns t
            join participants p on p.id = t.participant_id
-          where t.state = 'queued' and p.presence = 'left'
-            and p.left_at <= now() - make_interval(secs => $1)
-          order by p.left_at
+          where t.state in ('queued', 'speaking') and p.kind in ('learner', 'classroom')
+            and not holds_seat(p.presence, p.kicked_at, p.created_at, p.left_at,
+                               make_interval(secs => $1), make_interval(secs => $2))
+          order by t.session_id
           limit 500",
-        grace.as_secs_f64(),
+        graces.arrival.as_secs_f64(),
+        graces.departure.as_secs_f64(),
     )
     .fetch_all(db)
     .await?;

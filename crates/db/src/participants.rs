@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use estrade_core::domain::Graces;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -179,9 +180,10 @@ pub async fn erase_names_after(
     Ok(result.rows_affected())
 }
 
-/// Admits a learner or classroom if a seat is free: counts the seated
-/// participants, inserts the new one and its `participant.joined` audit
-/// entry, in one statement. `None` when the session is full.
+/// Admits a learner or classroom if a seat is free: counts the seats held
+/// (`holds_seat`, migration 0011), inserts the new one and its
+/// `participant.joined` audit entry, in one statement. `None` when the
+/// session is full.
 ///
 /// Why one statement: joining is the hottest write (a class arrives at
 /// once), and each round trip costs more than the work. The caller must
@@ -190,6 +192,7 @@ pub async fn erase_names_after(
 pub async fn admit(
     conn: &mut PgConnection,
     max_learners: i32,
+    graces: Graces,
     new: NewParticipant<'_>,
 ) -> Result<Option<Participant>, sqlx::Error> {
     sqlx::query_as!(
@@ -197,7 +200,8 @@ pub async fn admit(
         "with seated as (
              select count(*) as n from participants
               where session_id = $1 and kind in ('learner', 'classroom')
-                and presence <> 'left' and kicked_at is null
+                and holds_seat(presence, kicked_at, created_at, left_at,
+                               make_interval(secs => $7), make_interval(secs => $8))
          ), admitted as (
              insert into participants (session_id, kind, identity, display_name, headcount)
              select $1, $2, $3, $4, $5 from seated where seated.n < $6
@@ -218,8 +222,58 @@ pub async fn admit(
         new.display_name,
         new.headcount,
         i64::from(max_learners),
+        graces.arrival.as_secs_f64(),
+        graces.departure.as_secs_f64(),
     )
     .fetch_optional(conn)
+    .await
+}
+
+/// Whether a participant holds a seat now (`holds_seat`).
+pub async fn holds_seat(
+    db: impl sqlx::PgExecutor<'_>,
+    participant: Uuid,
+    graces: Graces,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select holds_seat(presence, kicked_at, created_at, left_at,
+                             make_interval(secs => $2), make_interval(secs => $3)) as "held!"
+             from participants where id = $1"#,
+        participant,
+        graces.arrival.as_secs_f64(),
+        graces.departure.as_secs_f64(),
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Whether LiveKit may have this learner or classroom in its session: it
+/// holds a seat already, or one is free. A participant that comes after
+/// its arrival grace, or back after its departure grace, when the seats
+/// went to others meanwhile, has none. The caller holds the session's lock.
+pub async fn has_or_finds_seat(
+    conn: &mut PgConnection,
+    id: Uuid,
+    max_learners: i32,
+    graces: Graces,
+) -> Result<bool, sqlx::Error> {
+    let (arrival, departure) = (graces.arrival.as_secs_f64(), graces.departure.as_secs_f64());
+    sqlx::query_scalar!(
+        r#"select holds_seat(p.presence, p.kicked_at, p.created_at, p.left_at,
+                             make_interval(secs => $3), make_interval(secs => $4))
+                  or (select count(*) from participants o
+                       where o.session_id = p.session_id and o.id <> p.id
+                         and o.kind in ('learner', 'classroom')
+                         and holds_seat(o.presence, o.kicked_at, o.created_at, o.left_at,
+                                        make_interval(secs => $3), make_interval(secs => $4))) < $2
+                  as "seat!"
+             from participants p where p.id = $1"#,
+        id,
+        i64::from(max_learners),
+        arrival,
+        departure,
+    )
+    .fetch_one(conn)
     .await
 }
 

@@ -130,7 +130,7 @@ pub fn worker_config(config: &Config) -> estrade_worker::WorkerConfig {
         concurrency: config.worker_concurrency,
         reconcile_cron: config.reconcile_cron(),
         delete_orphan_rooms: config.delete_orphan_rooms,
-        departure_grace: config.departure_grace,
+        graces: config.graces,
     }
 }
 

@@ -29,6 +29,7 @@ use apalis::layers::WorkerBuilderExt as _;
 use apalis::prelude::{BackendExt as _, Monitor, WorkerBuilder};
 use apalis_core::backend::Vacuum as _;
 use apalis_cron::CronScheduler;
+use estrade_core::domain::Graces;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -50,9 +51,9 @@ pub struct WorkerConfig {
     pub reconcile_cron: Option<String>,
     /// Whether reconciliation deletes rooms no live session owns.
     pub delete_orphan_rooms: bool,
-    /// How long a departed participant's raised hand waits for it to
-    /// come back.
-    pub departure_grace: Duration,
+    /// How long a participant LiveKit does not have keeps its seat and
+    /// its place on the floor.
+    pub graces: Graces,
 }
 
 /// Runs every job until `shutdown` is cancelled, then drains for at most
@@ -123,7 +124,7 @@ pub async fn run(
     let sweeper = sweep(
         &config, &db, &livekit, &notifier, &queue, &health, &shutdown,
     );
-    let timers = floor_timers(&db, &livekit, &notifier, config.departure_grace, &shutdown);
+    let timers = floor_timers(&db, &livekit, &notifier, config.graces, &shutdown);
     let (scheduled, (), (), ()) = tokio::join!(scheduled, consumer, sweeper, timers);
     scheduled?;
     tracing::info!("worker stopped");
@@ -166,6 +167,7 @@ async fn consume_webhooks(
             .data(db.clone())
             .data(livekit.clone())
             .data(notifier.clone())
+            .data(config.graces)
             .data(health.clone())
             .concurrency(config.concurrency)
             .build(jobs::webhook::handle);
@@ -215,13 +217,14 @@ async fn nudged<F: std::future::Future>(fut: F, period: Duration) -> F::Output {
 }
 
 /// Every second: warns of speaking turns about to end, ends those whose
-/// time limit ran out, lowers the hands of participants gone longer than
-/// the departure grace, and retries the LiveKit changes that failed.
+/// time limit ran out, takes the floor from participants that hold no seat
+/// any more (never arrived, or gone past the grace), and retries the
+/// LiveKit changes that failed.
 async fn floor_timers(
     db: &PgPool,
     livekit: &estrade_livekit::Gateway,
     notifier: &events::Notifier,
-    departure_grace: Duration,
+    graces: Graces,
     shutdown: &CancellationToken,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -237,10 +240,8 @@ async fn floor_timers(
         if let Err(error) = jobs::floor_timer::expire_due(db, livekit, notifier).await {
             tracing::warn!(%error, "ending expired speaking turns failed");
         }
-        if let Err(error) =
-            jobs::floor_timer::lower_departed(db, livekit, notifier, departure_grace).await
-        {
-            tracing::warn!(%error, "lowering the hands of departed participants failed");
+        if let Err(error) = jobs::floor_timer::release_absent(db, livekit, notifier, graces).await {
+            tracing::warn!(%error, "taking the floor from absent participants failed");
         }
         if let Err(error) = enforce::repair_due(db, livekit).await {
             tracing::warn!(%error, "retrying LiveKit floor changes failed");
@@ -364,7 +365,18 @@ async fn sweep(
             Some(trouble) => (trouble.as_str(), config.requeue_after),
             None => ("jobs_lost", config.requeue_after * 3),
         };
-        match drain_inbox(db, livekit, notifier, grace, reason, health, shutdown).await {
+        match drain_inbox(
+            db,
+            livekit,
+            notifier,
+            config.graces,
+            grace,
+            reason,
+            health,
+            shutdown,
+        )
+        .await
+        {
             Ok(0) if health.inbox_path_active() => {
                 health.set_inbox_path(false, false);
                 tracing::info!("no webhook overdue any more: the queue carries them again");
@@ -435,10 +447,15 @@ const INBOX_CHUNK: usize = 100;
 /// applied (skip locked), so a queue job for the same event finds it taken
 /// or processed.
 /// Returns how many it applied.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the services travel one by one until the use-case layer (issue 14) bundles them"
+)]
 async fn drain_inbox(
     db: &PgPool,
     livekit: &estrade_livekit::Gateway,
     notifier: &events::Notifier,
+    graces: Graces,
     grace: Duration,
     reason: &'static str,
     health: &ConsumerHealth,
@@ -471,7 +488,9 @@ async fn drain_inbox(
                 let mut applied = 0;
                 for chunk in events.chunks(INBOX_CHUNK) {
                     let via = estrade_db::webhooks::Via::Inbox;
-                    match jobs::webhook::apply_in_order(db, livekit, notifier, chunk, via).await {
+                    match jobs::webhook::apply_in_order(db, livekit, notifier, graces, chunk, via)
+                        .await
+                    {
                         Ok(n) => applied += n,
                         Err(error) => {
                             tracing::warn!(%error, "could not apply webhooks from the inbox");

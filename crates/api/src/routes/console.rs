@@ -102,7 +102,8 @@ pub async fn sign_in(
     let cookies = &state.settings.console;
     cookies.check_origin(&Method::POST, &headers)?;
     let limits = &state.settings.sign_in_limits;
-    limits.check(ip)?;
+    let client = crate::limits::client_key(ip);
+    limits.check(&client)?;
     let key = req.api_key.expose_secret();
     let owner = if key.len() <= MAX_KEY_LEN && key.starts_with(api_key::PREFIX) {
         estrade_db::accounts::authenticate(&state.db, &api_key::hash(key)).await?
@@ -110,7 +111,7 @@ pub async fn sign_in(
         None
     };
     let Some(owner) = owner else {
-        limits.record(ip)?;
+        limits.record(client)?;
         return Err(Error::Refused {
             code: "invalid_api_key",
             message: "This API key is not accepted (unknown, revoked, or its account is disabled)."

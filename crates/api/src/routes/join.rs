@@ -41,6 +41,12 @@ pub struct JoinRequest {
     /// For a classroom: how many people are in front of the screen (1–500).
     #[serde(default)]
     pub headcount: Option<i32>,
+    /// The key of the join link the learner opened (`k` in `join_url`'s
+    /// fragment). With it, the join is not counted or refused as a guess;
+    /// a well-formed but wrong one is ignored.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub link: Option<String>,
 }
 
 /// What a participant needs: LiveKit access and its own token for the API.
@@ -79,8 +85,8 @@ fn unknown_code() -> Error {
         (status = 404, description = "`unknown_code`", body = ErrorBody),
         (status = 409, description = "`session_not_started`, `session_locked`, `session_full`", body = ErrorBody),
         (status = 410, description = "`session_ended`", body = ErrorBody),
-        (status = 422, description = "`invalid_code`, `invalid_name`, `invalid_kind`, `invalid_headcount`", body = ErrorBody),
-        (status = 429, description = "too many failed codes from this address, or too many joins on this code", body = ErrorBody),
+        (status = 422, description = "`invalid_code`, `invalid_name`, `invalid_kind`, `invalid_headcount`, `invalid_link`", body = ErrorBody),
+        (status = 429, description = "too many failed codes from this address or its network (IPv6 /64, /56, /48), or across the service; too many refused joins on this code, or more joins on it within a minute than it has seats. A join with the link's key (`link`) is not counted as a guess", body = ErrorBody),
         (status = 400, body = ErrorBody),
     ))]
 pub async fn join(
@@ -89,12 +95,31 @@ pub async fn join(
     Json(req): Json<JoinRequest>,
 ) -> Result<Json<Joined>, Error> {
     let limits = &state.settings.limits;
-    // Refused before anything is looked up: a 429 says nothing about codes.
-    // The slot is held until the answer, so parallel guesses cannot all be
-    // looked up before the first failure counts.
-    let _in_flight = limits.enter(ip)?;
-    let Ok(code) = JoinCode::parse(&req.code) else {
-        limits.record_failure(ip)?;
+    if let Some(link) = &req.link
+        && !is_link_key(link)
+    {
+        return Err(Error::invalid(
+            "invalid_link",
+            "link is the k= of the join link: 1 to 64 letters, digits, - or _.",
+        ));
+    }
+    let code = JoinCode::parse(&req.code).ok();
+    // A join by the link cannot be a guess; any other is limited as one,
+    // and refused before anything is looked up: a 429 says nothing about
+    // codes. The slot is held until the answer, so parallel guesses cannot
+    // all be looked up before the first failure counts.
+    let by_link = code
+        .as_ref()
+        .zip(req.link.as_deref())
+        .is_some_and(|(code, key)| state.settings.join_links.verify(code.as_str(), key));
+    let _in_flight = if by_link {
+        None
+    } else {
+        Some(limits.enter(ip)?)
+    };
+    let mut redis = state.redis.clone();
+    let Some(code) = code else {
+        limits.record_failure(ip, &mut redis).await?;
         return Err(Error::invalid("invalid_code", "A join code is six digits."));
     };
     let name = DisplayName::parse(&req.name)
@@ -131,13 +156,19 @@ pub async fn join(
     // teacher's changes (lock, end), so the seat count in `admit` is exact.
     let Some(session) = estrade_db::sessions::lock_by_code(&mut tx, code.as_str()).await? else {
         drop(tx);
-        limits.record_failure(ip)?;
+        if !by_link {
+            limits.record_failure(ip, &mut redis).await?;
+        }
         if estrade_db::sessions::code_belonged_to_ended(&state.db, code.as_str()).await? {
             return Err(Error::session_ended());
         }
         return Err(unknown_code());
     };
-    check_joinable(&session)?;
+    let refused = |error: Error| {
+        limits.record_code_failure(code.as_str());
+        error
+    };
+    check_joinable(&session).map_err(refused)?;
     let new = NewParticipant {
         session_id: session.id,
         kind: kind.as_str(),
@@ -145,9 +176,14 @@ pub async fn join(
         display_name: name.as_str(),
         headcount: req.headcount,
     };
-    let participant = estrade_db::participants::admit(&mut tx, session.max_learners, new)
-        .await?
-        .ok_or_else(|| Error::conflict("session_full", "This session is full."))?;
+    let participant =
+        estrade_db::participants::admit(&mut tx, session.max_learners, state.settings.graces, new)
+            .await?
+            .ok_or_else(|| refused(Error::conflict("session_full", "This session is full.")))?;
+    // Seats come free as joins that never arrive give theirs back; a code
+    // still admits no more per minute than the session has seats (the
+    // transaction is rolled back if not).
+    limits.admit(code.as_str(), session.max_learners)?;
     // Participant and audit entry are durable before the tokens are handed out.
     tx.commit().await?;
     Ok(Json(tokens_for(
@@ -156,6 +192,12 @@ pub async fn join(
         &participant,
         name.as_str(),
     )?))
+}
+
+fn is_link_key(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn check_joinable(session: &Session) -> Result<(), Error> {

@@ -73,7 +73,11 @@ pub struct SessionView {
     #[schema(example = "482913")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub join_code: Option<String>,
-    /// The link learners open (absent for a participant, as the code).
+    /// The link learners open (absent for a participant, as the code):
+    /// `/join/{code}#k={key}`. The key proves the join came by the link,
+    /// not by guessing, so it is not slowed by the limits on failed codes
+    /// (docs/SECURITY.md); it changes with the code.
+    #[schema(example = "https://estrade.example.org/join/482913#k=q3J1xW0nB8a2c4dE6fG8hA")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub join_url: Option<String>,
     /// `scheduled`, `live` or `ended`.
@@ -111,6 +115,10 @@ pub(crate) fn status_of(session: &Session) -> Result<SessionStatus, Error> {
 fn view(state: &AppState, s: Session) -> Result<SessionView, Error> {
     let mut join_url = state.settings.public_url.clone();
     join_url.set_path(&format!("/join/{}", s.join_code));
+    join_url.set_fragment(Some(&format!(
+        "k={}",
+        state.settings.join_links.key(&s.join_code)
+    )));
     Ok(SessionView {
         status: status_of(&s)?,
         floor: FloorSettings {

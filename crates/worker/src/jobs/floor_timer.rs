@@ -5,13 +5,15 @@
 //! renewed or ended meanwhile is left alone (a stale expiry changes
 //! nothing). Deadlines and warnings live in PostgreSQL
 //! (`floor_turns.expires_at`, `warned_at`), so restarts lose nothing.
-//! Then LiveKit is told, as for any floor decision. The same tick lowers
-//! the hands of participants gone from LiveKit longer than the departure
-//! grace.
+//! Then LiveKit is told, as for any floor decision. The same tick takes
+//! the floor (a raised hand, a speaking turn) from participants that no
+//! longer hold a seat: never seen in LiveKit within the arrival grace, or
+//! gone from it longer than the departure grace.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use estrade_core::domain::Graces;
 use estrade_core::floor::Command;
 use estrade_db::audit::Actor;
 use estrade_livekit::Gateway;
@@ -124,44 +126,48 @@ async fn enforce(
     Ok(true)
 }
 
-/// Lowers the raised hands of participants LiveKit saw leave more than
-/// `grace` ago and who have not come back: a learner whose network drops
-/// for a moment, or who reloads, keeps its place in line (a speaker's turn
-/// ends at the departure itself, `jobs::webhook`). Returns how many.
-pub async fn lower_departed(
+/// Takes the floor from participants that hold no seat any more
+/// (`holds_seat`, migration 0011): a hand raised by a participant that
+/// never connected to LiveKit within the arrival grace, or by one gone
+/// longer than the departure grace, is lowered; such a participant's
+/// speaking turn ends. A learner whose network drops for a moment, or who
+/// reloads, keeps its place in line (a speaker's turn ends at the
+/// departure itself, `jobs::webhook`). Returns how many.
+pub async fn release_absent(
     db: &PgPool,
     livekit: &Gateway,
     notifier: &Notifier,
-    grace: Duration,
+    graces: Graces,
 ) -> Result<usize, sqlx::Error> {
-    let mut lowered = 0;
-    for (session_id, participant) in estrade_db::floor::departed_hands(db, grace).await? {
-        if lower(db, livekit, notifier, session_id, participant).await? {
-            lowered += 1;
+    let mut released = 0;
+    for (session_id, participant) in estrade_db::floor::absent_turns(db, graces).await? {
+        if release(db, livekit, notifier, session_id, participant, graces).await? {
+            released += 1;
         }
     }
-    Ok(lowered)
+    Ok(released)
 }
 
-async fn lower(
+async fn release(
     db: &PgPool,
     livekit: &Gateway,
     notifier: &Notifier,
     session_id: Uuid,
     participant: Uuid,
+    graces: Graces,
 ) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     let Some(session) = estrade_db::sessions::lock(&mut tx, session_id).await? else {
         return Ok(false);
     };
-    // Back since the query? Then the hand stays.
-    let current = estrade_db::participants::lock_connection(&mut tx, participant).await?;
-    if current.presence != "left" {
+    // Arrived or back since the query? Then the floor stays as it is.
+    estrade_db::participants::lock_connection(&mut tx, participant).await?;
+    if estrade_db::participants::holds_seat(&mut *tx, participant, graces).await? {
         return Ok(false);
     }
     let decided = decide(tx, &session, Command::Left(participant), notifier).await?;
     if decided.is_some() {
-        metrics::counter!("floor_departed_hands_lowered_total").increment(1);
+        metrics::counter!("floor_absent_released_total").increment(1);
     }
     enforce(db, livekit, &session, decided).await
 }

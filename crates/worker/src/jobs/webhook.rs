@@ -13,6 +13,7 @@
 //! that can never apply, it becomes a dead letter.
 
 use apalis::prelude::{BoxDynError, Data};
+use estrade_core::domain::Graces;
 use estrade_core::floor::Command as FloorCommand;
 use estrade_core::webhook::{
     self, Connection, LiveKitEvent, MAX_ATTEMPTS, Presence, PresenceDecision, Seen, Track,
@@ -51,6 +52,7 @@ pub async fn handle(
     db: Data<PgPool>,
     livekit: Data<Gateway>,
     notifier: Data<Notifier>,
+    graces: Data<Graces>,
     health: Data<Arc<ConsumerHealth>>,
 ) -> Result<(), BoxDynError> {
     health.handled_one();
@@ -58,7 +60,7 @@ pub async fn handle(
     if health.stands_aside() {
         return Ok(());
     }
-    if let Err(error) = apply(&db, &livekit, &notifier, &job.event_id, Via::Queue).await {
+    if let Err(error) = apply(&db, &livekit, &notifier, *graces, &job.event_id, Via::Queue).await {
         tracing::warn!(event.id = %job.event_id, %error, "webhook not applied; left pending");
     }
     Ok(())
@@ -71,6 +73,7 @@ pub async fn apply(
     db: &PgPool,
     livekit: &Gateway,
     notifier: &Notifier,
+    graces: Graces,
     event_id: &str,
     via: Via,
 ) -> Result<Outcome, sqlx::Error> {
@@ -84,7 +87,7 @@ pub async fn apply(
     let mut applied = Applied::default();
     let failure = match LiveKitEvent::from_json(&row.payload) {
         Err(malformed) => Some((malformed.to_string(), true)),
-        Ok(event) => match effect(&mut tx, event).await {
+        Ok(event) => match effect(&mut tx, graces, event).await {
             Ok(done) => {
                 applied = done;
                 None
@@ -130,6 +133,7 @@ pub async fn apply_in_order(
     db: &PgPool,
     livekit: &Gateway,
     notifier: &Notifier,
+    graces: Graces,
     event_ids: &[String],
     via: Via,
 ) -> Result<usize, sqlx::Error> {
@@ -145,12 +149,12 @@ pub async fn apply_in_order(
     let mut after = Vec::with_capacity(rows.len());
     for row in rows {
         let effect = match LiveKitEvent::from_json(&row.payload) {
-            Ok(event) => effect(&mut tx, event).await.ok(),
+            Ok(event) => effect(&mut tx, graces, event).await.ok(),
             Err(_) => None,
         };
         let Some(applied) = effect else {
             tx.rollback().await?;
-            return one_by_one(db, livekit, notifier, event_ids, via).await;
+            return one_by_one(db, livekit, notifier, graces, event_ids, via).await;
         };
         done.push(row.event_id);
         after.push(applied);
@@ -179,22 +183,32 @@ async fn after_commit(db: &PgPool, livekit: &Gateway, notifier: &Notifier, appli
         if let Some(e) = applied.enforcement {
             crate::enforce::enforce(db, livekit, e.session_id, &e.room, &e.decision).await;
         }
-        if let Some((room, identity)) = applied.eject {
-            eject(livekit, &room, &identity).await;
+        if let Some(e) = applied.eject {
+            eject(livekit, e).await;
         }
     }
 }
 
-/// Removes a kicked participant that connected again. If LiveKit cannot
-/// be reached, reconciliation removes it (it is present in LiveKit, kicked
-/// in PostgreSQL).
-async fn eject(livekit: &Gateway, room: &str, identity: &str) {
-    metrics::counter!("webhooks_kicked_reconnections_total").increment(1);
+/// Removes from its room a participant LiveKit must not have. If LiveKit
+/// cannot be reached, reconciliation removes a kicked one (it is present in
+/// LiveKit, kicked in PostgreSQL).
+async fn eject(livekit: &Gateway, e: Eject) {
+    let (counter, what) = match e.why {
+        Ejected::Kicked => (
+            "webhooks_kicked_reconnections_total",
+            "a kicked participant that reconnected",
+        ),
+        Ejected::NoSeat => (
+            "participants_arrived_without_seat_total",
+            "a participant that came when no seat was left",
+        ),
+    };
+    metrics::counter!(counter).increment(1);
     if let Err(error) = livekit
-        .remove_participant(room, identity, std::time::SystemTime::now())
+        .remove_participant(&e.room, &e.identity, std::time::SystemTime::now())
         .await
     {
-        tracing::warn!(%error, "could not remove a kicked participant that reconnected");
+        tracing::warn!(%error, "could not remove {what}");
     }
 }
 
@@ -202,12 +216,13 @@ async fn one_by_one(
     db: &PgPool,
     livekit: &Gateway,
     notifier: &Notifier,
+    graces: Graces,
     event_ids: &[String],
     via: Via,
 ) -> Result<usize, sqlx::Error> {
     let mut applied = 0;
     for event_id in event_ids {
-        if apply(db, livekit, notifier, event_id, via).await? == Outcome::Applied {
+        if apply(db, livekit, notifier, graces, event_id, via).await? == Outcome::Applied {
             applied += 1;
         }
     }
@@ -221,10 +236,23 @@ struct Applied {
     session: Option<Uuid>,
     /// A floor decision LiveKit must be told of.
     enforcement: Option<Enforcement>,
-    /// A kicked participant that connected again, to remove from its room
-    /// (`room`, `identity`): LiveKit v1.13.5 ignores the `revoke_token_ts`
-    /// of the kick, so an unexpired token still lets it in.
-    eject: Option<(String, String)>,
+    /// A participant to remove from its room.
+    eject: Option<Eject>,
+}
+
+/// A participant LiveKit has and must not.
+struct Eject {
+    room: String,
+    identity: String,
+    why: Ejected,
+}
+
+enum Ejected {
+    /// Kicked, and connected again: LiveKit v1.13.5 ignores the
+    /// `revoke_token_ts` of the kick, so an unexpired token still lets it in.
+    Kicked,
+    /// Holds no seat and none is free.
+    NoSeat,
 }
 
 impl Applied {
@@ -245,11 +273,15 @@ struct Enforcement {
     decision: floor::Decision,
 }
 
-async fn effect(conn: &mut PgConnection, event: LiveKitEvent) -> Result<Applied, sqlx::Error> {
+async fn effect(
+    conn: &mut PgConnection,
+    graces: Graces,
+    event: LiveKitEvent,
+) -> Result<Applied, sqlx::Error> {
     match event {
         LiveKitEvent::RoomFinished { room, sid } => room_finished(conn, &room, sid).await,
-        LiveKitEvent::Joined(c) => presence(conn, true, &c).await,
-        LiveKitEvent::Left(c) => presence(conn, false, &c).await,
+        LiveKitEvent::Joined(c) => presence(conn, graces, true, &c).await,
+        LiveKitEvent::Left(c) => presence(conn, graces, false, &c).await,
         LiveKitEvent::TrackPublished(t) => track(conn, true, &t).await.map(|()| Applied::default()),
         LiveKitEvent::TrackUnpublished(t) => {
             track(conn, false, &t).await.map(|()| Applied::default())
@@ -296,6 +328,7 @@ pub(crate) fn seen(current: &participants::ConnectionState) -> Seen<'_> {
 
 async fn presence(
     conn: &mut PgConnection,
+    graces: Graces,
     joined: bool,
     event: &Connection,
 ) -> Result<Applied, sqlx::Error> {
@@ -320,10 +353,36 @@ async fn presence(
             tracing::debug!(participant.id = %current.id, why, "presence event ignored");
             if joined && current.kicked {
                 return Ok(Applied {
-                    eject: Some((session.room_name, event.identity.clone())),
+                    eject: Some(Eject {
+                        room: session.room_name,
+                        identity: event.identity.clone(),
+                        why: Ejected::Kicked,
+                    }),
                     ..Applied::session(session.id)
                 });
             }
+        }
+        PresenceDecision::Join
+            if matches!(current.kind.as_str(), "learner" | "classroom")
+                && !participants::has_or_finds_seat(
+                    conn,
+                    current.id,
+                    session.max_learners,
+                    graces,
+                )
+                .await? =>
+        {
+            // Came after its arrival grace, or back after its departure
+            // grace, and the seats went to others meanwhile: the seat
+            // limit holds, LiveKit lets it go.
+            return Ok(Applied {
+                eject: Some(Eject {
+                    room: session.room_name,
+                    identity: event.identity.clone(),
+                    why: Ejected::NoSeat,
+                }),
+                ..Applied::session(session.id)
+            });
         }
         PresenceDecision::Join => {
             participants::record_connection(conn, current.id, true, &event.sid, event.joined_at_ms)
@@ -343,7 +402,7 @@ async fn presence(
             // change (a new version, history, audit); in an open floor the
             // freed slot goes to the next in line, and LiveKit is told
             // after the commit. A raised hand waits for the departure
-            // grace instead (`floor_timer::lower_departed`): a learner
+            // grace instead (`floor_timer::release_absent`): a learner
             // whose network dropped, or who reloaded, comes back to its
             // place in line.
             if !estrade_db::floor::is_speaking(conn, current.id).await? {
