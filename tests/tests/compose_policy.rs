@@ -13,7 +13,17 @@
 //!   including the base images of what the stack builds (`dockerfile_inline`
 //!   and the repository's `Dockerfile`);
 //! - no secret written inline (secret-looking variables, URL passwords and
-//!   command arguments must come from `${…}`).
+//!   command arguments must come from `${…}`);
+//! - no secret on a command line: the host's `ps` shows every container's
+//!   processes with their arguments, and `docker inspect` keeps each
+//!   container's, so a secret reaches a service as a Compose secret (a
+//!   file) or in its environment, never in `command`, `entrypoint` or a
+//!   healthcheck. Checked in the file ([`command_line_secrets`]) and on
+//!   Redis started as compose.yml starts it; coturn likewise in
+//!   `turn_443.rs`.
+
+#[path = "support/compose.rs"]
+mod compose;
 
 use serde_norway::Value;
 
@@ -257,6 +267,243 @@ fn violations(doc: &Value, images_md: &str, dockerfile: &str) -> (Vec<String>, V
         }
     }
     (errors, warnings)
+}
+
+/// Options whose value is a secret: Redis's password and its replica's,
+/// coturn's shared secret, and the usual spellings elsewhere.
+const SECRET_FLAGS: &[&str] = &[
+    "--requirepass",
+    "--masterauth",
+    "--static-auth-secret",
+    "--pass",
+    "--password",
+];
+
+/// Where compose.yml would put a secret on a command line: a secret
+/// variable interpolated by Compose (`${TURN_SECRET}`) or expanded by the
+/// container's shell (`$$REDIS_PASSWORD`) in `entrypoint`, `command` or a
+/// healthcheck, or an option that takes a secret as its value
+/// ([`SECRET_FLAGS`], redis-cli's `-a`). A secret the shell reads from a
+/// file into configuration or the environment (`$(cat /run/secrets/…)`) is
+/// for the runtime tests to judge.
+fn command_line_secrets(doc: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, s) in doc["services"].as_mapping().expect("services") {
+        let name = name.as_str().expect("service name");
+        let healthcheck = s.get("healthcheck").and_then(|h| h.get("test"));
+        for (place, value) in [
+            ("entrypoint", s.get("entrypoint")),
+            ("command", s.get("command")),
+            ("healthcheck", healthcheck),
+        ] {
+            for arg in strings(value) {
+                let mut rest = arg.as_str();
+                while let Some(at) = rest.find('$') {
+                    rest = &rest[at + 1..];
+                    let (how, after) = match rest.strip_prefix('$') {
+                        Some(after) => ("expands", after),
+                        None => ("interpolates", rest),
+                    };
+                    let variable: String = after
+                        .trim_start_matches('{')
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    if is_secret_name(&variable) {
+                        found.push(format!(
+                            "{name}: {place} {how} ${variable} into a command line"
+                        ));
+                    }
+                    rest = after;
+                }
+                for word in arg.split_whitespace() {
+                    let word = word.trim_matches(|c| c == '"' || c == '\'');
+                    let flag = SECRET_FLAGS
+                        .iter()
+                        .find(|f| word == **f || word.starts_with(&format!("{f}=")))
+                        .copied()
+                        .or((word == "-a" && arg.contains("redis-cli")).then_some("redis-cli -a"));
+                    if let Some(flag) = flag {
+                        found.push(format!(
+                            "{name}: {place} passes {flag}, whose value is a secret, as an argument"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_secret_reaches_a_command_line_in_compose() {
+    let found = command_line_secrets(&load(COMPOSE));
+    assert!(
+        found.is_empty(),
+        "secrets on command lines:\n{}",
+        found.join("\n")
+    );
+
+    // What it catches: compose.yml's former coturn and Redis, and a shell
+    // expanding a secret variable.
+    let bad = r#"
+services:
+  coturn:
+    command: ["-c", "/etc/coturn/turnserver.conf", "--static-auth-secret=${TURN_SECRET}"]
+  redis:
+    command: ["redis-server", "--requirepass", "${REDIS_PASSWORD}"]
+    healthcheck:
+      test: ["CMD-SHELL", "redis-cli -a \"$$REDIS_PASSWORD\" --no-auth-warning ping"]
+  other:
+    entrypoint: ["sh", "-c", "exec app --token $${API_SECRET}"]
+"#;
+    let text = command_line_secrets(&load(bad)).join("\n");
+    for expected in [
+        "coturn: command interpolates $TURN_SECRET into a command line",
+        "coturn: command passes --static-auth-secret, whose value is a secret, as an argument",
+        "redis: command interpolates $REDIS_PASSWORD into a command line",
+        "redis: command passes --requirepass, whose value is a secret, as an argument",
+        "redis: healthcheck expands $REDIS_PASSWORD into a command line",
+        "redis: healthcheck passes redis-cli -a, whose value is a secret, as an argument",
+        "other: entrypoint expands $API_SECRET into a command line",
+    ] {
+        assert!(text.contains(expected), "missed {expected:?} in:\n{text}");
+    }
+}
+
+/// One request to Redis on `port`, its first answer line per command.
+fn redis(port: u16, commands: &[&str]) -> Vec<String> {
+    use std::io::{BufRead as _, Write as _};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("Redis answers");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    for command in commands {
+        writer
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
+    }
+    let mut reader = std::io::BufReader::new(stream);
+    commands
+        .iter()
+        .map(|_| {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            line.trim_end().to_owned()
+        })
+        .collect()
+}
+
+/// Redis started as compose.yml starts it (`support/compose.rs`), on a
+/// loopback port of its own: the password is on no command line — not the
+/// container's, not redis-server's or redis-cli's as they were started (a
+/// wrapper on `PATH` records them: Redis rewrites its own
+/// `/proc/<pid>/cmdline` once running, so that alone proves nothing) —
+/// and Redis still asks for it: compose.yml's healthcheck passes, a client
+/// without the password gets NOAUTH, a wrong one WRONGPASS, the right one
+/// in.
+#[test]
+fn redis_started_as_compose_starts_it_shows_its_password_on_no_command_line_and_asks_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = format!("redis-test-{}", uuid::Uuid::new_v4().simple());
+    let vars = [("REDIS_PASSWORD".to_owned(), password.clone())].into();
+    let started = compose::service(
+        "redis",
+        &vars,
+        "redis-server",
+        &dir.path().join("container"),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let (bin, argv_log) = compose::recording_wrappers(
+        dir.path(),
+        &[
+            (
+                "redis-server",
+                &[],
+                &["--port", &port, "--bind", "127.0.0.1"],
+            ),
+            ("redis-cli", &["-p", &port], &[]),
+        ],
+    );
+    let path = compose::path_with(&bin);
+    let log = std::fs::File::create(dir.path().join("redis.log")).unwrap();
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let server = Killed(
+        std::process::Command::new(&started.argv[0])
+            .args(&started.argv[1..])
+            .env_clear()
+            .env("PATH", &path)
+            .envs(started.env.iter().map(|(k, v)| (k, v)))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("redis-server (scripts/test installs it)"),
+    );
+    let port: u16 = port.parse().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Redis did not start: {}",
+            std::fs::read_to_string(dir.path().join("redis.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let health = std::process::Command::new(&started.healthcheck[0])
+        .args(&started.healthcheck[1..])
+        .env_clear()
+        .env("PATH", &path)
+        .envs(started.env.iter().map(|(k, v)| (k, v)))
+        .status()
+        .unwrap();
+    assert!(health.success(), "compose.yml's healthcheck fails");
+    assert!(redis(port, &["PING"])[0].starts_with("-NOAUTH"));
+    assert!(redis(port, &["AUTH not-the-password", "PING"])[0].starts_with("-WRONGPASS"));
+    assert_eq!(
+        redis(port, &[&format!("AUTH {password}"), "PING"]),
+        ["+OK", "+PONG"]
+    );
+
+    for (what, line) in [
+        ("the container's command line", started.argv.join(" ")),
+        (
+            "the healthcheck's command line",
+            started.healthcheck.join(" "),
+        ),
+        (
+            "redis-server's command line now",
+            compose::cmdline(server.0.id()),
+        ),
+    ] {
+        assert!(
+            !line.contains(&password),
+            "{what} holds the password: {line}"
+        );
+    }
+    let recorded = std::fs::read_to_string(&argv_log).unwrap();
+    for program in ["redis-server ", "redis-cli "] {
+        assert!(
+            recorded.lines().any(|l| l.starts_with(program)),
+            "{program}was not started through PATH: {recorded:?}"
+        );
+    }
+    assert!(
+        !recorded.contains(&password),
+        "a program was started with the password:\n{recorded}"
+    );
 }
 
 #[test]

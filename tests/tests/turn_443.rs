@@ -9,11 +9,21 @@
 //! forwarding TURN over TCP to coturn): what the campus client sees — TURN
 //! over TLS to port 443 — is the same.
 //!
+//! The production configuration is tested too, with coturn started as
+//! compose.yml starts it (`support/compose.rs`): it relays UDP to LiveKit's
+//! address and nowhere else, and has its secret on no command line.
+//!
 //! Real processes: `ip netns`, veth, nftables, coturn's `turnserver`,
 //! `turnutils_peer` and `turnutils_uclient` (Debian packages), a
 //! certificate made by `openssl`. It needs root, so it is `#[ignore]`d here
 //! and run by `scripts/test` when root (which says so when it is not).
 
+#[path = "support/compose.rs"]
+mod compose;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
 
@@ -116,29 +126,43 @@ table inet campus {
     }
 
     fn spawn_in_server(&mut self, args: &[&str], log: &std::path::Path) {
+        self.spawn_in_server_with(args, &[], log);
+    }
+
+    /// Returns the process id, which is the program's (`ip netns exec`
+    /// execs it).
+    fn spawn_in_server_with(
+        &mut self,
+        args: &[impl AsRef<std::ffi::OsStr> + std::fmt::Debug],
+        env: &[(String, String)],
+        log: &std::path::Path,
+    ) -> u32 {
         let log = std::fs::File::create(log).unwrap();
         let child = Command::new("ip")
             .args(["netns", "exec", &self.server])
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let pid = child.id();
         self.children.push(child);
+        pid
+    }
+
+    /// A program run in the campus, within 30 s.
+    fn in_campus(&self, args: &[&str]) -> Output {
+        let mut all = vec!["30", "ip", "netns", "exec", self.campus.as_str()];
+        all.extend_from_slice(args);
+        Command::new("timeout").args(&all).output().unwrap()
     }
 
     /// `turnutils_uclient` from the campus, within 30 s.
     fn client(&self, args: &[&str]) -> Output {
-        let mut all = vec![
-            "30",
-            "ip",
-            "netns",
-            "exec",
-            self.campus.as_str(),
-            "turnutils_uclient",
-        ];
+        let mut all = vec!["turnutils_uclient"];
         all.extend_from_slice(args);
-        Command::new("timeout").args(&all).output().unwrap()
+        self.in_campus(&all)
     }
 }
 
@@ -157,18 +181,19 @@ fn credential_for(secret: &str) -> estrade_core::turn::TurnCredential {
     )
 }
 
-fn wait_for_port(net: &Network, port: &str) {
+/// Waits for a TCP listener on `address` (`ip:port`) in the server.
+fn wait_for_listener(net: &Network, address: &str) {
     for _ in 0..100 {
         let out = Command::new("ip")
             .args(["netns", "exec", &net.server, "ss", "-ltn"])
             .output()
             .unwrap();
-        if String::from_utf8_lossy(&out.stdout).contains(&format!("{SERVER_IP}:{port}")) {
+        if String::from_utf8_lossy(&out.stdout).contains(&format!("{address} ")) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("coturn did not listen on {port}");
+    panic!("nothing listens on {address}");
 }
 
 #[test]
@@ -224,7 +249,7 @@ fn a_campus_that_lets_only_443_out_reaches_coturn_over_tls_on_443_and_not_over_u
         &["turnutils_peer", "-L", SERVER_IP, "-p", "3480"],
         &dir.path().join("peer.log"),
     );
-    wait_for_port(&net, "443");
+    wait_for_listener(&net, &format!("{SERVER_IP}:443"));
 
     let credential = campus_credential();
     let relay = |transport: &[&str], password: &str| {
@@ -278,9 +303,10 @@ fn a_campus_that_lets_only_443_out_reaches_coturn_over_tls_on_443_and_not_over_u
 }
 
 /// Runs `scripts/gen-secrets` on a copy of the files it needs, in `dir`,
-/// and returns coturn's shared secret; LiveKit's rendered configuration
-/// takes the same secret from a file (`secret_file`), never a credential.
-fn rendered_secret(dir: &std::path::Path) -> String {
+/// and returns the `compose/.env` it wrote; LiveKit's rendered
+/// configuration takes coturn's secret from a file (`secret_file`), never a
+/// credential.
+fn rendered_env(dir: &std::path::Path) -> BTreeMap<String, String> {
     let script = estrade_tests::gen_secrets_copy(&dir.join("copy"));
     run(&[
         "bash",
@@ -289,16 +315,14 @@ fn rendered_secret(dir: &std::path::Path) -> String {
         "it@estrade.test",
     ]);
     let env = std::fs::read_to_string(dir.join("copy/compose/.env")).unwrap();
-    let secret = env
-        .lines()
-        .find_map(|l| l.strip_prefix("TURN_SECRET="))
-        .unwrap()
-        .to_owned();
     let yaml = std::fs::read_to_string(dir.join("copy/compose/livekit.generated.yaml")).unwrap();
     let parsed: serde_norway::Value = serde_norway::from_str(&yaml).unwrap();
     let turn = &parsed["rtc"]["turn_servers"][0];
     assert!(turn["secret_file"].as_str().is_some(), "{yaml}");
-    secret
+    env.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 /// The credential LiveKit v1.13.5 hands one of its participants from
@@ -315,9 +339,107 @@ fn livekit_credential_for(secret: &str) -> (String, String) {
     (username, password)
 }
 
+/// LiveKit's address on the media network, and coturn's there (its
+/// `--relay-ip`): both fixed by compose.yml.
+const LIVEKIT_IP: &str = "172.31.0.2";
+const RELAY_IP: &str = "172.31.0.3";
+/// A public address (TEST-NET-2): the relay is no open proxy either.
+const PUBLIC_IP: &str = "198.51.100.7";
+/// A port of LiveKit's media range (`rtc.port_range_start`,
+/// compose/livekit.yaml).
+const MEDIA_PORT: &str = "50000";
+
+/// coturn started as compose.yml starts it (`support/compose.rs`: its
+/// entrypoint and command, the Compose secret from the `compose/.env` that
+/// `scripts/gen-secrets` writes, `compose/turnserver.conf` where the
+/// container mounts it), in the server namespace, which also holds
+/// LiveKit's and coturn's media addresses and a public one. `turnserver`
+/// is found through a wrapper that records its arguments and adds only a
+/// pid file of the test's.
+struct Production {
+    net: Network,
+    dir: tempfile::TempDir,
+    env: BTreeMap<String, String>,
+    started: compose::Started,
+    path: std::ffi::OsString,
+    argv_log: PathBuf,
+    pid: u32,
+}
+
+impl Production {
+    fn start(label: char) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut net = Network::new(label);
+        for ip in [LIVEKIT_IP, RELAY_IP, PUBLIC_IP] {
+            run(&[
+                "ip",
+                "-n",
+                &net.server,
+                "addr",
+                "add",
+                &format!("{ip}/32"),
+                "dev",
+                "lo",
+            ]);
+        }
+        let env = rendered_env(dir.path());
+        let started = compose::service("coturn", &env, "turnserver", &dir.path().join("container"));
+        let pid_arg = format!("--pidfile={}", dir.path().join("turnserver.pid").display());
+        let (bin, argv_log) =
+            compose::recording_wrappers(dir.path(), &[("turnserver", &[], &[&pid_arg])]);
+        let path = compose::path_with(&bin);
+        let mut vars = started.env.clone();
+        vars.push(("PATH".into(), path.to_str().unwrap().to_owned()));
+        let pid =
+            net.spawn_in_server_with(&started.argv, &vars, &dir.path().join("turnserver.log"));
+        wait_for_listener(&net, &format!("{SERVER_IP}:3478"));
+        Self {
+            net,
+            dir,
+            env,
+            started,
+            path,
+            argv_log,
+            pid,
+        }
+    }
+
+    fn secret(&self) -> &str {
+        &self.env["TURN_SECRET"]
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("turnserver.log")).unwrap_or_default()
+    }
+
+    /// `turnutils_uclient` from the campus over TCP to coturn (as Traefik
+    /// forwards TURN), relaying UDP to `peer` on LiveKit's media port.
+    fn relay(&self, (username, password): (&str, &str), peer: &str) -> Output {
+        self.net.client(&[
+            "-t", "-p", "3478", "-u", username, "-w", password, "-e", peer, "-r", MEDIA_PORT, "-n",
+            "10", "-m", "1", "-l", "100", SERVER_IP,
+        ])
+    }
+}
+
+/// An echo peer on each of `ips`, on LiveKit's media port.
+fn echo_peers(net: &mut Network, ips: &[&str], log: &std::path::Path) {
+    let mut args = vec!["turnutils_peer"];
+    for ip in ips {
+        args.extend_from_slice(&["-L", ip]);
+    }
+    args.extend_from_slice(&["-p", MEDIA_PORT]);
+    net.spawn_in_server(&args, log);
+}
+
+fn relayed(output: &Output) -> bool {
+    output.status.success()
+        && String::from_utf8_lossy(&output.stdout).contains("tot_recv_bytes ~ 2000")
+}
+
 /// The relay policy of the production configuration
 /// (`compose/turnserver.conf`, as Compose runs it: TURN over TCP on 3478
-/// behind Traefik, the secret and realm on the command line): it relays to
+/// behind Traefik, the secret from a Compose secret): it relays to
 /// LiveKit's address on the media network and refuses every other address,
 /// private or public, so a TURN credential is neither a way into internal
 /// hosts nor an open relay; the secret is the one `scripts/gen-secrets`
@@ -326,86 +448,113 @@ fn livekit_credential_for(secret: &str) -> (String, String) {
 #[test]
 #[ignore = "needs root, ip netns and coturn: scripts/test runs it as root"]
 fn the_production_coturn_configuration_relays_to_livekit_and_nowhere_else() {
-    const LIVEKIT_IP: &str = "172.31.0.2"; // fixed by compose.yml
-    // A public address (TEST-NET-2): the relay is no open proxy either.
-    const PUBLIC_IP: &str = "198.51.100.7";
-    let dir = tempfile::tempdir().unwrap();
-    let mut net = Network::new('b');
-    // LiveKit's media address and a public host, beside coturn.
-    for ip in [LIVEKIT_IP, PUBLIC_IP] {
-        run(&[
-            "ip",
-            "-n",
-            &net.server,
-            "addr",
-            "add",
-            &format!("{ip}/32"),
-            "dev",
-            "lo",
-        ]);
-    }
-    let conf = concat!(env!("CARGO_MANIFEST_DIR"), "/../compose/turnserver.conf");
-    let secret = rendered_secret(dir.path());
-    let livekit = livekit_credential_for(&secret);
-    let secret_arg = format!("--static-auth-secret={secret}");
-    let listen_arg = format!("--listening-ip={SERVER_IP}");
-    let relay_arg = format!("--relay-ip={SERVER_IP}");
-    let pid_arg = format!("--pidfile={}", dir.path().join("turnserver.pid").display());
-    net.spawn_in_server(
-        &[
-            "turnserver",
-            "-c",
-            conf,
-            &secret_arg,
-            "--realm=turn.estrade.test",
-            &listen_arg,
-            &relay_arg,
-            &pid_arg,
-        ],
-        &dir.path().join("turnserver.log"),
+    let mut coturn = Production::start('b');
+    let peer_log = coturn.dir.path().join("peer.log");
+    echo_peers(
+        &mut coturn.net,
+        &[LIVEKIT_IP, SERVER_IP, PUBLIC_IP],
+        &peer_log,
     );
-    net.spawn_in_server(
-        &[
-            "turnutils_peer",
-            "-L",
-            LIVEKIT_IP,
-            "-L",
-            SERVER_IP,
-            "-L",
-            PUBLIC_IP,
-            "-p",
-            "3480",
-        ],
-        &dir.path().join("peer.log"),
-    );
-    wait_for_port(&net, "3478");
-    let estrade = credential_for(&secret);
-    let relay_as = |(username, password): (&str, &str), peer: &str| {
-        net.client(&[
-            "-t", "-p", "3478", "-u", username, "-w", password, "-e", peer, "-r", "3480", "-n",
-            "10", "-m", "1", "-l", "100", SERVER_IP,
-        ])
-    };
-    let relay_to = |peer: &str| relay_as((&estrade.username, &estrade.password), peer);
+    let estrade = credential_for(coturn.secret());
+    let livekit = livekit_credential_for(coturn.secret());
+    let estrade = (estrade.username.as_str(), estrade.password.as_str());
     // Both credentials derived from the secret: Estrade's for a preflight,
     // and the one LiveKit hands a participant.
-    for (who, relayed) in [
-        ("Estrade's", relay_to(LIVEKIT_IP)),
-        ("LiveKit's", relay_as((&livekit.0, &livekit.1), LIVEKIT_IP)),
+    for (who, relayed_through) in [
+        ("Estrade's", coturn.relay(estrade, LIVEKIT_IP)),
+        (
+            "LiveKit's",
+            coturn.relay((&livekit.0, &livekit.1), LIVEKIT_IP),
+        ),
     ] {
-        let output = String::from_utf8_lossy(&relayed.stdout);
         assert!(
-            relayed.status.success() && output.contains("tot_recv_bytes ~ 2000"),
-            "relaying to LiveKit with {who} credential must work: {output}\n{}",
-            std::fs::read_to_string(dir.path().join("turnserver.log")).unwrap_or_default()
+            relayed(&relayed_through),
+            "relaying to LiveKit with {who} credential must work: {}\n{}",
+            String::from_utf8_lossy(&relayed_through.stdout),
+            coturn.log()
         );
     }
     for (peer, what) in [(SERVER_IP, "a private"), (PUBLIC_IP, "a public")] {
-        let refused = relay_to(peer);
+        let refused = coturn.relay(estrade, peer);
         let output = String::from_utf8_lossy(&refused.stdout);
         assert!(
             !refused.status.success() && output.contains("403"),
             "relaying to {what} address must be refused: {output}"
         );
     }
+}
+
+/// The TURN secret reaches coturn on no command line: not in the
+/// container's (what `docker inspect` keeps), not in any program's it
+/// starts (recorded by the wrapper), not in the running turnserver's
+/// (`/proc/<pid>/cmdline`, what the host's `ps` shows). coturn still has
+/// it, from the Compose secret: a credential derived from it relays, and
+/// compose.yml's healthcheck passes. What it writes on its tmpfs (the
+/// configuration with the secret) is readable by its owner only.
+#[test]
+#[ignore = "needs root, ip netns and coturn: scripts/test runs it as root"]
+fn coturn_started_as_compose_starts_it_shows_its_secret_on_no_command_line_and_relays_with_it() {
+    let mut coturn = Production::start('d');
+    let peer_log = coturn.dir.path().join("peer.log");
+    echo_peers(&mut coturn.net, &[LIVEKIT_IP], &peer_log);
+    let secret = coturn.secret().to_owned();
+    let argv = coturn.started.argv.join(" ");
+    assert!(
+        !argv.contains(&secret),
+        "the container's command line holds the TURN secret: {argv}"
+    );
+    let recorded = std::fs::read_to_string(&coturn.argv_log).unwrap();
+    assert!(
+        recorded.starts_with("turnserver "),
+        "turnserver was not started: {recorded:?}"
+    );
+    assert!(
+        !recorded.contains(&secret),
+        "turnserver was started with the TURN secret: {recorded}"
+    );
+    let running = compose::cmdline(coturn.pid);
+    assert!(running.contains("turnserver"), "{running:?}");
+    assert!(
+        !running.contains(&secret),
+        "ps shows the TURN secret: {running}"
+    );
+
+    let credential = credential_for(&secret);
+    let relayed_through = coturn.relay((&credential.username, &credential.password), LIVEKIT_IP);
+    assert!(
+        relayed(&relayed_through),
+        "a credential derived from the secret must relay: {}\n{}",
+        String::from_utf8_lossy(&relayed_through.stdout),
+        coturn.log()
+    );
+    let health = Command::new("ip")
+        .args(["netns", "exec", &coturn.net.server])
+        .args(&coturn.started.healthcheck)
+        .env("PATH", &coturn.path)
+        .output()
+        .unwrap();
+    assert!(
+        health.status.success(),
+        "compose.yml's healthcheck {:?} fails: {}",
+        coturn.started.healthcheck,
+        String::from_utf8_lossy(&health.stderr)
+    );
+    for file in walk(&coturn.dir.path().join("container/tmpfs")) {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is readable by others", file.display());
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
