@@ -139,8 +139,9 @@ ensure_sdks() {
 
 # What the 443-only proof needs (tests/tests/turn_443.rs): iproute2 for
 # network namespaces, nftables for the campus firewall, coturn's server and
-# client tools, openssl for a certificate. Root only: as another user the
-# test is reported skipped.
+# client tools, openssl for a certificate, python3 for the TCP relay client
+# (coturn's cannot aim a TCP relay at a chosen port). Root only: as another
+# user the test is reported skipped.
 ensure_network_tools() {
   [ "$(id -u)" = 0 ] || return 0
   local missing=()
@@ -149,6 +150,7 @@ ensure_network_tools() {
   command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null || missing+=(coturn)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v ss >/dev/null || missing+=(iproute2)
+  command -v python3 >/dev/null || missing+=(python3)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} for the 443-only proof"
     apt_install "${missing[@]}"

@@ -11,12 +11,14 @@
 //!
 //! The production configuration is tested too, with coturn started as
 //! compose.yml starts it (`support/compose.rs`): it relays UDP to LiveKit's
-//! address and nowhere else, and has its secret on no command line.
+//! address and nowhere else, opens no TCP relay (not to LiveKit's API or
+//! metrics either), and has its secret on no command line.
 //!
 //! Real processes: `ip netns`, veth, nftables, coturn's `turnserver`,
 //! `turnutils_peer` and `turnutils_uclient` (Debian packages), a
-//! certificate made by `openssl`. It needs root, so it is `#[ignore]`d here
-//! and run by `scripts/test` when root (which says so when it is not).
+//! certificate made by `openssl`, a TURN client for TCP relays in Python
+//! (`turn_tcp_relay.py`). It needs root, so it is `#[ignore]`d here and run
+//! by `scripts/test` when root (which says so when it is not).
 
 #[path = "support/compose.rs"]
 mod compose;
@@ -30,6 +32,8 @@ use std::time::{Duration, SystemTime};
 const SECRET: &str = "443-only-proof-shared-secret-0123456789";
 const SERVER_IP: &str = "10.213.0.2";
 const CAMPUS_IP: &str = "10.213.0.1";
+/// A TURN client for TCP relays, and stand-ins for LiveKit's TCP ports.
+const TCP_RELAY_CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/turn_tcp_relay.py");
 
 fn run(args: &[&str]) -> Output {
     let out = Command::new(args[0])
@@ -482,6 +486,96 @@ fn the_production_coturn_configuration_relays_to_livekit_and_nowhere_else() {
             "relaying to {what} address must be refused: {output}"
         );
     }
+}
+
+/// coturn's peer rules name addresses and never ports, so the one address
+/// it may relay to, LiveKit's, is open on every port. A TCP relay (RFC
+/// 6062) there would let any participant connect through coturn to
+/// LiveKit's API (7880), its Prometheus metrics (6789) and its ICE/TCP port
+/// (7881): `no-tcp-relay` refuses every TCP allocation (442), and UDP to
+/// LiveKit's media, what browsers relay, still goes through. Stand-ins
+/// answer on LiveKit's TCP ports, so without `no-tcp-relay` the TCP client
+/// (`turn_tcp_relay.py`) reads their answer through the relay and the test
+/// fails. (coturn's own `turnutils_uclient -T` cannot show it: it connects
+/// its TCP relays to each other, ignoring `-e`/`-r`, and coturn refuses
+/// that peer, its own relay address, with 403 Forbidden IP, with or
+/// without `no-tcp-relay`.)
+#[test]
+#[ignore = "needs root, ip netns, coturn and python3: scripts/test runs it as root"]
+fn a_turn_credential_opens_no_tcp_relay_to_livekits_api_or_metrics_only_udp_to_its_media() {
+    let mut coturn = Production::start('c');
+    let dir = coturn.dir.path().to_owned();
+    // compose/livekit.yaml: port, prometheus_port, rtc.tcp_port.
+    let tcp_ports = ["7880", "6789", "7881"];
+    let mut serve = vec!["python3", TCP_RELAY_CLIENT, "serve", LIVEKIT_IP];
+    serve.extend_from_slice(&tcp_ports);
+    coturn
+        .net
+        .spawn_in_server(&serve, &dir.join("stand-in.log"));
+    echo_peers(&mut coturn.net, &[LIVEKIT_IP], &dir.join("peer.log"));
+    for port in tcp_ports {
+        wait_for_listener(&coturn.net, &format!("{LIVEKIT_IP}:{port}"));
+    }
+    let credential = credential_for(coturn.secret());
+
+    let peers: Vec<String> = tcp_ports
+        .iter()
+        .map(|p| format!("{LIVEKIT_IP}:{p}"))
+        .collect();
+    let mut args = vec![
+        "python3",
+        TCP_RELAY_CLIENT,
+        "connect",
+        SERVER_IP,
+        "3478",
+        &credential.username,
+        &credential.password,
+    ];
+    args.extend(peers.iter().map(String::as_str));
+    let tcp = coturn.net.in_campus(&args);
+    let output = String::from_utf8_lossy(&tcp.stdout);
+    assert!(
+        tcp.status.success(),
+        "{output}{}",
+        String::from_utf8_lossy(&tcp.stderr)
+    );
+    for peer in &peers {
+        assert!(
+            output
+                .lines()
+                .any(|l| l.starts_with(&format!("{peer} allocate refused 442"))),
+            "a TCP relay to LiveKit's {peer} must be refused at its allocation: {output}\n{}",
+            coturn.log()
+        );
+    }
+
+    let uclient = coturn.net.client(&[
+        "-T",
+        "-p",
+        "3478",
+        "-u",
+        &credential.username,
+        "-w",
+        &credential.password,
+        "-n",
+        "1",
+        "-m",
+        "1",
+        SERVER_IP,
+    ]);
+    let said = String::from_utf8_lossy(&uclient.stdout);
+    assert!(
+        !uclient.status.success() && said.contains("error 442"),
+        "turnutils_uclient -T must be refused its TCP allocation: {said}"
+    );
+
+    let udp = coturn.relay((&credential.username, &credential.password), LIVEKIT_IP);
+    assert!(
+        relayed(&udp),
+        "UDP to LiveKit's media must still be relayed: {}\n{}",
+        String::from_utf8_lossy(&udp.stdout),
+        coturn.log()
+    );
 }
 
 /// The TURN secret reaches coturn on no command line: not in the
