@@ -13,22 +13,30 @@
 //!   which the policy does not govern.
 //! - `/assets/…` are cached for a year: their names change with their
 //!   content.
+//! - `/docs`, the API reference: Scalar's page for `/openapi.json`, its
+//!   script (`/docs/scalar.js`, Scalar's standalone bundle, which the
+//!   client's build writes to `docs/` with a gzipped copy) and ours that
+//!   starts it (`/docs/start.js`) from this origin too, under a policy of
+//!   its own (`DOCS_POLICY`).
 //!
 //! A client that is not built answers the API's 404 (the server logs it
-//! once at start).
+//! once at start), `/docs` included, with a message saying so.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use axum::Router;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::AppState;
+use crate::error::Error;
 
 /// The paths that open the client (its own router decides the screen).
 pub const PAGES: [&str; 5] = [
@@ -53,6 +61,97 @@ pub fn content_security_policy(livekit_url: &str) -> String {
          connect-src 'self' {livekit}{livekit_http}; worker-src 'self' blob:; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
+}
+
+/// The Content-Security-Policy of `/docs`: everything from this origin
+/// only, as on the client's pages, with no LiveKit and no media, and one
+/// exception: `style-src 'unsafe-inline'`, because Scalar writes its
+/// styles into the page at run time (`<style>` elements, some without the
+/// nonce it offers, and `style` attributes, which no nonce covers). Inline
+/// styles cannot reach another origin here: images, fonts and connections
+/// are this origin's only. No script is inline or evaluated.
+pub const DOCS_POLICY: &str = "default-src 'self'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; \
+     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// The page at `/docs`: our script that sets Scalar up, then Scalar's.
+const DOCS_PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<title>Estrade API</title>
+</head>
+<body>
+<div id="reference"></div>
+<script src="/docs/start.js"></script>
+<script src="/docs/scalar.js"></script>
+</body>
+</html>
+"#;
+
+/// Runs before Scalar's script. zod, inside it, would probe whether it may
+/// evaluate strings (`Function("")`), which the policy refuses: its own
+/// setting for that (`jitless`) keeps it from trying. Once the page is
+/// read, Scalar starts on `/openapi.json` with none of Scalar's own
+/// services: no fonts from its CDN, no request proxy (test requests go
+/// straight to this origin), no AI agent or MCP, no link to its hosted
+/// client, no developer toolbar, no telemetry.
+const DOCS_START: &str = r#"globalThis.__zod_globalConfig = { jitless: true }
+document.addEventListener('DOMContentLoaded', () => {
+  Scalar.createApiReference('#reference', {
+    url: '/openapi.json',
+    withDefaultFonts: false,
+    proxyUrl: '',
+    agent: { disabled: true },
+    mcp: { disabled: true },
+    hideClientButton: true,
+    showDeveloperTools: 'never',
+    telemetry: false,
+  })
+})
+"#;
+
+/// `/docs/start.js`.
+async fn docs_start() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        DOCS_START,
+    )
+}
+
+/// `/docs`, when the client's build has Scalar's script.
+async fn docs_page(script: PathBuf) -> Response {
+    if !tokio::fs::metadata(&script)
+        .await
+        .is_ok_and(|m| m.is_file())
+    {
+        return Error::Missing {
+            code: "not_found",
+            message: "The API reference's script comes with the web client's build \
+                      (npm run build in client/, ESTRADE_CLIENT_DIR), which this server \
+                      does not have; the OpenAPI document is at /openapi.json."
+                .to_owned(),
+        }
+        .into_response();
+    }
+    (
+        [
+            (CONTENT_TYPE, "text/html; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+            (CONTENT_SECURITY_POLICY, DOCS_POLICY),
+            (REFERRER_POLICY, "no-referrer"),
+            (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        DOCS_PAGE,
+    )
+        .into_response()
 }
 
 /// `scheme://host[:port]` of a URL.
@@ -99,12 +198,27 @@ pub(crate) fn router(dir: &Path, livekit_url: &str) -> Router<AppState> {
             HeaderValue::from_static("nosniff"),
         ))
         .service(ServeDir::new(dir.join("assets")));
+    // Scalar's script keeps one name across versions: revalidated each time.
+    let script = dir.join("docs/scalar.js");
+    let scalar = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .service(ServeFile::new(&script).precompressed_gzip());
     PAGES
         .iter()
         .fold(Router::new(), |router, path| {
             router.route_service(path, page.clone())
         })
         .nest_service("/assets", assets)
+        .route("/docs", get(move || docs_page(script.clone())))
+        .route_service("/docs/scalar.js", scalar)
+        .route("/docs/start.js", get(docs_start))
 }
 
 #[cfg(test)]
@@ -119,5 +233,17 @@ mod tests {
         assert!(!csp.contains("unsafe"), "{csp}");
         let csp = content_security_policy("ws://127.0.0.1:7880");
         assert!(csp.contains("connect-src 'self' ws://127.0.0.1:7880 http://127.0.0.1:7880;"));
+    }
+
+    #[test]
+    fn the_docs_policy_names_no_other_origin_and_allows_no_inline_script() {
+        let csp = DOCS_POLICY;
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+        assert!(csp.contains("style-src 'self' 'unsafe-inline';"), "{csp}");
+        assert!(csp.contains("connect-src 'self';"), "{csp}");
+        assert!(
+            !csp.contains("unsafe-eval") && !csp.contains("://"),
+            "{csp}"
+        );
     }
 }

@@ -1,5 +1,6 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations, and
-//! the interactive docs page.
+//! The OpenAPI 3.1 document, generated from the handlers' annotations
+//! (its interactive page, `/docs`, is served with the web client:
+//! `client.rs`).
 
 use axum::Router;
 use axum::routing::get;
@@ -7,7 +8,6 @@ use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::{Modify, OpenApi};
-use utoipa_scalar::{Scalar, Servable};
 
 use crate::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
@@ -117,7 +117,5 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/openapi.json", get(|| async { Json(document()) }))
-        .merge(Scalar::with_url("/docs", document()))
+    Router::new().route("/openapi.json", get(|| async { Json(document()) }))
 }
