@@ -17,7 +17,7 @@ import { join, resolve, dirname } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
-import { after, before } from 'node:test'
+import { after, afterEach, before } from 'node:test'
 
 import { chromium } from 'playwright-core'
 import { RoomServiceClient } from 'livekit-server-sdk'
@@ -429,14 +429,20 @@ export function cutLiveKit(estrade) {
 
 /**
  * One test file's world: an Estrade and a browser started before its
- * tests and stopped after them (with any bot a failed test left). Its
- * `estrade` and `browser` are set once the tests run.
+ * tests and stopped after them. What a failed test left running (its
+ * bots, its pages still in the class) ends with that test, so that it
+ * never loads the machine under the tests after it. Its `estrade` and
+ * `browser` are set once the tests run.
  */
 export function classWorld() {
   const world = { estrade: null, browser: null }
   before(async () => {
     world.estrade = await startEstrade()
     world.browser = await launchBrowser()
+  })
+  afterEach(async () => {
+    stopBots()
+    for (const context of world.browser?.contexts() ?? []) await context.close()
   })
   after(async () => {
     stopBots()

@@ -1,7 +1,10 @@
 // The page's one announcer (announcer.ts) and its two live regions,
 // present from the first render so that screen readers watch them. Each
 // message is a new paragraph in its region, so a repeated sentence is
-// spoken again. Cues with a tone play it at once.
+// spoken again; it is written there when the announcer emits it, not at
+// React's next render, so the spacing the announcer keeps is the spacing
+// the page shows. React renders the regions and never their content.
+// Cues with a tone play it at once.
 
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from 'react'
 import { useTranslation } from 'react-i18next'
@@ -23,11 +26,11 @@ export function AnnouncerProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     translate.current = t
   }, [t])
-  const [polite, setPolite] = useState<Announcement | null>(null)
-  const [assertive, setAssertive] = useState<Announcement | null>(null)
+  const polite = useRef<HTMLDivElement>(null)
+  const assertive = useRef<HTMLDivElement>(null)
   const [announcer] = useState(() =>
     createAnnouncer({
-      emit: (a) => (a.politeness === 'polite' ? setPolite : setAssertive)(a),
+      emit: (a) => show(a.politeness === 'polite' ? polite.current : assertive.current, a),
       translate: (key, values) => translate.current(key, values),
     }),
   )
@@ -44,12 +47,16 @@ export function AnnouncerProvider({ children }: { children: ReactNode }) {
   return (
     <CueContext.Provider value={sink}>
       {children}
-      <div role="status" className="visually-hidden">
-        {polite && <p key={polite.id}>{polite.text}</p>}
-      </div>
-      <div role="alert" className="visually-hidden">
-        {assertive && <p key={assertive.id}>{assertive.text}</p>}
-      </div>
+      <div role="status" className="visually-hidden" ref={polite} />
+      <div role="alert" className="visually-hidden" ref={assertive} />
     </CueContext.Provider>
   )
+}
+
+/** `announcement` as the one paragraph of `region`. */
+function show(region: HTMLDivElement | null, announcement: Announcement) {
+  if (!region) return
+  const paragraph = document.createElement('p')
+  paragraph.textContent = announcement.text
+  region.replaceChildren(paragraph)
 }

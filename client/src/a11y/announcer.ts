@@ -5,6 +5,10 @@
 // before polite ones; a newer message on the same topic replaces one still
 // waiting (a queue position that moved twice is said once, as it is now).
 // Each is translated when it is spoken, in the language of that moment.
+// Every message is emitted from a timer task of its own, even one due at
+// once, so that what else the page does in the task that asked for it
+// (a render, a LiveKit event) never delays it on its way to the page and
+// brings it closer to the next one.
 
 import type { MessageKey } from '../i18n'
 
@@ -28,8 +32,6 @@ export interface Cue {
 export interface Announcement {
   text: string
   politeness: Politeness
-  /** Increases with every announcement, so a repeated text is a new node. */
-  id: number
 }
 
 export interface AnnouncerOptions {
@@ -47,8 +49,7 @@ export interface Announcer {
 }
 
 /** Messages reach the page at least 300 ms apart: the timer waits 350, so
- * that a render delayed by a frame never brings two closer than 300 (seen
- * at 289 ms in the browser tests with 300). */
+ * that a task delayed by a frame never brings two closer than 300. */
 export const SPACING_MS = 350
 
 export function createAnnouncer(options: AnnouncerOptions): Announcer {
@@ -59,23 +60,19 @@ export function createAnnouncer(options: AnnouncerOptions): Announcer {
   const waiting: Cue[] = []
   let last = Number.NEGATIVE_INFINITY
   let timer: unknown = null
-  let id = 0
 
   function emitNext() {
     timer = null
     const cue = waiting.shift()
     if (!cue) return
     last = now()
-    id += 1
-    options.emit({ text: options.translate(cue.key, cue.values), politeness: cue.politeness, id })
+    options.emit({ text: options.translate(cue.key, cue.values), politeness: cue.politeness })
     schedule()
   }
 
   function schedule() {
     if (timer !== null || waiting.length === 0) return
-    const wait = last + spacing - now()
-    if (wait <= 0) emitNext()
-    else timer = setTimer(emitNext, wait)
+    timer = setTimer(emitNext, Math.max(0, last + spacing - now()))
   }
 
   function enqueue(cue: Cue) {
