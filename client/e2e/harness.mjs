@@ -445,7 +445,6 @@ export function classWorld() {
     for (const context of world.browser?.contexts() ?? []) await context.close()
   })
   after(async () => {
-    stopBots()
     await world.browser?.close()
     await world.estrade?.stop()
   })
