@@ -164,6 +164,14 @@ pub fn test_config(stub_url: &str, options: &Options) -> Config {
     Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration")
 }
 
+/// The test's listener limits: its configuration's, with a short drain.
+fn serving(config: &Config) -> estrade_api::Serving {
+    estrade_api::Serving {
+        drain: Duration::from_secs(5),
+        ..estrade_api::Serving::from_config(config)
+    }
+}
+
 /// A running API with its dependencies.
 pub struct TestApp {
     /// Where the API listens.
@@ -239,7 +247,7 @@ impl TestApp {
             listener,
             estrade_api::app(state),
             shutdown.clone(),
-            Duration::from_secs(5),
+            serving(&config),
         ));
         let app = Self {
             addr,
@@ -284,7 +292,7 @@ impl TestApp {
             listener,
             estrade_api::app(state),
             self.shutdown.clone(),
-            Duration::from_secs(5),
+            serving(&self.config),
         ));
         format!("http://{addr}")
     }

@@ -488,6 +488,35 @@ fn the_production_coturn_configuration_relays_to_livekit_and_nowhere_else() {
     }
 }
 
+/// A connection to coturn that never allocates a relay is closed after
+/// `max-allocate-timeout` (10 s in `compose/turnserver.conf`; coturn's
+/// default is 60 s). Traefik v3.3 has no idle timeout for TCP routes, so
+/// this is what ends a TURN/TLS connection that only sits there, holding
+/// one of the per-address connections Traefik allows.
+#[test]
+#[ignore = "needs root, ip netns, coturn and python3: scripts/test runs it as root"]
+fn a_connection_to_coturn_that_allocates_nothing_is_closed_within_its_allocate_timeout() {
+    let coturn = Production::start('e');
+    // Connects from the campus, sends nothing, and reports whether coturn
+    // closed the connection within 30 s (`in_campus` gives it 30 s in all).
+    let script = format!(
+        "import socket\n\
+         s = socket.create_connection(('{SERVER_IP}', 3478), timeout=25)\n\
+         try:\n    data = s.recv(1)\n    print('closed' if data == b'' else 'data')\n\
+         except socket.timeout:\n    print('open')\n\
+         except OSError:\n    print('closed')\n"
+    );
+    let output = coturn.net.in_campus(&["python3", "-c", &script]);
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        said.trim(),
+        "closed",
+        "coturn kept an idle connection open: {said}{}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        coturn.log()
+    );
+}
+
 /// coturn's peer rules name addresses and never ports, so the one address
 /// it may relay to, LiveKit's, is open on every port. A TCP relay (RFC
 /// 6062) there would let any participant connect through coturn to

@@ -45,6 +45,8 @@ pub struct ParticipantCaller {
     pub participant_id: Uuid,
     /// Its session.
     pub session_id: Uuid,
+    /// When its token expires (Unix seconds).
+    pub expires_at: u64,
 }
 
 /// Any authenticated caller.
@@ -155,6 +157,7 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Self::Participant(ParticipantCaller {
             participant_id: claims.sub,
             session_id: claims.sid,
+            expires_at: claims.exp,
         }))
     }
 }

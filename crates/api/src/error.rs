@@ -63,6 +63,20 @@ pub enum Error {
     /// 429: try again after this long.
     #[error("too many requests")]
     RateLimited(std::time::Duration),
+    /// 429 with a specific code (`too_many_streams`): this caller holds
+    /// too much at once; `Retry-After` says when to try again.
+    #[error("{message}")]
+    TooMany {
+        /// Machine-readable code.
+        code: &'static str,
+        /// One sentence for a person.
+        message: String,
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
+    /// 408: the request was not received and answered in time.
+    #[error("request timed out")]
+    TimedOut(std::time::Duration),
     /// 405: the path exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -91,6 +105,17 @@ pub enum Error {
     /// 503 from `/readyz`: which dependency failed.
     #[error("not ready")]
     NotReady(Value),
+    /// 503 with a specific code (`streams_full`): this process is at a
+    /// configured capacity; `Retry-After` says when to try again.
+    #[error("{message}")]
+    Saturated {
+        /// Machine-readable code.
+        code: &'static str,
+        /// One sentence for a person.
+        message: String,
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
     /// 503: a dependency (PostgreSQL, Redis, LiveKit) is down.
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
@@ -128,7 +153,8 @@ impl Error {
             Self::Unauthorized | Self::Revoked | Self::Refused { .. } => StatusCode::UNAUTHORIZED,
             Self::Missing { .. } => StatusCode::NOT_FOUND,
             Self::Gone { .. } => StatusCode::GONE,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited(_) | Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Forbidden | Self::CrossOrigin | Self::OwnerOnly => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -136,7 +162,9 @@ impl Error {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::NotReady(_) | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotReady(_) | Self::Unavailable(_) | Self::Saturated { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -183,7 +211,17 @@ impl Error {
             | Self::Invalid { code, message }
             | Self::Missing { code, message }
             | Self::Refused { code, message }
-            | Self::Gone { code, message } => (*code, message.clone(), None),
+            | Self::Gone { code, message }
+            | Self::TooMany { code, message, .. }
+            | Self::Saturated { code, message, .. } => (*code, message.clone(), None),
+            Self::TimedOut(limit) => (
+                "request_timeout",
+                format!(
+                    "The request was not received and answered within {} s.",
+                    limit.as_secs()
+                ),
+                None,
+            ),
             Self::RateLimited(_) => (
                 "rate_limited",
                 "Too many attempts; wait before trying again.".to_owned(),
@@ -267,7 +305,17 @@ impl IntoResponse for Error {
             tracing::error!(error = format!("{e:#}"), "internal error");
         }
         let mut response = (self.status(), Json(ErrorBody { error: self.body() })).into_response();
-        if let Self::RateLimited(wait) = self {
+        let wait = match self {
+            Self::RateLimited(wait)
+            | Self::TooMany {
+                retry_after: wait, ..
+            }
+            | Self::Saturated {
+                retry_after: wait, ..
+            } => Some(wait),
+            _ => None,
+        };
+        if let Some(wait) = wait {
             // Whole seconds, rounded up: 0 would invite an immediate retry.
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             response.headers_mut().insert(

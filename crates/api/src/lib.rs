@@ -13,6 +13,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod streams;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,8 +50,10 @@ pub struct AppState {
     pub queue: estrade_worker::WebhookQueue,
     /// Tells every replica a session's event log grew.
     pub notifier: estrade_worker::events::Notifier,
-    /// This process's live-update streams.
+    /// This process's live-update feeds.
     pub events: Arc<events::Hub>,
+    /// How many live-update streams are open, and may be.
+    pub streams: Arc<streams::Streams>,
     /// Runs reconciliation on request.
     pub reconciler: estrade_worker::reconcile::Reconciler,
     /// Bounds the queue pushes in flight (they run after the answer).
@@ -88,6 +91,8 @@ pub struct Settings {
     pub client_dir: std::path::PathBuf,
     /// How long a participant LiveKit does not have keeps its seat.
     pub graces: estrade_core::domain::Graces,
+    /// How long a request may take until its answer starts.
+    pub request_timeout: Duration,
 }
 
 impl Settings {
@@ -111,6 +116,7 @@ impl Settings {
             turn: config.turn.clone(),
             graces: config.graces,
             client_dir: config.client_dir.clone(),
+            request_timeout: config.request_timeout,
         }
     }
 }
@@ -138,6 +144,10 @@ impl AppState {
             queue: estrade_worker::WebhookQueue::new(redis.clone(), &config.redis_namespace),
             notifier,
             events: Arc::new(hub),
+            streams: Arc::new(streams::Streams::new(
+                config.streams_per_participant,
+                config.streams_max,
+            )),
             enqueue_slots: Arc::new(tokio::sync::Semaphore::new(1024)),
             redis,
             livekit,
@@ -175,6 +185,7 @@ pub fn redis_connection(url: &str) -> redis::RedisResult<redis::aio::ConnectionM
 /// The whole API router.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.settings.body_limit_bytes;
+    let request_timeout = state.settings.request_timeout;
     let client = client::router(&state.settings.client_dir, &state.settings.livekit_url);
     let routes = Router::new()
         .merge(client)
@@ -192,17 +203,20 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::webhooks::router())
         .merge(openapi::router())
         .with_state(state);
-    with_common_layers(routes, body_limit)
+    with_common_layers(routes, body_limit, request_timeout)
 }
 
 /// What every route gets: the error shape for every error (including
-/// unknown paths and methods), the body limit, metrics, request spans,
-/// request ids and panic recovery.
-fn with_common_layers(routes: Router, body_limit: usize) -> Router {
+/// unknown paths and methods), the body limit, the request timeout,
+/// metrics, request spans, request ids and panic recovery.
+fn with_common_layers(routes: Router, body_limit: usize, request_timeout: Duration) -> Router {
     routes
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            within(request_timeout, req, next)
+        }))
         .layer(middleware::from_fn(ensure_error_shape))
         // Holding the handle guarantees the recorder is installed before the
         // first request is counted.
@@ -247,6 +261,26 @@ fn with_common_layers(routes: Router, body_limit: usize) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(middleware::from_fn(bound_request_id))
+}
+
+/// Answers 408 `request_timeout`, and closes the connection, when a request
+/// (its body included) is not answered within `limit`: a client sending
+/// its body slowly cannot hold a connection and a handler. Only the wait
+/// for the answer's start is bounded, so a live-update stream, answered at
+/// once, goes on.
+async fn within(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            ::metrics::counter!("http_requests_timed_out_total").increment(1);
+            let mut response = Error::TimedOut(limit).into_response_now();
+            // The body may be half-read: this connection cannot carry another request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
 }
 
 /// The longest `X-Request-Id` a client may choose.
@@ -315,26 +349,87 @@ async fn ensure_error_shape(req: Request, next: Next) -> Response {
     Response::from_parts(parts, replacement.into_body())
 }
 
-/// Serves `app` on `listener` until `shutdown` is cancelled, then drains
-/// in-flight requests for at most `drain`.
+/// How a listener treats its connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Serving {
+    /// How long in-flight requests may drain after the shutdown signal.
+    pub drain: Duration,
+    /// How long a connection may take to send a request's headers, and
+    /// stay idle between requests, before it is closed.
+    pub header_read_timeout: Duration,
+}
+
+impl Serving {
+    /// The configured limits.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            drain: config.shutdown_timeout,
+            header_read_timeout: config.header_read_timeout,
+        }
+    }
+}
+
+/// Serves `app` over HTTP/1.1 on `listener` until `shutdown` is cancelled,
+/// then drains in-flight requests for at most `serving.drain`.
+///
+/// A connection that does not finish sending a request's headers within
+/// `serving.header_read_timeout` (or idles that long between requests) is
+/// closed, so slow clients cannot hold connections open (`axum::serve`
+/// sets no such deadline). How long the rest of a request may take is the
+/// router's business ([`app`]'s request timeout).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: CancellationToken,
-    drain: Duration,
+    serving: Serving,
 ) -> std::io::Result<()> {
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
-    tokio::pin!(server);
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(serving.header_read_timeout);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: pause rather than spin.
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY refused");
+        }
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+            let mut request = request.map(axum::body::Body::new);
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            app.clone().oneshot(request)
+        });
+        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                // A client that went away, or one too slow with its headers.
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
     tokio::select! {
-        result = &mut server => result,
-        () = async { shutdown.cancelled().await; tokio::time::sleep(drain).await } => {
-            tracing::warn!(drain_s = drain.as_secs(), "drain timed out; closing remaining connections");
-            Ok(())
+        () = connections.shutdown() => {}
+        () = tokio::time::sleep(serving.drain) => {
+            tracing::warn!(drain_s = serving.drain.as_secs(), "drain timed out; closing remaining connections");
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -363,7 +458,7 @@ mod tests {
         let routes = Router::new()
             .route("/echo", post(|Json(_): Json<Named>| async { "ok" }))
             .route("/boom", post(boom));
-        with_common_layers(routes, 1024)
+        with_common_layers(routes, 1024, Duration::from_secs(30))
     }
 
     async fn call(request: Request<Body>) -> (StatusCode, Value) {

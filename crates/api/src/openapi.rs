@@ -36,7 +36,7 @@ use crate::routes::{
         webhooks::receive, webhooks::list, webhooks::replay,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerAuth, &ConsoleCookie),
+    modifiers(&BearerAuth, &ConsoleCookie, &Deadline),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "console", description = "Signing in to the teacher console (a cookie instead of the key)"),
@@ -106,6 +106,44 @@ impl Modify for ConsoleCookie {
                 if bearer {
                     security.push(SecurityRequirement::new("console", Vec::<String>::new()));
                 }
+            }
+        }
+    }
+}
+
+/// Every operation may answer 408 `request_timeout` (`ESTRADE_REQUEST_TIMEOUT_S`).
+struct Deadline;
+
+impl Modify for Deadline {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let response = ResponseBuilder::new()
+            .description(
+                "`request_timeout`: the request, its body included, was not received and \
+                 answered within `ESTRADE_REQUEST_TIMEOUT_S`; the connection is closed",
+            )
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.responses
+                    .responses
+                    .entry("408".to_owned())
+                    .or_insert_with(|| response.clone().into());
             }
         }
     }

@@ -38,6 +38,19 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// How long shutdown may drain in-flight work (`ESTRADE_SHUTDOWN_TIMEOUT_S`).
     pub shutdown_timeout: Duration,
+    /// How long a connection may take to send a request's headers, and
+    /// stay idle between requests (`ESTRADE_HEADER_READ_TIMEOUT_S`).
+    pub header_read_timeout: Duration,
+    /// How long a request may take, body included, until its answer starts
+    /// (`ESTRADE_REQUEST_TIMEOUT_S`); a live-update stream, once answered,
+    /// follows its own rules.
+    pub request_timeout: Duration,
+    /// Live-update streams one participant may hold open at once
+    /// (`ESTRADE_SSE_STREAMS_PER_PARTICIPANT`).
+    pub streams_per_participant: usize,
+    /// Live-update streams one API process holds open at most
+    /// (`ESTRADE_SSE_STREAMS_MAX`).
+    pub streams_max: usize,
     /// How long learner names are kept after a session ends
     /// (`ESTRADE_RETENTION_DAYS`).
     pub retention: Duration,
@@ -431,6 +444,13 @@ impl Config {
         ) as usize;
         let shutdown_timeout =
             Duration::from_secs(r.ranged("ESTRADE_SHUTDOWN_TIMEOUT_S", 20, 1, 300));
+        let header_read_timeout =
+            Duration::from_secs(r.ranged("ESTRADE_HEADER_READ_TIMEOUT_S", 10, 1, 300));
+        let http_request_timeout =
+            Duration::from_secs(r.ranged("ESTRADE_REQUEST_TIMEOUT_S", 30, 1, 3600));
+        let streams_per_participant =
+            r.ranged("ESTRADE_SSE_STREAMS_PER_PARTICIPANT", 4, 1, 100) as usize;
+        let streams_max = r.ranged("ESTRADE_SSE_STREAMS_MAX", 10_000, 1, 1_000_000) as usize;
         let retention =
             Duration::from_secs(r.ranged("ESTRADE_RETENTION_DAYS", 30, 1, 3650) * 86_400);
         let participant_token_ttl =
@@ -544,6 +564,10 @@ impl Config {
                 participant_token_secret: participant_token_secret?,
                 body_limit_bytes,
                 shutdown_timeout,
+                header_read_timeout,
+                request_timeout: http_request_timeout,
+                streams_per_participant,
+                streams_max,
                 retention,
                 participant_token_ttl,
                 trusted_proxies,

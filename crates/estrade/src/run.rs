@@ -64,13 +64,13 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             "the web client is not built there (ESTRADE_CLIENT_DIR; npm run build in client/): its pages answer 404"
         );
     }
-    let drain = config.shutdown_timeout;
-    let api = estrade_api::serve(listener, estrade_api::app(state), shutdown.clone(), drain);
+    let serving = estrade_api::Serving::from_config(&config);
+    let api = estrade_api::serve(listener, estrade_api::app(state), shutdown.clone(), serving);
     let metrics = estrade_api::serve(
         metrics_listener,
         estrade_api::metrics::router(estrade_api::metrics::handle()),
         shutdown,
-        drain,
+        serving,
     );
     tokio::try_join!(api, metrics)?;
     tracing::info!("API stopped");
@@ -88,7 +88,7 @@ pub async fn worker(config: Config, shutdown: CancellationToken) -> anyhow::Resu
         metrics_listener,
         estrade_api::metrics::router(estrade_api::metrics::handle()),
         shutdown.clone(),
-        config.shutdown_timeout,
+        estrade_api::Serving::from_config(&config),
     );
     tokio::try_join!(worker_jobs(config, shutdown), async {
         metrics.await.map_err(anyhow::Error::from)

@@ -5,9 +5,11 @@
 //! with `Last-Event-ID`, with exactly the events missed since. Then it
 //! follows the session's event log through the process's feed
 //! (`crate::events`): each event once, in log order, ids increasing. It ends
-//! when the session ends, when the watching participant is kicked, or when
-//! the process shuts down; a comment every 15 s keeps proxies from closing
-//! it while the floor is quiet.
+//! when the session ends, when the watching participant is kicked, when the
+//! participant's token expires (the client reconnects with a renewed one),
+//! or when the process shuts down; a comment every 15 s keeps proxies from
+//! closing it while the floor is quiet. A participant holds a few streams
+//! at most, and the process a configured number (`crate::streams`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -58,6 +60,8 @@ pub(crate) fn router() -> Router<AppState> {
         (status = 200, description = "`text/event-stream`", content_type = "text/event-stream"),
         (status = 410, description = "`session_ended`: a participant token of a session that has ended", body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, description = "`invalid_last_event_id`", body = ErrorBody),
+        (status = 429, description = "`too_many_streams`: this participant already holds `ESTRADE_SSE_STREAMS_PER_PARTICIPANT` streams; `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`streams_full`: this process holds `ESTRADE_SSE_STREAMS_MAX` streams; `Retry-After`", body = ErrorBody),
     ))]
 pub async fn events(
     State(state): State<AppState>,
@@ -70,17 +74,19 @@ pub async fn events(
         .await?
         .ok_or(Error::NotFound)?;
     caller.can_see(session.id, session.teacher_id)?;
-    let viewer = match &caller {
-        Caller::Participant(p) => Some(p.participant_id),
-        Caller::Account(_) => None,
+    let (viewer, expires_at) = match &caller {
+        Caller::Participant(p) => (Some(p.participant_id), Some(p.expires_at)),
+        Caller::Account(_) => (None, None),
     };
+    let slot = state.streams.admit(viewer)?;
     // Subscribe first, then read where to start: whatever commits after
     // the read reaches the feed.
     let (feed, receiver) = state.events.subscribe(id);
     let (opening, sent) = opening(&state.db, id, resume).await?;
     state.events.started_at(&feed, sent).await;
-    metrics::gauge!("events_streams_open").increment(1.0);
     let watch = Watch {
+        _slot: slot,
+        until: expires_at.map(instant_of),
         db: state.db.clone(),
         session_id: id,
         viewer,
@@ -99,6 +105,15 @@ pub async fn events(
     // Tells buffering proxies (nginx-style) to pass events through at once.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
+}
+
+/// The moment Unix time `at` comes, on the runtime's clock.
+fn instant_of(at: u64) -> tokio::time::Instant {
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(at);
+    let left = at
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    tokio::time::Instant::now() + left
 }
 
 fn last_event_id(headers: &HeaderMap) -> Result<Option<i64>, Error> {
@@ -165,6 +180,10 @@ async fn opening(
 
 /// One open stream.
 struct Watch {
+    /// Its place among the process's streams.
+    _slot: crate::streams::Slot,
+    /// When the watching participant's token expires.
+    until: Option<tokio::time::Instant>,
     db: PgPool,
     session_id: Uuid,
     /// The participant watching (none for staff).
@@ -180,12 +199,6 @@ struct Watch {
     /// The last event was the end of this stream.
     done: bool,
     closing: CancellationToken,
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        metrics::gauge!("events_streams_open").decrement(1.0);
-    }
 }
 
 impl Watch {
@@ -207,6 +220,13 @@ impl Watch {
             if self.done {
                 return None;
             }
+            let until = self.until;
+            let expiry = async move {
+                match until {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 received = self.receiver.recv() => match received {
                     Ok(event) if event.seq <= self.sent => {}
@@ -226,6 +246,8 @@ impl Watch {
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
                 () = self.closing.cancelled() => return None,
+                // The token is over: the client renews it and reconnects.
+                () = expiry => return None,
             }
         }
     }
