@@ -1,7 +1,91 @@
 //! The schema: migrations apply to an empty database, re-running them is a
-//! no-op, and the constraints carry the invariants.
+//! no-op, a landed migration is never edited, and the constraints carry the
+//! invariants.
 
 use sqlx::PgPool;
+
+/// The SHA-384 of every migration on main, as sqlx records it in
+/// `_sqlx_migrations.checksum`. A database migrated with a file refuses
+/// `estrade migrate` once that file changes, so a landed migration is never
+/// edited (migrations/README.md): a change is a new migration, whose
+/// checksum is added here in the same commit.
+const LANDED: &[(i64, &str)] = &[
+    (
+        1,
+        "8ec483a61b71d2305372f6222ac6d6e18132d9f49a6fcc377ddf8a0d699e0b6ef75d49838801a9a40117f3e88993b8d6",
+    ),
+    (
+        2,
+        "d5d347495fe9968311b52d38b434ebe46a0715b85b977fb8598ee6dfa62700615a72c42f465779e7a84ed6ea1dd078b9",
+    ),
+    (
+        3,
+        "2ea94de182a971a0a6726c24a0a7abd38cecade1552a568c38a5671346224347dc8f8d84896bbb3bb36567f768a99018",
+    ),
+    (
+        4,
+        "78c308f7e7bc7df0338ecee39a7e2f969cdbf405b79a3cd09f4d9b6966d529ac8f490b32980795c857e7cf56383acf74",
+    ),
+    (
+        5,
+        "35f536fb1acb108e9ed3c015a52d5f1ea8d8c8e25c76b2070ec3cacb47dfea7aa95ea3d0af7036c7908cb407c391daf5",
+    ),
+    (
+        6,
+        "21c3915ef003a4d420a12ac56aae36028407ad4fc16233969abd924292a4e670d60abc3e2c2cd2f89e8a553ff286c36a",
+    ),
+    (
+        7,
+        "32daf7b5ebd88a5f1abce54a5c1a755561c0bc0cdfe5f5f20180d1052a84f9aee59e8ce9d28cba42b307bfe219d5a47a",
+    ),
+    (
+        8,
+        "6051b5cbd9379acddfe926b514896524991b429ab85a1d4359752591a59531d1d2720b0bbfb1bf56c37f1300dec075a9",
+    ),
+    (
+        9,
+        "78611aff68be9fc749887991adb61b28dc1267ef975ec2ee8c54351cff8478704dbb533fe8080aedd2ac1b2283b44f42",
+    ),
+    (
+        10,
+        "ed46bf7e77395a3abd193bac21bbd23bd840b7f785768a797c4f5071e50fcd76a24c3df4aed19c4fa924021c6d9161a8",
+    ),
+    (
+        11,
+        "d458467334ef54ae9523892339191f7d5de614945500badce3ec0cfe04fca80ad764e173fe945d3ec122c5add73c7496",
+    ),
+];
+
+#[test]
+fn no_landed_migration_has_been_edited_and_every_migration_is_pinned() {
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    for migration in estrade_db::MIGRATOR.iter() {
+        let pinned = LANDED
+            .iter()
+            .find(|(version, _)| *version == migration.version)
+            .unwrap_or_else(|| {
+                panic!(
+                    "migration {} ({}) is not pinned: add ({}, \"{}\") to LANDED in tests/tests/migrations.rs",
+                    migration.version,
+                    migration.description,
+                    migration.version,
+                    hex(&migration.checksum)
+                )
+            });
+        assert_eq!(
+            hex(&migration.checksum),
+            pinned.1,
+            "migration {} ({}) changed after it landed: databases migrated with it would refuse `estrade migrate`. Restore it and add a new migration instead",
+            migration.version,
+            migration.description
+        );
+    }
+    assert_eq!(
+        LANDED.len(),
+        estrade_db::MIGRATOR.iter().count(),
+        "a pinned migration is missing from migrations/"
+    );
+}
 
 #[sqlx::test(migrations = false)]
 async fn migrations_apply_to_an_empty_database_and_are_idempotent(db: PgPool) {
