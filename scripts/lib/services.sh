@@ -221,3 +221,17 @@ ensure_browser() {
   command -v certutil >/dev/null || missing+=(libnss3-tools)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
+
+# Installs Schemathesis (pinned, from PyPI) into a virtualenv of its own and
+# sets SCHEMATHESIS_VENV (scripts/lib/api-conformance). Done outside any
+# network namespace: PyPI is not reachable from inside one.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  SCHEMATHESIS_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/estrade/schemathesis-$SCHEMATHESIS_VERSION"
+  [ -x "$SCHEMATHESIS_VENV/bin/schemathesis" ] && return
+  python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+  log "installing schemathesis $SCHEMATHESIS_VERSION (PyPI) into $SCHEMATHESIS_VENV"
+  rm -rf "$SCHEMATHESIS_VENV"
+  python3 -m venv "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+}

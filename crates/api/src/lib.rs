@@ -497,6 +497,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_json_body_that_is_not_an_object_is_a_422_even_when_serde_could_read_it() {
+        // serde reads a struct from an array of its fields: `["Ana"]` would pass.
+        for body in [r#"["Ana"]"#, "null", "  3", r#""Ana""#] {
+            let (status, answer) = call(post_json(body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(answer["error"]["code"], "invalid_body", "{body}");
+        }
+        let request = Request::post("/echo")
+            .header("content-type", "application/json")
+            .body(Body::from(r#" {"name": "Ana"}"#))
+            .unwrap();
+        let response = echo_app().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats_and_fractions_are_refused() {
+        #[derive(serde::Deserialize)]
+        struct Counts {
+            #[serde(deserialize_with = "crate::extract::whole")]
+            n: i32,
+            #[serde(default, deserialize_with = "crate::extract::whole_or_none")]
+            m: Option<i32>,
+        }
+        let read = |s: &str| serde_json::from_str::<Counts>(s).map(|c| (c.n, c.m));
+        assert_eq!(read(r#"{"n": 15}"#).unwrap(), (15, None));
+        assert_eq!(read(r#"{"n": 15.0, "m": 2.0}"#).unwrap(), (15, Some(2)));
+        assert_eq!(read(r#"{"n": -1, "m": null}"#).unwrap(), (-1, None));
+        for bad in [
+            r#"{"n": 1.5}"#,
+            r#"{"n": "1"}"#,
+            r#"{"n": 3e10}"#,
+            r#"{"n": 1, "m": 0.5}"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
     async fn a_body_that_is_not_json_is_a_415_in_the_error_shape() {
         let request = Request::post("/echo")
             .header("content-type", "text/plain")

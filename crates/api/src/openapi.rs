@@ -36,7 +36,7 @@ use crate::routes::{
         webhooks::receive, webhooks::list, webhooks::replay,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerAuth, &ConsoleCookie, &Deadline),
+    modifiers(&BearerAuth, &ConsoleCookie, &CommonResponses, &NamePatterns),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "console", description = "Signing in to the teacher console (a cookie instead of the key)"),
@@ -48,6 +48,41 @@ use crate::routes::{
     ),
 )]
 struct ApiDoc;
+
+/// What a name or a title may hold, as a pattern (a little stricter than
+/// the server, `estrade_core::domain`): at least one visible character; no
+/// control characters; none of the invisible or direction-changing ones
+/// (bidi controls, zero-width spaces and joiners, the byte-order mark,
+/// invisible operators, fillers). Tag characters (U+E0000–U+E007F), also
+/// refused, are beyond what a portable pattern can name.
+pub const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0]*[^\s\x00-\x1f\x7f-\x9f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0][^\x00-\x1f\x7f-\x9f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0]*$";
+
+/// Puts [`NAME_PATTERN`] on every name and title a request carries (a
+/// derive attribute takes only a literal, and the pattern is one).
+struct NamePatterns;
+
+impl Modify for NamePatterns {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for (schema, property) in [
+            ("CreateSession", "title"),
+            ("UpdateSession", "title"),
+            ("NewAccount", "name"),
+        ] {
+            let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+                panic!("the OpenAPI document has no object schema {schema}");
+            };
+            let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(property) else {
+                panic!("{schema} has no string property {property}");
+            };
+            field.pattern = Some(NAME_PATTERN.to_owned());
+        }
+    }
+}
 
 /// `Authorization: Bearer <API key or participant token>`.
 struct BearerAuth;
@@ -111,25 +146,48 @@ impl Modify for ConsoleCookie {
     }
 }
 
-/// Every operation may answer 408 `request_timeout` (`ESTRADE_REQUEST_TIMEOUT_S`).
-struct Deadline;
+/// The answers any operation may give whatever it does, added to each so
+/// the document lists every status the server can send: 408
+/// `request_timeout` (`ESTRADE_REQUEST_TIMEOUT_S`); 400
+/// `malformed_request` where a path parameter, a query or a header does not
+/// parse, or a body is not JSON; 413 where there is a body, and 415 and
+/// 422 `invalid_body` where it is JSON; 503
+/// `unavailable` where PostgreSQL, Redis or LiveKit does not answer.
+struct CommonResponses;
 
-impl Modify for Deadline {
+impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        let response = ResponseBuilder::new()
-            .description(
-                "`request_timeout`: the request, its body included, was not received and \
-                 answered within `ESTRADE_REQUEST_TIMEOUT_S`; the connection is closed",
-            )
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build();
-        for item in openapi.paths.paths.values_mut() {
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        let timeout = error(
+            "`request_timeout`: the request, its body included, was not received and \
+             answered within `ESTRADE_REQUEST_TIMEOUT_S`; the connection is closed",
+        );
+        let malformed = error(
+            "`malformed_request`: a path parameter, query or header that does not parse, \
+             or a body that is not JSON",
+        );
+        let too_large = error("`payload_too_large`: a body over `ESTRADE_BODY_LIMIT_BYTES`");
+        let media_type = error("`unsupported_media_type`: a body that is not `application/json`");
+        let invalid_body = error(
+            "`invalid_body`: a JSON body that is not an object or does not fit the schema \
+             (a missing or unknown field, a wrong type); other codes name the rule a value breaks",
+        );
+        let unavailable =
+            error("`unavailable`: PostgreSQL, Redis or LiveKit is not answering; try again");
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            // Liveness answers from memory: it depends on nothing.
+            let depends = path != "/healthz";
             for op in [
                 &mut item.get,
                 &mut item.post,
@@ -140,10 +198,32 @@ impl Modify for Deadline {
             .into_iter()
             .flatten()
             {
-                op.responses
-                    .responses
-                    .entry("408".to_owned())
-                    .or_insert_with(|| response.clone().into());
+                let has_parameters = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let has_body = op.request_body.is_some();
+                let json_body = op
+                    .request_body
+                    .as_ref()
+                    .is_some_and(|b| b.content.contains_key("application/json"));
+                let mut add = |status: &str, response: &utoipa::openapi::Response| {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| response.clone().into());
+                };
+                add("408", &timeout);
+                if depends {
+                    add("503", &unavailable);
+                }
+                if has_parameters || has_body {
+                    add("400", &malformed);
+                }
+                if has_body {
+                    add("413", &too_large);
+                }
+                if json_body {
+                    add("415", &media_type);
+                    add("422", &invalid_body);
+                }
             }
         }
     }

@@ -33,8 +33,8 @@ pub(crate) fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
-    /// 1–128 characters.
-    #[schema(example = "Chef Anne Martin")]
+    /// 1–128 characters, no control or invisible characters.
+    #[schema(example = "Chef Anne Martin", min_length = 1, max_length = 128)]
     pub name: String,
     /// `teacher` or `admin`.
     pub role: AccountRole,

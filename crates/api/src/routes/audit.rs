@@ -25,16 +25,21 @@ pub(crate) fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only entries about this session.
+    #[param(value_type = Option<Uuid>)]
     pub session_id: Option<String>,
     /// Only entries by this account or participant.
+    #[param(value_type = Option<Uuid>)]
     pub actor_id: Option<String>,
     /// Only this action (`participant.kicked`), or a family when it ends
     /// with a dot (`floor.`): lower-case words joined by dots, at most 64
     /// characters.
+    #[param(max_length = 64, pattern = r"^[a-z_]+(\.[a-z_]+)*\.?$")]
     pub action: Option<String>,
     /// At most this many, 1–500 (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// The previous page's `next_before`: entries older than that.
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub before: Option<String>,
 }
 

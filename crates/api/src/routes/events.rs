@@ -54,7 +54,7 @@ pub(crate) fn router() -> Router<AppState> {
 /// receive exactly what was missed.
 #[utoipa::path(get, path = "/v1/sessions/{id}/events", tag = "floor",
     params(("id" = Uuid, Path),
-        ("Last-Event-ID" = Option<i64>, Header, description = "The last event id received")),
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0, nullable = false, description = "The last event id received")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "`text/event-stream`", content_type = "text/event-stream"),

@@ -151,14 +151,54 @@ pub struct GrantRequest {
     pub participant_id: Option<Uuid>,
 }
 
-/// Whom to revoke: one participant, or everyone speaking.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// Whom to revoke: one participant, or everyone speaking. Its schema is
+/// written out below: one of the two, never both nor neither.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeRequest {
     /// The participant (its floor, or its raised hand).
     pub participant_id: Option<Uuid>,
     /// `true` for every speaker.
     pub all: Option<bool>,
+}
+
+impl utoipa::ToSchema for RevokeRequest {}
+
+impl utoipa::PartialSchema for RevokeRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat,
+            SchemaType, Type,
+        };
+        let all = |value: bool| {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Boolean))
+                .enum_values(Some([value]))
+        };
+        let one = ObjectBuilder::new()
+            .title(Some("One participant"))
+            .schema_type(SchemaType::Type(Type::Object))
+            .property(
+                "participant_id",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+                    .description(Some("The participant (its floor, or its raised hand).")),
+            )
+            .required("participant_id")
+            .property("all", all(false))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let everyone = ObjectBuilder::new()
+            .title(Some("Every speaker"))
+            .schema_type(SchemaType::Type(Type::Object))
+            .property(
+                "all",
+                all(true).description(Some("`true` for every speaker.")),
+            )
+            .required("all")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        OneOfBuilder::new().item(one).item(everyone).into()
+    }
 }
 
 /// The teacher's command, checked under the session lock. The floor is

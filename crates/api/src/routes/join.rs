@@ -25,28 +25,102 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/participant/refresh", post(refresh))
 }
 
-/// Joining a session.
-#[derive(Debug, Deserialize, ToSchema)]
+/// Joining a session. Its schema is written out below: a learner sends no
+/// headcount, a classroom may.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     /// The six digits (spaces and dashes are ignored).
-    #[schema(example = "482913")]
     pub code: String,
     /// The name others see: 1–64 characters.
-    #[schema(example = "Ana")]
     pub name: String,
     /// `learner` (default) or `classroom`.
     #[serde(default)]
     pub kind: Option<ParticipantKind>,
     /// For a classroom: how many people are in front of the screen (1–500).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::whole_or_none")]
     pub headcount: Option<i32>,
     /// The key of the join link the learner opened (`k` in `join_url`'s
     /// fragment). With it, the join is not counted or refused as a guess;
     /// a well-formed but wrong one is ignored.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub link: Option<String>,
+}
+
+impl utoipa::ToSchema for JoinRequest {}
+
+impl utoipa::PartialSchema for JoinRequest {
+    /// One of two shapes, as the server checks them: a learner (`kind`
+    /// absent or `learner`, no `headcount`) or a classroom (`kind:
+    /// classroom`, an optional `headcount` of 1–500).
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+        };
+        let string = || ObjectBuilder::new().schema_type(SchemaType::Type(Type::String));
+        let shape = |kind: &str, kind_required: bool| {
+            let mut object = ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Object))
+                .property(
+                    "code",
+                    string()
+                        .description(Some("The six digits (spaces and dashes are ignored)."))
+                        .pattern(Some("^[ -]*([0-9][ -]*){6}$"))
+                        .examples(["482913"]),
+                )
+                .required("code")
+                .property(
+                    "name",
+                    string()
+                        .description(Some(
+                            "The name others see: 1–64 characters, no control or invisible characters.",
+                        ))
+                        .min_length(Some(1))
+                        .max_length(Some(64))
+                        .pattern(Some(crate::openapi::NAME_PATTERN))
+                        .examples(["Ana"]),
+                )
+                .required("name")
+                .property(
+                    "kind",
+                    string()
+                        .description(Some("`learner` (the default) or `classroom`."))
+                        .enum_values(Some([kind])),
+                )
+                .property(
+                    "link",
+                    string()
+                        .description(Some(
+                            "The key of the join link the learner opened (`k` in `join_url`'s \
+                             fragment). With it, the join is not counted or refused as a guess; \
+                             a well-formed but wrong one is ignored.",
+                        ))
+                        .min_length(Some(1))
+                        .max_length(Some(64))
+                        .pattern(Some("^[A-Za-z0-9_-]{1,64}$")),
+                )
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+            if kind_required {
+                object = object.required("kind");
+            }
+            object
+        };
+        let classroom = shape("classroom", true).property(
+            "headcount",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Integer))
+                .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+                    utoipa::openapi::schema::KnownFormat::Int32,
+                )))
+                .description(Some("How many people are in front of the screen (1–500)."))
+                .minimum(Some(1))
+                .maximum(Some(500)),
+        );
+        OneOfBuilder::new()
+            .item(shape("learner", false).title(Some("A learner")))
+            .item(classroom.title(Some("A classroom")))
+            .into()
+    }
 }
 
 /// What a participant needs: LiveKit access and its own token for the API.

@@ -52,9 +52,12 @@ pub struct FloorSettings {
     /// `moderated`, `open` or `closed`.
     pub mode: FloorMode,
     /// Simultaneous speakers, 1–16.
+    #[schema(minimum = 1, maximum = 16)]
+    #[serde(deserialize_with = "crate::extract::whole")]
     pub max_speakers: i32,
     /// Seconds a grant lasts (5–3600), or none for no limit.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::whole_or_none")]
+    #[schema(minimum = 5, maximum = 3600)]
     pub speaking_time_limit_s: Option<i32>,
 }
 
@@ -147,14 +150,15 @@ fn view(state: &AppState, s: Session) -> Result<SessionView, Error> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
-    /// 1–200 characters.
-    #[schema(example = "Sauces mères, séance 3")]
+    /// 1–200 characters, no control or invisible characters.
+    #[schema(example = "Sauces mères, séance 3", min_length = 1, max_length = 200)]
     pub title: String,
     /// Defaults: moderated, one speaker, no time limit.
     #[serde(default)]
     pub floor: Option<FloorSettings>,
     /// 1–1000; default 60.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::whole_or_none")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_learners: Option<i32>,
 }
 
@@ -294,8 +298,9 @@ pub struct UpdateSession {
     /// Draw a new join code; the old one stops working at once.
     #[serde(default)]
     pub rotate_join_code: Option<bool>,
-    /// A new title.
+    /// A new title: 1–200 characters, no control or invisible characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
 }
 

@@ -174,11 +174,14 @@ fn enqueue(state: &AppState, event_id: &str) {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `failed` (dead letters, the default), `pending` or `processed`.
+    #[param(pattern = "^(failed|pending|processed)$")]
     pub status: Option<String>,
     /// At most this many, 1–500 (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// Only events received before this time (RFC 3339): the next page
     /// starts at the last `received_at` of this one.
+    #[param(value_type = Option<DateTime<Utc>>)]
     pub before: Option<String>,
 }
 
