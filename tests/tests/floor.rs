@@ -821,3 +821,128 @@ async fn only_the_classs_own_teacher_runs_the_floor_an_admin_sees_it_and_may_kic
     let kick = format!("/v1/sessions/{id}/participants/{pid}/kick");
     assert_eq!(app.post_as(&kick, &admin, json!({})).await.0, 200);
 }
+
+/// Every teacher command on the floor of a session that is not live.
+fn teacher_commands(learner: &str) -> Vec<(reqwest::Method, &'static str, Value)> {
+    vec![
+        (reqwest::Method::POST, "/floor/grant", json!({})),
+        (
+            reqwest::Method::POST,
+            "/floor/grant",
+            json!({"participant_id": learner}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/floor/revoke",
+            json!({"participant_id": learner}),
+        ),
+        (reqwest::Method::POST, "/floor/revoke", json!({"all": true})),
+        (reqwest::Method::PUT, "/floor", moderated()),
+    ]
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn every_floor_command_on_a_session_that_is_not_live_is_refused_as_the_docs_say(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "Chef").await;
+
+    // Scheduled: no participant can be in it yet; every teacher command
+    // gets 409 session_not_live, whatever participant it names.
+    let (status, scheduled) = app
+        .post_as(
+            "/v1/sessions",
+            &teacher,
+            json!({"title": "Later", "floor": moderated()}),
+        )
+        .await;
+    assert_eq!(status, 201, "{scheduled}");
+    let scheduled = format!("/v1/sessions/{}", scheduled["id"].as_str().unwrap());
+    let nobody = uuid::Uuid::new_v4().to_string();
+    for (method, path, body) in teacher_commands(&nobody) {
+        let (status, answer) = call(
+            &app,
+            method,
+            &format!("{scheduled}{path}"),
+            &teacher,
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 409, "{path}: {answer}");
+        assert_eq!(answer["error"]["code"], "session_not_live", "{path}");
+    }
+
+    // Ended: the teacher's commands get session_not_live before anything is
+    // said about the participant (who left when the class ended); the
+    // learner's own token is over (410 session_ended).
+    let c = app.class(moderated(), 1).await;
+    let learner = &c.learners[0];
+    let (status, body) = app
+        .post_as(&c.path("/hand"), token(learner), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app.post_as(&c.path("/end"), &c.teacher, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let version = |floor: &Value| floor["version"].as_i64().unwrap();
+    let (_, floor) = app.get_as(&c.path("/floor"), &c.teacher).await;
+    let before = version(&floor);
+    let learner_id = learner["participant_id"].as_str().unwrap();
+    for (method, path, body) in teacher_commands(learner_id) {
+        let (status, answer) = call(&app, method, &c.path(path), &c.teacher, Some(body)).await;
+        assert_eq!(status, 409, "{path}: {answer}");
+        assert_eq!(answer["error"]["code"], "session_not_live", "{path}");
+    }
+    for method in [reqwest::Method::POST, reqwest::Method::DELETE] {
+        let (status, answer) = call(&app, method, &c.path("/hand"), token(learner), None).await;
+        assert_eq!(status, 410, "{answer}");
+        assert_eq!(answer["error"]["code"], "session_ended");
+    }
+    let (_, floor) = app.get_as(&c.path("/floor"), &c.teacher).await;
+    assert_eq!(
+        version(&floor),
+        before,
+        "no refused command moved the floor"
+    );
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn ending_a_session_is_a_floor_transition_with_its_version_and_its_event(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let c = app.class(moderated(), 2).await;
+    let (a, b) = (&c.learners[0], &c.learners[1]);
+    for learner in [a, b] {
+        let (status, body) = app
+            .post_as(&c.path("/hand"), token(learner), json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = app
+        .post_as(&c.path("/floor/grant"), &c.teacher, json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let version = body["version"].as_i64().unwrap();
+    let mut stream = estrade_tests::SseStream::open(&app.url(""), c.id(), &c.teacher, None)
+        .await
+        .unwrap();
+    stream.expect("session", Duration::from_secs(10)).await;
+    stream.expect("floor", Duration::from_secs(10)).await;
+
+    let (status, body) = app.post_as(&c.path("/end"), &c.teacher, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    // The floor event comes first (a speaker and a hand let go), then the end.
+    let floor = stream.expect("floor", Duration::from_secs(10)).await;
+    assert_eq!(floor.data["version"], version + 1, "{:?}", floor.data);
+    assert_eq!(floor.data["speakers"], json!([]));
+    assert_eq!(floor.data["queue"], json!([]));
+    let ended = stream.expect("session", Duration::from_secs(10)).await;
+    assert_eq!(ended.data["status"], "ended");
+    let (_, now) = app.get_as(&c.path("/floor"), &c.teacher).await;
+    assert_eq!(now["version"], version + 1);
+    assert_eq!(now["speakers"], json!([]));
+
+    // Ending again changes nothing, so the floor stays where it is.
+    let (status, _) = app.post_as(&c.path("/end"), &c.teacher, json!({})).await;
+    assert_eq!(status, 200);
+    let (_, again) = app.get_as(&c.path("/floor"), &c.teacher).await;
+    assert_eq!(again["version"], version + 1);
+}

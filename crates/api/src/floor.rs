@@ -36,6 +36,19 @@ fn refused(refusal: Refusal) -> Error {
     Error::conflict(code, refusal.to_string())
 }
 
+/// 409 `session_not_live` unless `session` is live: every floor command
+/// needs it, and it is checked before anything else about the command.
+pub fn require_live(session: &Session) -> Result<(), Error> {
+    let status: SessionStatus = crate::routes::sessions::status_of(session)?;
+    if status != SessionStatus::Live {
+        return Err(Error::conflict(
+            "session_not_live",
+            "The floor is only open while the session is live.",
+        ));
+    }
+    Ok(())
+}
+
 /// A decided command, committed, with what LiveKit must be told.
 #[derive(Debug)]
 pub struct Decided {
@@ -54,13 +67,7 @@ pub async fn decide(
     command: Command,
     actor: Actor,
 ) -> Result<Decided, Error> {
-    let status: SessionStatus = crate::routes::sessions::status_of(&session)?;
-    if status != SessionStatus::Live {
-        return Err(Error::conflict(
-            "session_not_live",
-            "The floor is only open while the session is live.",
-        ));
-    }
+    require_live(&session)?;
     let decision = estrade_db::floor::run(&mut tx, &session, &command, actor, Utc::now())
         .await?
         .map_err(refused)?;

@@ -327,8 +327,19 @@ pub async fn end(
     reason: &str,
     actor: Actor,
 ) -> Result<Session, sqlx::Error> {
-    let ended = mark_ended(conn, id, reason).await?;
+    // Ending is a floor transition like the others: whoever was speaking
+    // or waiting is let go, the floor's version moves on, and a `floor`
+    // event (the empty floor) goes out before the `session` one.
     let closed = crate::floor::close_all(conn, id, "session_ended").await?;
+    if closed > 0 {
+        crate::floor::bump_version(conn, id).await?;
+    }
+    let ended = mark_ended(conn, id, reason).await?;
+    if closed > 0 {
+        let floor = crate::floor::load(conn, &ended).await?;
+        let view = crate::floor::view(conn, id, &floor, ended.floor_version).await?;
+        crate::events::append(conn, id, "floor", &view).await?;
+    }
     let left = crate::participants::mark_all_left(conn, id).await?;
     let entry = Entry {
         actor,

@@ -70,6 +70,7 @@ async fn own_command(
     let session = estrade_db::sessions::lock(&mut tx, id)
         .await?
         .ok_or(Error::NotFound)?;
+    floor::require_live(&session)?;
     let me = estrade_db::participants::get(&mut *tx, caller.participant_id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -217,6 +218,7 @@ async fn teacher_command(
     if session.teacher_id != caller.id {
         return Err(Error::OwnerOnly);
     }
+    floor::require_live(&session)?;
     if let Some(pid) = target {
         let p = estrade_db::participants::get(&mut *tx, pid)
             .await?
