@@ -32,9 +32,17 @@ pub const LIVEKIT_SECRET: &str = "test-secret-0123456789abcdef0123456789";
 /// An HTTP client for tests. reqwest is built with rustls but no crypto
 /// provider (livekit-api chooses that), so the process-wide provider is
 /// installed here once.
+///
+/// It lets go of a kept-alive connection after 5 s idle, before the API
+/// closes it (`ESTRADE_HEADER_READ_TIMEOUT_S`, 10 s), as Traefik does
+/// (traefik/dynamic/estrade.yml): otherwise a request sent after about
+/// 10 s of quiet can meet the connection as the API closes it, and fail.
 pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build()
+        .expect("an HTTP client")
 }
 
 /// The Redis the suite uses: `REDIS_URL`, else the default local one.

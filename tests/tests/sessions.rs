@@ -176,6 +176,9 @@ async fn a_class_runs_from_account_creation_to_the_end_of_the_session(db: PgPool
     assert_eq!(
         audit_actions(&app).await,
         [
+            // The admin, made as `estrade admin create-key` makes it, then
+            // the teacher, made by the admin through the API.
+            "account.created",
             "account.created",
             "session.created",
             "session.started",

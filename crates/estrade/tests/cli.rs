@@ -103,6 +103,23 @@ async fn migrate_then_create_key_prints_a_key_that_is_stored_hashed(db: PgPool) 
     .await
     .unwrap();
     assert_eq!((name.as_str(), role.as_str()), ("IT desk", "admin"));
+
+    // Like every change of state, the account's creation is audited: by
+    // Estrade itself, naming the account and never the key.
+    let audited: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
+        "select l.actor_kind, l.action, l.details from audit_log l
+           join accounts a on a.id = l.target_id where a.name = 'IT desk'",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(
+        (audited[0].0.as_str(), audited[0].1.as_str()),
+        ("system", "account.created")
+    );
+    assert_eq!(audited[0].2["role"], "admin");
+    assert!(!audited[0].2.to_string().contains(&key));
 }
 
 #[sqlx::test(migrations = false)]
@@ -213,7 +230,7 @@ async fn serve_answers_then_stops_cleanly_on_sigterm(db: PgPool) {
     let addr = listening["listen"].as_str().unwrap().to_owned();
     let metrics_addr = listening["metrics"].as_str().unwrap().to_owned();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::new();
+    let client = estrade_tests::http_client();
     let ready = client
         .get(format!("http://{addr}/readyz"))
         .send()
@@ -258,7 +275,7 @@ async fn made_up_methods_and_paths_from_clients_add_no_metric_series_and_no_memo
     let mut log = child.stderr.take().unwrap();
     std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::new();
+    let client = estrade_tests::http_client();
     let scrape = || async {
         client
             .get(&metrics_url)
