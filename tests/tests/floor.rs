@@ -311,8 +311,8 @@ async fn bad_floor_requests_are_refused_and_change_nothing(db: PgPool) {
     assert_eq!(app.count("floor_turns").await, 0);
     assert_eq!(
         app.count("audit_log").await,
-        before + 1,
-        "only the other teacher's account"
+        before + 2,
+        "only the new admin's account and the other teacher's"
     );
 }
 
