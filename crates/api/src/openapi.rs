@@ -123,16 +123,7 @@ impl Modify for ConsoleCookie {
         );
         // Every operation a bearer credential opens, the cookie opens too.
         for item in openapi.paths.paths.values_mut() {
-            for op in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for op in operations(item) {
                 let Some(security) = op.security.as_mut() else {
                     continue;
                 };
@@ -188,16 +179,7 @@ impl Modify for CommonResponses {
         for (path, item) in openapi.paths.paths.iter_mut() {
             // Liveness answers from memory: it depends on nothing.
             let depends = path != "/healthz";
-            for op in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for op in operations(item) {
                 let has_parameters = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
                 let has_body = op.request_body.is_some();
                 let json_body = op
@@ -227,6 +209,21 @@ impl Modify for CommonResponses {
             }
         }
     }
+}
+
+/// The operations of one path, whatever their method.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 /// The OpenAPI document.
