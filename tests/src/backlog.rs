@@ -4,8 +4,8 @@
 //! verified, with no worker running. Shared by the backlog tests and
 //! `estrade-bench backlog`.
 
-use estrade_db::webhooks::InboxEvent;
-use estrade_worker::WebhookQueue;
+use estrade_app::WebhookQueue;
+use estrade_core::webhook::Envelope;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -96,22 +96,14 @@ pub fn events(rooms: &[(String, Vec<String>)], cycles: usize) -> Vec<Value> {
 pub async fn fill(db: &PgPool, queue: &WebhookQueue, events: &[Value]) {
     futures::stream::iter(events)
         .for_each_concurrent(32, |payload| async move {
-            let event = InboxEvent {
-                event_id: payload["id"].as_str().expect("id"),
-                event_type: payload["event"].as_str().expect("event"),
-                room_name: payload["room"]["name"].as_str(),
-                created_at: payload["createdAt"]
-                    .as_str()
-                    .and_then(|s| s.parse().ok())
-                    .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0)),
-                payload,
-            };
+            let body = serde_json::to_vec(payload).expect("JSON");
+            let event = Envelope::parse(&body).expect("a webhook event");
             if estrade_db::webhooks::insert(db, &event)
                 .await
                 .expect("store the event")
             {
                 queue
-                    .push_new(event.event_id)
+                    .push_new(&event.event_id)
                     .await
                     .expect("queue the event");
             }

@@ -134,7 +134,6 @@ pub fn worker_config(config: &Config) -> estrade_worker::WorkerConfig {
         concurrency: config.worker_concurrency,
         reconcile_cron: config.reconcile_cron(),
         delete_orphan_rooms: config.delete_orphan_rooms,
-        graces: config.graces,
     }
 }
 
@@ -173,10 +172,10 @@ pub fn test_config(stub_url: &str, options: &Options) -> Config {
 }
 
 /// The test's listener limits: its configuration's, with a short drain.
-fn serving(config: &Config) -> estrade_api::Serving {
-    estrade_api::Serving {
+fn serving(config: &Config) -> estrade_serve::Serving {
+    estrade_serve::Serving {
         drain: Duration::from_secs(5),
-        ..estrade_api::Serving::from_config(config)
+        ..estrade_serve::Serving::from_config(config)
     }
 }
 
@@ -251,7 +250,7 @@ impl TestApp {
         let state = AppState::new(&config, db.clone()).expect("redis url");
         let shutdown = CancellationToken::new();
         state.close_streams_on(shutdown.clone());
-        tokio::spawn(estrade_api::serve(
+        tokio::spawn(estrade_serve::serve(
             listener,
             estrade_api::app(state),
             shutdown.clone(),
@@ -275,13 +274,10 @@ impl TestApp {
     /// Starts an in-process worker (webhook consumer, sweeper, timers,
     /// LiveKit retries) for this app; it stops with the app.
     pub fn start_worker(&self) {
-        let state = AppState::new(&self.config, self.db.clone()).expect("redis url");
+        let deps = estrade_app::Deps::new(&self.config, self.db.clone()).expect("redis url");
         tokio::spawn(estrade_worker::run(
             worker_config(&self.config),
-            self.db.clone(),
-            state.queue.clone(),
-            state.livekit.clone(),
-            state.notifier.clone(),
+            deps,
             self.shutdown.clone(),
         ));
     }
@@ -296,7 +292,7 @@ impl TestApp {
         let addr = listener.local_addr().expect("addr");
         let state = AppState::new(&self.config, self.db.clone()).expect("redis url");
         state.close_streams_on(self.shutdown.clone());
-        tokio::spawn(estrade_api::serve(
+        tokio::spawn(estrade_serve::serve(
             listener,
             estrade_api::app(state),
             self.shutdown.clone(),
@@ -415,10 +411,10 @@ impl TestApp {
     /// An admin account's key, created directly in the database (as
     /// `estrade admin create-key` does).
     pub async fn admin_key(&self) -> String {
-        let key = estrade_core::api_key::NewApiKey::generate();
         let name = estrade_core::domain::AccountName::parse("IT desk").unwrap();
         let role = estrade_core::domain::AccountRole::Admin;
-        estrade_db::accounts::create_with_key(&self.db, &name, role, &key)
+        let actor = estrade_db::audit::Actor::System;
+        let (_, key) = estrade_app::accounts::create(&self.db, actor, &name, role)
             .await
             .unwrap();
         key.expose().to_owned()

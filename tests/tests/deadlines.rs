@@ -227,7 +227,7 @@ async fn one_participant_holds_at_most_its_number_of_streams(db: PgPool) {
             .await
             .is_ok()
     );
-    let metrics = estrade_api::metrics::handle().render();
+    let metrics = estrade_serve::metrics::handle().render();
     assert!(
         metrics.contains("events_streams_refused_total{reason=\"participant\"}"),
         "the refusal is counted"

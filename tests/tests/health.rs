@@ -79,7 +79,7 @@ async fn readyz_reports_a_stopped_livekit_as_failed(db: PgPool) {
 async fn metrics_count_requests_by_matched_route(db: PgPool) {
     let app = TestApp::spawn(db).await;
     app.get("/healthz").await;
-    let rendered = estrade_api::metrics::handle().render();
+    let rendered = estrade_serve::metrics::handle().render();
     assert!(
         rendered
             .lines()

@@ -27,16 +27,8 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::error::Error;
 
-/// An authenticated account.
-#[derive(Debug, Clone)]
-pub struct AccountCaller {
-    /// The account.
-    pub id: Uuid,
-    /// Its display name.
-    pub name: String,
-    /// Admin or teacher.
-    pub role: AccountRole,
-}
+/// An authenticated account (what it may manage is the use cases' rule).
+pub use estrade_app::Account as AccountCaller;
 
 /// An authenticated participant.
 #[derive(Debug, Clone, Copy)]
@@ -83,23 +75,6 @@ impl Caller {
     }
 }
 
-impl AccountCaller {
-    /// Whether this account may manage a session owned by `teacher_id`
-    /// (404 otherwise).
-    pub fn can_manage(&self, teacher_id: Uuid) -> Result<(), Error> {
-        if self.role == AccountRole::Admin || self.id == teacher_id {
-            Ok(())
-        } else {
-            Err(Error::NotFound)
-        }
-    }
-
-    /// The audit actor for this account.
-    pub fn actor(&self) -> estrade_db::audit::Actor {
-        estrade_db::audit::Actor::Account(self.id)
-    }
-}
-
 fn bearer(parts: &Parts) -> Result<&str, Error> {
     let value = parts
         .headers
@@ -126,7 +101,7 @@ impl FromRequestParts<AppState> for Caller {
         }
         let token = bearer(parts)?;
         if token.starts_with(api_key::PREFIX) {
-            let owner = estrade_db::accounts::authenticate(&state.db, &api_key::hash(token))
+            let owner = estrade_db::accounts::authenticate(&state.deps.db, &api_key::hash(token))
                 .await?
                 .ok_or(Error::Unauthorized)?;
             let role = owner
@@ -142,7 +117,7 @@ impl FromRequestParts<AppState> for Caller {
         let claims = state.settings.participant_tokens.verify(token)?;
         // A kicked participant's tokens die with the kick, and everyone's
         // with the session's end, not at expiry.
-        let standing = estrade_db::participants::standing(&state.db, claims.sub)
+        let standing = estrade_db::participants::standing(&state.deps.db, claims.sub)
             .await?
             .ok_or(Error::Unauthorized)?;
         if standing.session_id != claims.sid {
@@ -168,7 +143,7 @@ async fn console_caller(parts: &Parts, state: &AppState) -> Result<Caller, Error
     let cookies = &state.settings.console;
     let token = cookies.token(&parts.headers).ok_or(Error::Unauthorized)?;
     cookies.check_origin(&parts.method, &parts.headers)?;
-    let signed_in = estrade_db::console::authenticate(&state.db, &api_key::hash(&token))
+    let signed_in = estrade_db::console::authenticate(&state.deps.db, &api_key::hash(&token))
         .await?
         .ok_or(Error::Unauthorized)?;
     let role = signed_in

@@ -399,3 +399,68 @@ impl From<sqlx::Error> for Error {
         }
     }
 }
+
+/// The use cases' refusals as the API answers them.
+impl From<estrade_app::Error> for Error {
+    fn from(error: estrade_app::Error) -> Self {
+        use estrade_app::Error as E;
+        match error {
+            E::NotFound => Self::NotFound,
+            E::NoSuchCode { ended: true } => Self::session_ended(),
+            E::NoSuchCode { ended: false } => Self::Missing {
+                code: "unknown_code",
+                message: "No session uses this code; check the digits.".to_owned(),
+            },
+            E::NotStarted => {
+                Self::conflict("session_not_started", "This session has not started yet.")
+            }
+            E::Locked => Self::conflict(
+                "session_locked",
+                "The teacher has closed this session to new arrivals.",
+            ),
+            E::Full => Self::conflict("session_full", "This session is full."),
+            E::Kicked => Self::Revoked,
+            E::NotLive => Self::conflict(
+                "session_not_live",
+                "The floor is only open while the session is live.",
+            ),
+            E::SessionEnded => Self::conflict("session_ended", "This session has ended."),
+            E::OwnerOnly => Self::OwnerOnly,
+            E::Forbidden => Self::Forbidden,
+            E::CannotKickTeacher => Self::conflict(
+                "cannot_kick_teacher",
+                "The session's teacher cannot be removed; end the session instead.",
+            ),
+            E::CannotDisableSelf => Self::conflict(
+                "cannot_disable_self",
+                "An admin cannot disable its own account.",
+            ),
+            E::LastAdmin => Self::conflict("last_admin", "This is the last enabled admin account."),
+            E::AccountDisabled => Self::conflict("account_disabled", "This account is disabled."),
+            E::AlreadyProcessed => Self::conflict(
+                "already_processed",
+                "This event was applied already; it is not applied twice.",
+            ),
+            E::Refused(refusal) => refused(refusal),
+            E::Corrupt(_) => Self::Internal(anyhow::Error::new(error)),
+            E::LiveKit(error) => error.into(),
+            E::Database(error) => error.into(),
+        }
+    }
+}
+
+/// The floor's refusals: 409 with the refusal's code, 422 for settings.
+fn refused(refusal: estrade_core::floor::Refusal) -> Error {
+    use estrade_core::floor::Refusal;
+    let code = match refusal {
+        Refusal::Closed => "floor_closed",
+        Refusal::AlreadyQueued => "hand_already_raised",
+        Refusal::AlreadySpeaking => "already_speaking",
+        Refusal::QueueEmpty => "queue_empty",
+        Refusal::Full => "floor_full",
+        Refusal::InvalidMaxSpeakers => {
+            return Error::invalid("invalid_floor", refusal.to_string());
+        }
+    };
+    Error::conflict(code, refusal.to_string())
+}

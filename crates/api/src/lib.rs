@@ -8,9 +8,7 @@ pub mod console;
 pub mod error;
 pub mod events;
 pub mod extract;
-pub mod floor;
 pub mod limits;
-pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod streams;
@@ -24,10 +22,8 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use estrade_core::config::Config;
-use estrade_livekit::Gateway;
 use secrecy::ExposeSecret as _;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -38,26 +34,19 @@ pub use error::Error;
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// PostgreSQL, the truth.
-    pub db: PgPool,
-    /// Redis: job queue and live-update fan-out.
+    /// What the use cases reach: PostgreSQL, LiveKit, the notices, the
+    /// webhook queue.
+    pub deps: estrade_app::Deps,
+    /// Redis, for the readiness probe and the rate limits.
     pub redis: redis::aio::ConnectionManager,
-    /// LiveKit's server API.
-    pub livekit: Gateway,
     /// Checks LiveKit's webhook signatures.
     pub webhooks: estrade_livekit::WebhookVerifier,
-    /// Where stored webhooks are queued for the worker.
-    pub queue: estrade_worker::WebhookQueue,
-    /// Tells every replica a session's event log grew.
-    pub notifier: estrade_worker::events::Notifier,
     /// This process's live-update feeds.
     pub events: Arc<events::Hub>,
     /// How many live-update streams are open, and may be.
     pub streams: Arc<streams::Streams>,
     /// Runs reconciliation on request.
-    pub reconciler: estrade_worker::reconcile::Reconciler,
-    /// Bounds the queue pushes in flight (they run after the answer).
-    pub enqueue_slots: Arc<tokio::sync::Semaphore>,
+    pub reconciler: estrade_app::reconcile::Reconciler,
     /// Settings read from the configuration.
     pub settings: Arc<Settings>,
     /// The last readiness probe, shared by `/readyz` requests.
@@ -124,33 +113,25 @@ impl Settings {
 impl AppState {
     /// The state for `config`, with `db` as the pool (tests pass their own).
     pub fn new(config: &Config, db: PgPool) -> redis::RedisResult<Self> {
-        let redis = redis_connection(config.redis_url.expose_secret())?;
+        let redis = estrade_app::redis_connection(config.redis_url.expose_secret())?;
         let hub = events::Hub::new(
             db.clone(),
             redis::Client::open(config.redis_url.expose_secret())?,
-            estrade_worker::events::channel(&config.redis_namespace),
+            estrade_app::events::channel(&config.redis_namespace),
         );
-        let livekit = Gateway::new(&config.livekit);
-        let notifier =
-            estrade_worker::events::Notifier::new(redis.clone(), &config.redis_namespace);
+        let deps = estrade_app::Deps::with_redis(config, db, redis.clone());
         Ok(Self {
-            reconciler: estrade_worker::reconcile::Reconciler {
-                db: db.clone(),
-                livekit: livekit.clone(),
-                notifier: notifier.clone(),
+            reconciler: estrade_app::reconcile::Reconciler {
+                deps: deps.clone(),
                 delete_orphan_rooms: config.delete_orphan_rooms,
             },
-            db,
-            queue: estrade_worker::WebhookQueue::new(redis.clone(), &config.redis_namespace),
-            notifier,
+            deps,
             events: Arc::new(hub),
             streams: Arc::new(streams::Streams::new(
                 config.streams_per_participant,
                 config.streams_max,
             )),
-            enqueue_slots: Arc::new(tokio::sync::Semaphore::new(1024)),
             redis,
-            livekit,
             webhooks: estrade_livekit::WebhookVerifier::new(
                 &config.livekit.api_key,
                 config.livekit.expose_secret(),
@@ -170,16 +151,6 @@ impl AppState {
             closing.cancel();
         });
     }
-}
-
-/// Connects to Redis lazily: the API starts (and reports itself not ready)
-/// while Redis is down, and reconnects by itself when it is back.
-pub fn redis_connection(url: &str) -> redis::RedisResult<redis::aio::ConnectionManager> {
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(2);
-    redis::aio::ConnectionManager::new_lazy_with_config(redis::Client::open(url)?, config)
 }
 
 /// The whole API router.
@@ -221,8 +192,8 @@ fn with_common_layers(routes: Router, body_limit: usize, request_timeout: Durati
         // Holding the handle guarantees the recorder is installed before the
         // first request is counted.
         .layer(middleware::from_fn_with_state(
-            metrics::handle(),
-            metrics::track,
+            estrade_serve::metrics::handle(),
+            estrade_serve::metrics::track,
         ))
         .layer(
             TraceLayer::new_for_http()
@@ -347,89 +318,6 @@ async fn ensure_error_shape(req: Request, next: Next) -> Response {
         HeaderValue::from_static("application/json"),
     );
     Response::from_parts(parts, replacement.into_body())
-}
-
-/// How a listener treats its connections.
-#[derive(Debug, Clone, Copy)]
-pub struct Serving {
-    /// How long in-flight requests may drain after the shutdown signal.
-    pub drain: Duration,
-    /// How long a connection may take to send a request's headers, and
-    /// stay idle between requests, before it is closed.
-    pub header_read_timeout: Duration,
-}
-
-impl Serving {
-    /// The configured limits.
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            drain: config.shutdown_timeout,
-            header_read_timeout: config.header_read_timeout,
-        }
-    }
-}
-
-/// Serves `app` over HTTP/1.1 on `listener` until `shutdown` is cancelled,
-/// then drains in-flight requests for at most `serving.drain`.
-///
-/// A connection that does not finish sending a request's headers within
-/// `serving.header_read_timeout` (or idles that long between requests) is
-/// closed, so slow clients cannot hold connections open (`axum::serve`
-/// sets no such deadline). How long the rest of a request may take is the
-/// router's business ([`app`]'s request timeout).
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: CancellationToken,
-    serving: Serving,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use tower::ServiceExt as _;
-
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(serving.header_read_timeout);
-    let connections = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                // Out of file descriptors and the like: pause rather than spin.
-                Err(error) => {
-                    tracing::warn!(%error, "accepting a connection failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
-        };
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY refused");
-        }
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
-            let mut request = request.map(axum::body::Body::new);
-            request
-                .extensions_mut()
-                .insert(axum::extract::ConnectInfo(peer));
-            app.clone().oneshot(request)
-        });
-        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                // A client that went away, or one too slow with its headers.
-                tracing::debug!(%error, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        () = connections.shutdown() => {}
-        () = tokio::time::sleep(serving.drain) => {
-            tracing::warn!(drain_s = serving.drain.as_secs(), "drain timed out; closing remaining connections");
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -643,7 +643,7 @@ async fn backlog(
     let db = sqlx::PgPool::connect(&std::env::var("DATABASE_URL")?).await?;
     let namespace = std::env::var("ESTRADE_REDIS_NAMESPACE")?;
     let redis = redis::Client::open(std::env::var("REDIS_URL")?)?;
-    let queue = estrade_worker::WebhookQueue::new(
+    let queue = estrade_app::WebhookQueue::new(
         redis::aio::ConnectionManager::new(redis.clone()).await?,
         &namespace,
     );

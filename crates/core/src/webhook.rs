@@ -165,6 +165,84 @@ impl LiveKitEvent {
     }
 }
 
+/// A verified webhook body, as the inbox stores it: its id, type, room and
+/// time read once, and the payload without what Estrade must not keep (the
+/// participant's display name, which is personal data with its own
+/// retention, and client-set metadata and attributes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// LiveKit's event id (1–128 characters).
+    pub event_id: String,
+    /// `participant_joined`, …
+    pub event_type: String,
+    /// The room it concerns, if any.
+    pub room_name: Option<String>,
+    /// When LiveKit created it, if it says.
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The event, redacted.
+    pub payload: Value,
+}
+
+impl Envelope {
+    /// Reads and redacts a webhook body; `Err` says why it is no webhook
+    /// event (not JSON, no id, no event name).
+    pub fn parse(body: &[u8]) -> Result<Self, Malformed> {
+        let mut payload: Value =
+            serde_json::from_slice(body).map_err(|_| Malformed("not JSON".into()))?;
+        if let Some(p) = payload
+            .get_mut("participant")
+            .and_then(Value::as_object_mut)
+        {
+            for field in ["name", "metadata", "attributes"] {
+                p.remove(field);
+            }
+        }
+        let event_id = payload["id"]
+            .as_str()
+            .filter(|id| !id.is_empty() && id.len() <= 128)
+            .ok_or_else(|| Malformed("no event id".into()))?
+            .to_owned();
+        let event_type = payload["event"]
+            .as_str()
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| Malformed("no event name".into()))?
+            .to_owned();
+        let created_at = integer(&payload["createdAt"])
+            .and_then(|secs| chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0));
+        let room_name = payload["room"]["name"].as_str().map(str::to_owned);
+        Ok(Self {
+            event_id,
+            event_type,
+            room_name,
+            created_at,
+            payload,
+        })
+    }
+}
+
+/// A stored event as an admin lists it, without its payload.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ListedEvent {
+    /// LiveKit's event id.
+    pub event_id: String,
+    /// `participant_joined`, …
+    pub event_type: String,
+    /// The room it concerns.
+    pub room_name: Option<String>,
+    /// `pending`, `processed` or `failed`.
+    pub status: String,
+    /// Failed attempts so far.
+    pub attempts: i32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// When it was stored.
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    /// When the next attempt is due (pending events).
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it was applied.
+    pub processed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Presence as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presence {
@@ -242,6 +320,58 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn an_envelope_keeps_id_type_room_and_time_and_drops_the_name_metadata_and_attributes() {
+        let body = br#"{"id": "EV_1", "event": "participant_joined", "createdAt": "1700000000",
+            "room": {"name": "estrade-x", "sid": "RM_1"},
+            "participant": {"identity": "l-abc", "sid": "PA_1", "name": "Ana",
+                            "metadata": "{}", "attributes": {"a": "b"}}}"#;
+        let envelope = Envelope::parse(body).unwrap();
+        assert_eq!(envelope.event_id, "EV_1");
+        assert_eq!(envelope.event_type, "participant_joined");
+        assert_eq!(envelope.room_name.as_deref(), Some("estrade-x"));
+        assert_eq!(envelope.created_at.unwrap().timestamp(), 1_700_000_000);
+        let participant = envelope.payload["participant"].as_object().unwrap();
+        assert_eq!(participant["identity"], "l-abc");
+        for gone in ["name", "metadata", "attributes"] {
+            assert!(!participant.contains_key(gone), "{gone} kept");
+        }
+        assert!(!envelope.payload.to_string().contains("Ana"));
+    }
+
+    #[test]
+    fn an_envelope_reads_a_numeric_time_and_goes_without_room_or_time() {
+        let envelope =
+            Envelope::parse(br#"{"id": "EV_2", "event": "egress_started", "createdAt": 5}"#)
+                .unwrap();
+        assert_eq!(envelope.created_at.unwrap().timestamp(), 5);
+        assert_eq!(envelope.room_name, None);
+        let envelope = Envelope::parse(br#"{"id": "EV_3", "event": "egress_started"}"#).unwrap();
+        assert_eq!(envelope.created_at, None);
+    }
+
+    #[test]
+    fn a_body_without_json_an_id_or_an_event_name_is_no_envelope() {
+        let long_id = format!(
+            r#"{{"id": "{}", "event": "room_started"}}"#,
+            "x".repeat(129)
+        );
+        for (body, why) in [
+            ("not json", "not JSON"),
+            (r#"{"event": "room_started"}"#, "no event id"),
+            (r#"{"id": "", "event": "room_started"}"#, "no event id"),
+            (long_id.as_str(), "no event id"),
+            (r#"{"id": "EV_4"}"#, "no event name"),
+            (r#"{"id": "EV_4", "event": ""}"#, "no event name"),
+        ] {
+            assert_eq!(
+                Envelope::parse(body.as_bytes()),
+                Err(Malformed(why.into())),
+                "{body}"
+            );
+        }
+    }
 
     fn conn(sid: &str, ms: i64) -> Connection {
         Connection {

@@ -55,33 +55,6 @@ pub async fn insert_key(
     .await
 }
 
-/// Creates an account together with its first API key and its audit entry
-/// (`account.created` by Estrade itself), atomically: the way in for
-/// `estrade admin create-key` and `estrade dev`.
-pub async fn create_with_key(
-    pool: &sqlx::PgPool,
-    name: &AccountName,
-    role: AccountRole,
-    key: &estrade_core::api_key::NewApiKey,
-) -> Result<Account, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let account = insert(&mut tx, name, role).await?;
-    insert_key(&mut tx, account.id, &key.display_prefix, &key.hash).await?;
-    // Made outside the API (`estrade admin create-key`, `estrade dev`): by
-    // Estrade itself, as the audit says.
-    let entry = crate::audit::Entry {
-        actor: crate::audit::Actor::System,
-        action: "account.created",
-        session_id: None,
-        target_id: Some(account.id),
-        details: serde_json::json!({ "role": role, "via": "cli" }),
-    };
-    crate::audit::record(&mut tx, entry).await?;
-    // All three rows or none: a printed key always works, and is accounted for.
-    tx.commit().await?;
-    Ok(account)
-}
-
 /// Every account, oldest first.
 pub async fn list(db: impl sqlx::PgExecutor<'_>) -> Result<Vec<Account>, sqlx::Error> {
     sqlx::query_as!(

@@ -29,19 +29,55 @@ impl Actor {
     }
 }
 
-/// One entry. `details` must never hold secrets or learner names.
+/// One entry, made with [`Entry::new`]. `details` must never hold secrets
+/// or learner names.
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
     /// Who.
-    pub actor: Actor,
+    actor: Actor,
     /// What, dotted: `session.started`, `participant.kicked`.
-    pub action: &'a str,
+    action: &'a str,
     /// The session concerned, if any.
-    pub session_id: Option<Uuid>,
+    session_id: Option<Uuid>,
     /// The object acted on (account, participant…), if any.
-    pub target_id: Option<Uuid>,
+    target_id: Option<Uuid>,
     /// Structured extra facts.
-    pub details: Value,
+    details: Value,
+}
+
+impl<'a> Entry<'a> {
+    /// An entry of `actor` doing `action`, about nothing more yet: the one
+    /// way entries are made.
+    pub fn new(actor: Actor, action: &'a str) -> Self {
+        Self {
+            actor,
+            action,
+            session_id: None,
+            target_id: None,
+            details: Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    /// About session `id`.
+    #[must_use]
+    pub fn session(mut self, id: Uuid) -> Self {
+        self.session_id = Some(id);
+        self
+    }
+
+    /// Acting on `id` (an account, a participant, a sign-in…), if any.
+    #[must_use]
+    pub fn target(mut self, id: impl Into<Option<Uuid>>) -> Self {
+        self.target_id = id.into();
+        self
+    }
+
+    /// With these facts (never secrets or learner names).
+    #[must_use]
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
 }
 
 /// Appends an entry.

@@ -282,6 +282,7 @@ pub async fn record(
     command: &Command,
     outcome: &Outcome,
     actor: Actor,
+    audit: Audit,
 ) -> Result<i64, sqlx::Error> {
     if !outcome.changed() {
         return Ok(session.floor_version);
@@ -319,15 +320,25 @@ pub async fn record(
     }
     let version = bump_version(conn, session.id).await?;
     let changes: Vec<_> = outcome.changes.iter().map(change_json).collect();
-    let entry = Entry {
-        actor,
-        action: action(command),
-        session_id: Some(session.id),
-        target_id: target(command),
-        details: json!({ "changes": changes, "floor_version": version }),
-    };
-    audit::record(conn, entry).await?;
+    if audit == Audit::Own {
+        let entry = Entry::new(actor, action(command))
+            .session(session.id)
+            .target(target(command))
+            .details(json!({ "changes": changes, "floor_version": version }));
+        audit::record(conn, entry).await?;
+    }
     Ok(version)
+}
+
+/// Who records a floor change in the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audit {
+    /// The floor change is the use case: it records its own entry
+    /// (`floor.granted`, …).
+    Own,
+    /// The floor change is part of a larger use case (a kick, a repair),
+    /// whose one entry carries [`Decision::audit_details`].
+    Caller,
 }
 
 /// The session's floor version and which of `ids` speak now, read together
@@ -585,6 +596,15 @@ pub struct Decision {
     pub view: FloorView,
 }
 
+impl Decision {
+    /// What the audit says of this floor change (its turn changes and the
+    /// version), for a use case that folds it into its own entry.
+    pub fn audit_details(&self) -> serde_json::Value {
+        let changes: Vec<_> = self.outcome.changes.iter().map(change_json).collect();
+        json!({ "changes": changes, "floor_version": self.version })
+    }
+}
+
 /// Runs `command` on the floor of `session`, which the caller has locked in
 /// `conn`: load, decide (`estrade_core::floor`), record, and append the new
 /// view to the session's event log when it changed. The one path every
@@ -595,6 +615,7 @@ pub async fn run(
     session: &Session,
     command: &Command,
     actor: Actor,
+    audit: Audit,
     now: DateTime<Utc>,
 ) -> Result<Result<Decision, Refusal>, sqlx::Error> {
     // PostgreSQL keeps microseconds: decide with what will be stored, so
@@ -605,7 +626,7 @@ pub async fn run(
         Ok(outcome) => outcome,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    let version = record(conn, session, command, &outcome, actor).await?;
+    let version = record(conn, session, command, &outcome, actor, audit).await?;
     let targets = targets(conn, session.id, &outcome.effects).await?;
     let mut changed = machine::attribute_changes(&before, &outcome.floor);
     if let Command::Left(gone) | Command::Kicked(gone) = command {

@@ -341,13 +341,9 @@ pub async fn end(
         crate::events::append(conn, id, "floor", &view).await?;
     }
     let left = crate::participants::mark_all_left(conn, id).await?;
-    let entry = Entry {
-        actor,
-        action: "session.ended",
-        session_id: Some(id),
-        target_id: None,
-        details: json!({ "reason": reason, "floor_closed": closed, "participants_left": left }),
-    };
+    let entry = Entry::new(actor, "session.ended")
+        .session(id)
+        .details(json!({ "reason": reason, "floor_closed": closed, "participants_left": left }));
     crate::audit::record(conn, entry).await?;
     crate::events::append(conn, id, "session", &ended.event()).await?;
     Ok(ended)
@@ -362,13 +358,7 @@ pub async fn start(
     actor: Actor,
 ) -> Result<Session, sqlx::Error> {
     let live = mark_live(conn, id, room_sid).await?;
-    let entry = Entry {
-        actor,
-        action: "session.started",
-        session_id: Some(id),
-        target_id: None,
-        details: json!({}),
-    };
+    let entry = Entry::new(actor, "session.started").session(id);
     crate::audit::record(conn, entry).await?;
     crate::events::append(conn, id, "session", &live.event()).await?;
     Ok(live)

@@ -2,27 +2,13 @@
 //! is answered, keyed by LiveKit's event id.
 
 use chrono::{DateTime, Utc};
+use estrade_core::webhook::{Envelope, ListedEvent};
 use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
 
-/// A verified event to store.
-#[derive(Debug, Clone)]
-pub struct InboxEvent<'a> {
-    /// LiveKit's event id (`EV_…`).
-    pub event_id: &'a str,
-    /// `participant_joined`, … (any string: unknown types are kept).
-    pub event_type: &'a str,
-    /// The room it concerns, if any.
-    pub room_name: Option<&'a str>,
-    /// LiveKit's `createdAt`.
-    pub created_at: Option<DateTime<Utc>>,
-    /// The whole event as LiveKit sent it.
-    pub payload: &'a Value,
-}
-
 /// Stores an event unless its id is already there. Returns whether it was
 /// new: a redelivery is a no-op.
-pub async fn insert(db: impl PgExecutor<'_>, event: &InboxEvent<'_>) -> Result<bool, sqlx::Error> {
+pub async fn insert(db: impl PgExecutor<'_>, event: &Envelope) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query!(
         "insert into webhook_inbox (event_id, event_type, room_name, event_created_at, payload)
          values ($1, $2, $3, $4, $5)
@@ -243,40 +229,18 @@ pub async fn backlog(db: impl PgExecutor<'_>) -> Result<Backlog, sqlx::Error> {
     .await
 }
 
-/// An event as IT staff see it.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    /// LiveKit's event id.
-    pub event_id: String,
-    /// Its type.
-    pub event_type: String,
-    /// Its room.
-    pub room_name: Option<String>,
-    /// `pending`, `processed` or `failed`.
-    pub status: String,
-    /// Failed attempts.
-    pub attempts: i32,
-    /// The last failure.
-    pub last_error: Option<String>,
-    /// When it was stored.
-    pub received_at: DateTime<Utc>,
-    /// When the next attempt is due (pending only).
-    pub next_attempt_at: DateTime<Utc>,
-    /// When it was applied.
-    pub processed_at: Option<DateTime<Utc>>,
-}
-
 /// Events with `status`, newest first, received before `before` if given.
 pub async fn list(
     db: impl PgExecutor<'_>,
     status: &str,
     before: Option<DateTime<Utc>>,
     limit: i64,
-) -> Result<Vec<Listed>, sqlx::Error> {
+) -> Result<Vec<ListedEvent>, sqlx::Error> {
     sqlx::query_as!(
-        Listed,
-        "select event_id, event_type, room_name, status, attempts, last_error,
-                received_at, next_attempt_at, processed_at
+        ListedEvent,
+        "select event_id, event_type, room_name, status, attempts, last_error, received_at,
+                case when status = 'pending' then next_attempt_at end as next_attempt_at,
+                processed_at
            from webhook_inbox
           where status = $1 and ($2::timestamptz is null or received_at < $2)
           order by received_at desc

@@ -142,7 +142,7 @@ async fn run_with(
     )
     .await?;
     // Live at once, so the printed code can be used straight away.
-    let settings = estrade_api::routes::sessions::room_settings(demo.max_learners);
+    let settings = estrade_app::sessions::room_settings(demo.max_learners);
     let room = estrade_livekit::Gateway::new(&config.livekit)
         .create_room(&demo.room_name, settings)
         .await

@@ -6,7 +6,7 @@ use estrade_api::AppState;
 use estrade_core::api_key::NewApiKey;
 use estrade_core::config::{Config, DatabaseConfig};
 use estrade_core::domain::{AccountName, AccountRole};
-use secrecy::ExposeSecret as _;
+use estrade_db::audit::Actor;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -28,8 +28,7 @@ pub async fn create_key(
 ) -> anyhow::Result<(NewApiKey, uuid::Uuid)> {
     let name = AccountName::parse(name).context("--name")?;
     let pool = estrade_db::connect_lazy(db)?;
-    let key = NewApiKey::generate();
-    let account = estrade_db::accounts::create_with_key(&pool, &name, role, &key)
+    let (account, key) = estrade_app::accounts::create(&pool, Actor::System, &name, role)
         .await
         .context("creating the account (did you run `estrade migrate`?)")?;
     tracing::info!(account.id = %account.id, account.role = %role, "account created");
@@ -64,11 +63,11 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Resul
             "the web client is not built there (ESTRADE_CLIENT_DIR; npm run build in client/): its pages answer 404"
         );
     }
-    let serving = estrade_api::Serving::from_config(&config);
-    let api = estrade_api::serve(listener, estrade_api::app(state), shutdown.clone(), serving);
-    let metrics = estrade_api::serve(
+    let serving = estrade_serve::Serving::from_config(&config);
+    let api = estrade_serve::serve(listener, estrade_api::app(state), shutdown.clone(), serving);
+    let metrics = estrade_serve::serve(
         metrics_listener,
-        estrade_api::metrics::router(estrade_api::metrics::handle()),
+        estrade_serve::metrics::router(estrade_serve::metrics::handle()),
         shutdown,
         serving,
     );
@@ -84,11 +83,11 @@ pub async fn worker(config: Config, shutdown: CancellationToken) -> anyhow::Resu
         .await
         .with_context(|| format!("binding ESTRADE_METRICS_LISTEN={}", config.metrics_listen))?;
     tracing::info!(metrics = %metrics_listener.local_addr()?, "worker metrics listening");
-    let metrics = estrade_api::serve(
+    let metrics = estrade_serve::serve(
         metrics_listener,
-        estrade_api::metrics::router(estrade_api::metrics::handle()),
+        estrade_serve::metrics::router(estrade_serve::metrics::handle()),
         shutdown.clone(),
-        estrade_api::Serving::from_config(&config),
+        estrade_serve::Serving::from_config(&config),
     );
     tokio::try_join!(worker_jobs(config, shutdown), async {
         metrics.await.map_err(anyhow::Error::from)
@@ -105,20 +104,8 @@ pub async fn worker_jobs(config: Config, shutdown: CancellationToken) -> anyhow:
     let wanted = u32::try_from(config.worker_concurrency + 4).unwrap_or(u32::MAX);
     database.max_connections = database.max_connections.max(wanted);
     let db = estrade_db::connect_lazy(&database)?;
-    let redis =
-        estrade_api::redis_connection(config.redis_url.expose_secret()).context("REDIS_URL")?;
-    let queue = estrade_worker::WebhookQueue::new(redis.clone(), &config.redis_namespace);
-    let notifier = estrade_worker::events::Notifier::new(redis, &config.redis_namespace);
-    let livekit = estrade_livekit::Gateway::new(&config.livekit);
-    estrade_worker::run(
-        worker_config(&config),
-        db,
-        queue,
-        livekit,
-        notifier,
-        shutdown,
-    )
-    .await
+    let deps = estrade_app::Deps::new(&config, db).context("REDIS_URL")?;
+    estrade_worker::run(worker_config(&config), deps, shutdown).await
 }
 
 /// The worker's settings from the configuration.
@@ -130,7 +117,6 @@ pub fn worker_config(config: &Config) -> estrade_worker::WorkerConfig {
         concurrency: config.worker_concurrency,
         reconcile_cron: config.reconcile_cron(),
         delete_orphan_rooms: config.delete_orphan_rooms,
-        graces: config.graces,
     }
 }
 
@@ -139,12 +125,8 @@ pub fn worker_config(config: &Config) -> estrade_worker::WorkerConfig {
 /// lock.
 pub async fn reconcile_once(config: &Config) -> anyhow::Result<i32> {
     let db = estrade_db::connect_lazy(&config.database)?;
-    let redis =
-        estrade_api::redis_connection(config.redis_url.expose_secret()).context("REDIS_URL")?;
-    let reconciler = estrade_worker::reconcile::Reconciler {
-        db,
-        livekit: estrade_livekit::Gateway::new(&config.livekit),
-        notifier: estrade_worker::events::Notifier::new(redis, &config.redis_namespace),
+    let reconciler = estrade_app::reconcile::Reconciler {
+        deps: estrade_app::Deps::new(config, db).context("REDIS_URL")?,
         delete_orphan_rooms: config.delete_orphan_rooms,
     };
     match reconciler.run_once("cli").await {
@@ -152,11 +134,11 @@ pub async fn reconcile_once(config: &Config) -> anyhow::Result<i32> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(if report.outcome == "ok" { 0 } else { 1 })
         }
-        Err(estrade_worker::reconcile::RunError::Busy) => {
+        Err(estrade_app::reconcile::RunError::Busy) => {
             eprintln!("another reconciliation run is in progress");
             Ok(3)
         }
-        Err(estrade_worker::reconcile::RunError::Database(e)) => {
+        Err(estrade_app::reconcile::RunError::Database(e)) => {
             Err(anyhow::Error::new(e).context("reading PostgreSQL"))
         }
     }

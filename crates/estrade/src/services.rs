@@ -221,7 +221,7 @@ impl EmbeddedRedis {
                 _ => anyhow::Error::new(e).context("starting redis-server"),
             })?;
         let url = format!("redis://127.0.0.1:{port}");
-        let client = estrade_api::redis_connection(&url)?;
+        let client = estrade_app::redis_connection(&url)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let mut conn = client.clone();

@@ -401,8 +401,8 @@ async fn postgres_restarted_gets_503_while_down_and_the_worker_applies_what_it_c
     // The worker takes the queued job while PostgreSQL is down: it cannot
     // apply it, and the row stays pending.
     let mut worker = spawn_worker(&app, &worker_env);
-    let queue = estrade_worker::WebhookQueue::new(
-        estrade_api::redis_connection(app.config.redis_url.expose_secret()).unwrap(),
+    let queue = estrade_app::WebhookQueue::new(
+        estrade_app::redis_connection(app.config.redis_url.expose_secret()).unwrap(),
         &app.config.redis_namespace,
     );
     until(WAIT, || async { queue.depth().await.ok() == Some(0) }).await;
@@ -597,7 +597,7 @@ async fn backlog(db: PgPool, redis: &RedisServer, empty_redis: bool) -> (TestApp
     .await;
     let rooms = rooms(&app, shape.rooms, shape.learners_per_room).await;
     let events = estrade_tests::backlog::events(&rooms, shape.cycles);
-    let queue = estrade_api::AppState::new(&app.config, app.db.clone())
+    let queue = estrade_app::Deps::new(&app.config, app.db.clone())
         .expect("redis url")
         .queue;
     estrade_tests::backlog::fill(&app.db, &queue, &events).await;
@@ -661,7 +661,7 @@ async fn a_backlog_of_100000_events_queued_while_no_worker_ran_is_drained_with_n
     );
     // The consumer took every job (the inbox path helped with the oldest,
     // in order, while the queue was behind).
-    let queue = estrade_api::AppState::new(&app.config, app.db.clone())
+    let queue = estrade_app::Deps::new(&app.config, app.db.clone())
         .expect("redis url")
         .queue;
     until(WAIT, || async { queue.depth().await.unwrap() == 0 }).await;

@@ -1,6 +1,8 @@
-//! Background work: the webhook consumer, its sweeper, and the scheduled
-//! jobs. This crate is the only one that calls apalis (its 1.0 API is
-//! young), so an upgrade touches one place. One file per job under `jobs/`.
+//! Background work: the webhook consumer, its sweeper, the floor's timers
+//! and the scheduled jobs: when things run. What they do is the use cases'
+//! (`estrade_app`). This crate runs apalis (its 1.0 API is young); the
+//! queue's type itself is `estrade_app::queue`, where the API pushes. One
+//! file per job under `jobs/`.
 //!
 //! apalis-redis 1.0 has weak spots this module works around rather than
 //! trusts: a consumer dies on a Redis error or stall, so `consume_webhooks`
@@ -15,11 +17,7 @@
 //! PostgreSQL, oldest first and in order per room, until the queue carries
 //! them again.
 
-pub mod enforce;
-pub mod events;
 pub mod jobs;
-pub mod queue;
-pub mod reconcile;
 
 use std::str::FromStr as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,11 +27,8 @@ use apalis::layers::WorkerBuilderExt as _;
 use apalis::prelude::{BackendExt as _, Monitor, WorkerBuilder};
 use apalis_core::backend::Vacuum as _;
 use apalis_cron::CronScheduler;
-use estrade_core::domain::Graces;
-use sqlx::PgPool;
+use estrade_app::{Deps, WebhookQueue, reconcile};
 use tokio_util::sync::CancellationToken;
-
-pub use queue::WebhookQueue;
 
 /// What the worker needs beyond the database and the queue.
 #[derive(Debug, Clone)]
@@ -51,19 +46,13 @@ pub struct WorkerConfig {
     pub reconcile_cron: Option<String>,
     /// Whether reconciliation deletes rooms no live session owns.
     pub delete_orphan_rooms: bool,
-    /// How long a participant LiveKit does not have keeps its seat and
-    /// its place on the floor.
-    pub graces: Graces,
 }
 
 /// Runs every job until `shutdown` is cancelled, then drains for at most
 /// `config.drain`.
 pub async fn run(
     config: WorkerConfig,
-    db: PgPool,
-    queue: WebhookQueue,
-    livekit: estrade_livekit::Gateway,
-    notifier: events::Notifier,
+    deps: Deps,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // Seconds first: at minute 7 of every hour.
@@ -74,11 +63,9 @@ pub async fn run(
         .map(cron::Schedule::from_str)
         .transpose()?;
     let retention = jobs::retention::Retention(config.retention);
-    let cron_db = db.clone();
+    let cron_db = deps.db.clone();
     let reconciler = reconcile::Reconciler {
-        db: db.clone(),
-        livekit: livekit.clone(),
-        notifier: notifier.clone(),
+        deps: deps.clone(),
         delete_orphan_rooms: config.delete_orphan_rooms,
     };
     let mut monitor = Monitor::new();
@@ -118,13 +105,9 @@ pub async fn run(
     metrics::counter!("webhooks_applied_from_inbox_total").absolute(0);
     metrics::gauge!("webhooks_inbox_path_active").set(0.0);
     let health = std::sync::Arc::new(ConsumerHealth::default());
-    let consumer = consume_webhooks(
-        &config, &db, &livekit, &notifier, &queue, &health, &shutdown,
-    );
-    let sweeper = sweep(
-        &config, &db, &livekit, &notifier, &queue, &health, &shutdown,
-    );
-    let timers = floor_timers(&db, &livekit, &notifier, config.graces, &shutdown);
+    let consumer = consume_webhooks(&config, &deps, &health, &shutdown);
+    let sweeper = sweep(&config, &deps, &health, &shutdown);
+    let timers = floor_timers(&deps, &shutdown);
     let (scheduled, (), (), ()) = tokio::join!(scheduled, consumer, sweeper, timers);
     scheduled?;
     tracing::info!("worker stopped");
@@ -146,10 +129,7 @@ fn unique_name(role: &str) -> String {
 /// stops on an error, with backoff, until `shutdown`.
 async fn consume_webhooks(
     config: &WorkerConfig,
-    db: &PgPool,
-    livekit: &estrade_livekit::Gateway,
-    notifier: &events::Notifier,
-    queue: &WebhookQueue,
+    deps: &Deps,
     health: &std::sync::Arc<ConsumerHealth>,
     shutdown: &CancellationToken,
 ) {
@@ -160,14 +140,11 @@ async fn consume_webhooks(
             // Idle consumers look for work every 10 ms; a busy one fetches
             // the next batch as soon as it is done.
             .backend(
-                queue
+                deps.queue
                     .storage()
                     .poll_with_interval(Duration::from_millis(10)),
             )
-            .data(db.clone())
-            .data(livekit.clone())
-            .data(notifier.clone())
-            .data(config.graces)
+            .data(deps.clone())
             .data(health.clone())
             .concurrency(config.concurrency)
             .build(jobs::webhook::handle);
@@ -220,13 +197,8 @@ async fn nudged<F: std::future::Future>(fut: F, period: Duration) -> F::Output {
 /// time limit ran out, takes the floor from participants that hold no seat
 /// any more (never arrived, or gone past the grace), and retries the
 /// LiveKit changes that failed.
-async fn floor_timers(
-    db: &PgPool,
-    livekit: &estrade_livekit::Gateway,
-    notifier: &events::Notifier,
-    graces: Graces,
-    shutdown: &CancellationToken,
-) {
+async fn floor_timers(deps: &Deps, shutdown: &CancellationToken) {
+    use estrade_app::floor::timers;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -234,16 +206,16 @@ async fn floor_timers(
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        if let Err(error) = jobs::floor_timer::warn_due(db, notifier).await {
+        if let Err(error) = timers::warn_due(deps).await {
             tracing::warn!(%error, "warning of speaking turns about to end failed");
         }
-        if let Err(error) = jobs::floor_timer::expire_due(db, livekit, notifier).await {
+        if let Err(error) = timers::expire_due(deps).await {
             tracing::warn!(%error, "ending expired speaking turns failed");
         }
-        if let Err(error) = jobs::floor_timer::release_absent(db, livekit, notifier, graces).await {
+        if let Err(error) = timers::release_absent(deps).await {
             tracing::warn!(%error, "taking the floor from absent participants failed");
         }
-        if let Err(error) = enforce::repair_due(db, livekit).await {
+        if let Err(error) = estrade_app::enforce::repair_due(&deps.db, &deps.livekit).await {
             tracing::warn!(%error, "retrying LiveKit floor changes failed");
         }
     }
@@ -338,10 +310,7 @@ impl QueueTrouble {
 /// minute: clears finished jobs out of Redis.
 async fn sweep(
     config: &WorkerConfig,
-    db: &PgPool,
-    livekit: &estrade_livekit::Gateway,
-    notifier: &events::Notifier,
-    queue: &WebhookQueue,
+    deps: &Deps,
     health: &ConsumerHealth,
     shutdown: &CancellationToken,
 ) {
@@ -358,25 +327,14 @@ async fn sweep(
         if health.handled() != progress.0 {
             progress = (health.handled(), Instant::now());
         }
-        let trouble = queue_trouble(config, queue, health, progress.1, &mut misses).await;
+        let trouble = queue_trouble(config, &deps.queue, health, progress.1, &mut misses).await;
         // With no trouble, the inbox path still takes what has waited three
         // grace periods: a job the queue lost while it otherwise works.
         let (reason, grace) = match trouble {
             Some(trouble) => (trouble.as_str(), config.requeue_after),
             None => ("jobs_lost", config.requeue_after * 3),
         };
-        match drain_inbox(
-            db,
-            livekit,
-            notifier,
-            config.graces,
-            grace,
-            reason,
-            health,
-            shutdown,
-        )
-        .await
-        {
+        match drain_inbox(deps, grace, reason, health, shutdown).await {
             Ok(0) if health.inbox_path_active() => {
                 health.set_inbox_path(false, false);
                 tracing::info!("no webhook overdue any more: the queue carries them again");
@@ -384,12 +342,12 @@ async fn sweep(
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "applying webhooks from the inbox failed"),
         }
-        if let Err(error) = publish_backlog(db).await {
+        if let Err(error) = publish_backlog(&deps.db).await {
             tracing::warn!(%error, "reading the webhook backlog failed");
         }
         if last_vacuum.elapsed() > Duration::from_secs(60) {
             last_vacuum = Instant::now();
-            if let Err(error) = vacuum(queue).await {
+            if let Err(error) = vacuum(&deps.queue).await {
                 tracing::warn!(%error, "clearing finished jobs from Redis failed");
             }
         }
@@ -447,15 +405,8 @@ const INBOX_CHUNK: usize = 100;
 /// applied (skip locked), so a queue job for the same event finds it taken
 /// or processed.
 /// Returns how many it applied.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the services travel one by one until the use-case layer (issue 14) bundles them"
-)]
 async fn drain_inbox(
-    db: &PgPool,
-    livekit: &estrade_livekit::Gateway,
-    notifier: &events::Notifier,
-    graces: Graces,
+    deps: &Deps,
     grace: Duration,
     reason: &'static str,
     health: &ConsumerHealth,
@@ -464,7 +415,7 @@ async fn drain_inbox(
     use futures::StreamExt as _;
     let mut applied = 0;
     loop {
-        let due = estrade_db::webhooks::due(db, grace, INBOX_BATCH).await?;
+        let due = estrade_db::webhooks::due(&deps.db, grace, INBOX_BATCH).await?;
         let full = due.len() as i64 == INBOX_BATCH;
         let backlog = reason == QueueTrouble::Behind.as_str();
         if !due.is_empty() && (!health.inbox_path_active() || health.stands_aside() != backlog) {
@@ -488,9 +439,7 @@ async fn drain_inbox(
                 let mut applied = 0;
                 for chunk in events.chunks(INBOX_CHUNK) {
                     let via = estrade_db::webhooks::Via::Inbox;
-                    match jobs::webhook::apply_in_order(db, livekit, notifier, graces, chunk, via)
-                        .await
-                    {
+                    match estrade_app::webhooks::apply_in_order(deps, chunk, via).await {
                         Ok(n) => applied += n,
                         Err(error) => {
                             tracing::warn!(%error, "could not apply webhooks from the inbox");
@@ -511,7 +460,7 @@ async fn drain_inbox(
 }
 
 /// The inbox's backlog as gauges an operator can alert on.
-async fn publish_backlog(db: &PgPool) -> Result<(), sqlx::Error> {
+async fn publish_backlog(db: &sqlx::PgPool) -> Result<(), sqlx::Error> {
     let backlog = estrade_db::webhooks::backlog(db).await?;
     metrics::gauge!("webhooks_pending").set(backlog.pending as f64);
     metrics::gauge!("webhooks_dead_letters").set(backlog.failed as f64);

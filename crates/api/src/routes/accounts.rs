@@ -5,11 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, post};
 use chrono::{DateTime, Utc};
-use estrade_core::api_key::NewApiKey;
 use estrade_core::domain::{AccountName, AccountRole};
-use estrade_db::audit::{self, Entry};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -131,20 +128,8 @@ pub async fn create_account(
 ) -> Result<(StatusCode, Json<CreatedAccount>), Error> {
     let name =
         AccountName::parse(&req.name).map_err(|e| Error::invalid("invalid_name", e.to_string()))?;
-    let key = NewApiKey::generate();
-    let mut tx = state.db.begin().await?;
-    let account = estrade_db::accounts::insert(&mut tx, &name, req.role).await?;
-    estrade_db::accounts::insert_key(&mut tx, account.id, &key.display_prefix, &key.hash).await?;
-    let entry = Entry {
-        actor: admin.actor(),
-        action: "account.created",
-        session_id: None,
-        target_id: Some(account.id),
-        details: json!({ "role": req.role }),
-    };
-    audit::record(&mut tx, entry).await?;
-    // Account, key and audit entry together, or none of them.
-    tx.commit().await?;
+    let (account, key) =
+        estrade_app::accounts::create(&state.deps.db, admin.actor(), &name, req.role).await?;
     let body = CreatedAccount {
         id: account.id,
         name: account.name,
@@ -162,8 +147,8 @@ pub async fn list_accounts(
     State(state): State<AppState>,
     Admin(_admin): Admin,
 ) -> Result<Json<AccountList>, Error> {
-    let accounts = estrade_db::accounts::list(&state.db).await?;
-    let mut keys = estrade_db::accounts::list_keys(&state.db).await?;
+    let accounts = estrade_db::accounts::list(&state.deps.db).await?;
+    let mut keys = estrade_db::accounts::list_keys(&state.deps.db).await?;
     let accounts = accounts
         .into_iter()
         .map(|a| {
@@ -195,32 +180,7 @@ pub async fn disable_account(
     Admin(admin): Admin,
     Path(id): Path<Uuid>,
 ) -> Result<Json<AccountView>, Error> {
-    if id == admin.id {
-        return Err(Error::conflict(
-            "cannot_disable_self",
-            "An admin cannot disable its own account.",
-        ));
-    }
-    let mut tx = state.db.begin().await?;
-    let admins = estrade_db::accounts::lock_enabled_admins(&mut tx).await?;
-    if admins.contains(&id) && admins.len() <= 1 {
-        return Err(Error::conflict(
-            "last_admin",
-            "This is the last enabled admin account.",
-        ));
-    }
-    let account = estrade_db::accounts::disable(&mut tx, id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let entry = Entry {
-        actor: admin.actor(),
-        action: "account.disabled",
-        session_id: None,
-        target_id: Some(id),
-        details: json!({}),
-    };
-    audit::record(&mut tx, entry).await?;
-    tx.commit().await?;
+    let account = estrade_app::accounts::disable(&state.deps.db, &admin, id).await?;
     Ok(Json(AccountView {
         id: account.id,
         name: account.name,
@@ -241,28 +201,7 @@ pub async fn create_key(
     Admin(admin): Admin,
     Path(id): Path<Uuid>,
 ) -> Result<(StatusCode, Json<CreatedKey>), Error> {
-    let account = estrade_db::accounts::get(&state.db, id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    if account.disabled_at.is_some() {
-        return Err(Error::conflict(
-            "account_disabled",
-            "This account is disabled.",
-        ));
-    }
-    let key = NewApiKey::generate();
-    let mut tx = state.db.begin().await?;
-    let key_id =
-        estrade_db::accounts::insert_key(&mut tx, id, &key.display_prefix, &key.hash).await?;
-    let entry = Entry {
-        actor: admin.actor(),
-        action: "api_key.created",
-        session_id: None,
-        target_id: Some(id),
-        details: json!({ "key_id": key_id }),
-    };
-    audit::record(&mut tx, entry).await?;
-    tx.commit().await?;
+    let (key_id, key) = estrade_app::accounts::create_key(&state.deps.db, &admin, id).await?;
     let body = CreatedKey {
         id: key_id,
         prefix: key.display_prefix.clone(),
@@ -281,18 +220,6 @@ pub async fn revoke_key(
     Admin(admin): Admin,
     Path((id, key_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<KeyView>, Error> {
-    let mut tx = state.db.begin().await?;
-    let key = estrade_db::accounts::revoke_key(&mut tx, id, key_id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    let entry = Entry {
-        actor: admin.actor(),
-        action: "api_key.revoked",
-        session_id: None,
-        target_id: Some(id),
-        details: json!({ "key_id": key_id }),
-    };
-    audit::record(&mut tx, entry).await?;
-    tx.commit().await?;
+    let key = estrade_app::accounts::revoke_key(&state.deps.db, &admin, id, key_id).await?;
     Ok(Json(key_view(key)))
 }

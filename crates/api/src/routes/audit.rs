@@ -142,7 +142,7 @@ pub async fn list(
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, Error> {
     let (filter, limit) = filter_of(&query)?;
-    let rows = estrade_db::audit::list(&state.db, &filter, limit).await?;
+    let rows = estrade_db::audit::list(&state.deps.db, &filter, limit).await?;
     let full = usize::try_from(limit).is_ok_and(|l| rows.len() == l);
     let next_before = rows.last().filter(|_| full).map(|r| r.id.to_string());
     let entries = rows

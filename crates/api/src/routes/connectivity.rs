@@ -76,7 +76,7 @@ pub async fn connectivity(
     };
     let identity = match &caller {
         Caller::Participant(p) => {
-            estrade_db::participants::get(&state.db, p.participant_id)
+            estrade_db::participants::get(&state.deps.db, p.participant_id)
                 .await?
                 .ok_or(Error::NotFound)?
                 .identity

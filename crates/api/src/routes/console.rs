@@ -12,10 +12,8 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use estrade_core::api_key;
 use estrade_core::domain::AccountRole;
-use estrade_db::audit::{self, Actor, Entry};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -106,7 +104,7 @@ pub async fn sign_in(
     limits.check(&client)?;
     let key = req.api_key.expose_secret();
     let owner = if key.len() <= MAX_KEY_LEN && key.starts_with(api_key::PREFIX) {
-        estrade_db::accounts::authenticate(&state.db, &api_key::hash(key)).await?
+        estrade_db::accounts::authenticate(&state.deps.db, &api_key::hash(key)).await?
     } else {
         None
     };
@@ -120,27 +118,10 @@ pub async fn sign_in(
     };
     let token = crate::console::new_token();
     let ttl_s = i64::try_from(cookies.ttl().as_secs()).unwrap_or(i64::MAX);
-    let mut tx = state.db.begin().await?;
-    let (sign_in_id, expires_at) = estrade_db::console::insert(
-        &mut tx,
-        &api_key::hash(&token),
-        owner.account_id,
-        owner.key_id,
-        ttl_s,
-    )
-    .await?;
-    audit::record(
-        &mut tx,
-        Entry {
-            actor: Actor::Account(owner.account_id),
-            action: "console.signed_in",
-            session_id: None,
-            target_id: Some(sign_in_id),
-            details: json!({ "key_id": owner.key_id, "expires_at": expires_at }),
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    let hash = api_key::hash(&token);
+    let expires_at =
+        estrade_app::console::sign_in(&state.deps.db, owner.account_id, owner.key_id, &hash, ttl_s)
+            .await?;
     let view = session_view(owner.account_id, owner.name, &owner.role, expires_at)?;
     Ok((
         AppendHeaders([(SET_COOKIE, cookies.set(&token))]),
@@ -164,7 +145,7 @@ pub async fn signed_in(
         .console
         .token(&headers)
         .ok_or(Error::Unauthorized)?;
-    let s = estrade_db::console::authenticate(&state.db, &api_key::hash(&token))
+    let s = estrade_db::console::authenticate(&state.deps.db, &api_key::hash(&token))
         .await?
         .ok_or(Error::Unauthorized)?;
     Ok(Json(session_view(
@@ -191,23 +172,7 @@ pub async fn sign_out(
     let cookies = &state.settings.console;
     cookies.check_origin(&Method::DELETE, &headers)?;
     if let Some(token) = cookies.token(&headers) {
-        let mut tx = state.db.begin().await?;
-        if let Some((id, account_id)) =
-            estrade_db::console::end(&mut tx, &api_key::hash(&token)).await?
-        {
-            audit::record(
-                &mut tx,
-                Entry {
-                    actor: Actor::Account(account_id),
-                    action: "console.signed_out",
-                    session_id: None,
-                    target_id: Some(id),
-                    details: json!({}),
-                },
-            )
-            .await?;
-        }
-        tx.commit().await?;
+        estrade_app::console::sign_out(&state.deps.db, &api_key::hash(&token)).await?;
     }
     Ok((
         StatusCode::NO_CONTENT,

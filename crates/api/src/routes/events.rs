@@ -70,7 +70,7 @@ pub async fn events(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let resume = last_event_id(&headers)?;
-    let session = estrade_db::sessions::get(&state.db, id)
+    let session = estrade_db::sessions::get(&state.deps.db, id)
         .await?
         .ok_or(Error::NotFound)?;
     caller.can_see(session.id, session.teacher_id)?;
@@ -82,12 +82,12 @@ pub async fn events(
     // Subscribe first, then read where to start: whatever commits after
     // the read reaches the feed.
     let (feed, receiver) = state.events.subscribe(id);
-    let (opening, sent) = opening(&state.db, id, resume).await?;
+    let (opening, sent) = opening(&state.deps.db, id, resume).await?;
     state.events.started_at(&feed, sent).await;
     let watch = Watch {
         _slot: slot,
         until: expires_at.map(instant_of),
-        db: state.db.clone(),
+        db: state.deps.db.clone(),
         session_id: id,
         viewer,
         feed,

@@ -1,6 +1,6 @@
 //! The voice floor: participants raise and lower hands, the teacher grants,
 //! revokes and configures, everyone reads it. Each handler checks who may
-//! act and hands one command to `crate::floor`.
+//! act and hands one command to `estrade_app::floor`.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -11,12 +11,17 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::sessions::{FloorSettings, check_floor, lock_managed};
+use estrade_app::floor;
+use estrade_db::audit::Actor;
+use estrade_db::sessions::Session;
+use sqlx::PgConnection;
+
+use super::sessions::{FloorSettings, check_floor};
 use crate::AppState;
 use crate::auth::{Caller, ParticipantCaller, Staff};
 use crate::error::{Error, ErrorBody};
 use crate::extract::Json;
-use crate::floor::{self, FloorView};
+use estrade_core::floor_view::FloorView;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -41,7 +46,7 @@ pub async fn get_floor(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<FloorView>, Error> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.deps.db.begin().await?;
     let session = estrade_db::sessions::get(&mut *tx, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -66,25 +71,25 @@ async fn own_command(
     if caller.session_id != id {
         return Err(Error::NotFound);
     }
-    let mut tx = state.db.begin().await?;
-    let session = estrade_db::sessions::lock(&mut tx, id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    floor::require_live(&session)?;
-    let me = estrade_db::participants::get(&mut *tx, caller.participant_id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    if matches!(command, Command::Raise(_)) {
-        eligible(&me)?;
-    }
-    let actor = estrade_db::audit::Actor::Participant(me.id);
-    let decided = floor::decide(state, tx, session, command, actor).await?;
-    floor::enforce(state, &decided.session, &decided.decision).await;
-    let mut view = decided.decision.view;
+    let me = caller.participant_id;
+    let raising = matches!(command, Command::Raise(_));
+    let check = async |conn: &mut PgConnection, session: &Session| {
+        floor::require_live(session)?;
+        let p = estrade_db::participants::get(&mut *conn, me)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if raising {
+            eligible(&p)?;
+        }
+        Ok::<_, Error>(true)
+    };
+    let actor = Actor::Participant(me);
+    let decided = floor::command(&state.deps, id, command, actor, check).await?;
+    let mut view = decided.ok_or(Error::NotFound)?.decision.view;
     view.position = Some(
         view.queue
             .iter()
-            .find(|h| h.participant_id == me.id)
+            .find(|h| h.participant_id == me)
             .map(|h| h.position),
     );
     Ok(Json(view))
@@ -213,24 +218,26 @@ async fn teacher_command(
     target: Option<Uuid>,
     command: Command,
 ) -> Result<Json<FloorView>, Error> {
-    let mut tx = state.db.begin().await?;
-    let session = lock_managed(&mut tx, caller, id).await?;
-    if session.teacher_id != caller.id {
-        return Err(Error::OwnerOnly);
-    }
-    floor::require_live(&session)?;
-    if let Some(pid) = target {
-        let p = estrade_db::participants::get(&mut *tx, pid)
-            .await?
-            .filter(|p| p.session_id == id)
-            .ok_or(Error::NotFound)?;
-        if matches!(command, Command::Grant(_)) {
-            eligible(&p)?;
+    let granting = matches!(command, Command::Grant(_));
+    let check = async |conn: &mut PgConnection, session: &Session| {
+        caller.can_manage(session.teacher_id)?;
+        if session.teacher_id != caller.id {
+            return Err(Error::OwnerOnly);
         }
-    }
-    let decided = floor::decide(state, tx, session, command, caller.actor()).await?;
-    floor::enforce(state, &decided.session, &decided.decision).await;
-    Ok(Json(decided.decision.view))
+        floor::require_live(session)?;
+        if let Some(pid) = target {
+            let p = estrade_db::participants::get(&mut *conn, pid)
+                .await?
+                .filter(|p| p.session_id == id)
+                .ok_or(Error::NotFound)?;
+            if granting {
+                eligible(&p)?;
+            }
+        }
+        Ok(true)
+    };
+    let decided = floor::command(&state.deps, id, command, caller.actor(), check).await?;
+    Ok(Json(decided.ok_or(Error::NotFound)?.decision.view))
 }
 
 /// Give the floor: to `participant_id` (from the queue or directly), or to

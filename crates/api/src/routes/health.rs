@@ -134,14 +134,14 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Er
 async fn probe_all(state: &AppState) -> Checks {
     let mut redis = state.redis.clone();
     let (postgres, redis, livekit) = tokio::join!(
-        probe("postgres", estrade_db::ping(&state.db)),
+        probe("postgres", estrade_db::ping(&state.deps.db)),
         probe("redis", async move {
             redis::cmd("PING")
                 .query_async::<String>(&mut redis)
                 .await
                 .map(|_| ())
         }),
-        probe("livekit", state.livekit.ping()),
+        probe("livekit", state.deps.livekit.ping()),
     );
     Checks {
         postgres,

@@ -4,16 +4,19 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
 use chrono::{DateTime, Utc};
-use estrade_core::domain::{DisplayName, JoinCode, ParticipantKind, SessionStatus, limits};
-use estrade_db::participants::{NewParticipant, Participant};
+use std::net::IpAddr;
+
+use estrade_app::Error as UseCaseError;
+use estrade_app::participants::Joiner;
+use estrade_core::domain::{DisplayName, JoinCode, ParticipantKind, limits};
+use estrade_db::participants::Participant;
 use estrade_db::sessions::Session;
 use estrade_livekit::Role;
-use rand::distr::{Alphanumeric, SampleString as _};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::sessions::{status_of, to_utc};
+use super::sessions::to_utc;
 use crate::AppState;
 use crate::auth::{ClientIp, ParticipantCaller};
 use crate::error::{Error, ErrorBody};
@@ -145,13 +148,6 @@ pub struct Joined {
     pub expires_at: DateTime<Utc>,
 }
 
-fn unknown_code() -> Error {
-    Error::Missing {
-        code: "unknown_code",
-        message: "No session uses this code; check the digits.".to_owned(),
-    }
-}
-
 /// Join a live session with its code and a name (no account needed).
 #[utoipa::path(post, path = "/v1/join", tag = "participants", request_body = JoinRequest,
     responses(
@@ -169,15 +165,7 @@ pub async fn join(
     Json(req): Json<JoinRequest>,
 ) -> Result<Json<Joined>, Error> {
     let limits = &state.settings.limits;
-    if let Some(link) = &req.link
-        && !is_link_key(link)
-    {
-        return Err(Error::invalid(
-            "invalid_link",
-            "link is the k= of the join link: 1 to 64 letters, digits, - or _.",
-        ));
-    }
-    let code = JoinCode::parse(&req.code).ok();
+    let code = req.checked_link()?;
     // A join by the link cannot be a guess; any other is limited as one,
     // and refused before anything is looked up: a 429 says nothing about
     // codes. The slot is held until the answer, so parallel guesses cannot
@@ -196,97 +184,119 @@ pub async fn join(
         limits.record_failure(ip, &mut redis).await?;
         return Err(Error::invalid("invalid_code", "A join code is six digits."));
     };
-    let name = DisplayName::parse(&req.name)
-        .map_err(|e| Error::invalid("invalid_name", format!("name: {e}.")))?;
-    let kind = req.kind.unwrap_or(ParticipantKind::Learner);
-    let role = match kind {
-        ParticipantKind::Learner => Role::Learner,
-        ParticipantKind::Classroom => Role::Classroom,
-        _ => {
+    let (name, kind) = req.validated()?;
+    limits.check_code(code.as_str())?;
+    limits.check_mint(2)?;
+    let joiner = Joiner {
+        code: &code,
+        name: &name,
+        kind,
+        headcount: req.headcount,
+    };
+    let admit = |seats| limits.admit(code.as_str(), seats).map_err(Failed::Limited);
+    match estrade_app::participants::join(&state.deps, joiner, admit).await {
+        Ok((session, p)) => Ok(Json(tokens_for(&state, &session, &p, name.as_str())?)),
+        Err(Failed::Limited(error)) => Err(error),
+        Err(Failed::Refused(error)) => Err(refused(&state, ip, &code, by_link, error).await),
+    }
+}
+
+/// Why a join failed: the use case refused it, or the code's rate limit.
+enum Failed {
+    Refused(UseCaseError),
+    Limited(Error),
+}
+
+impl From<UseCaseError> for Failed {
+    fn from(error: UseCaseError) -> Self {
+        Self::Refused(error)
+    }
+}
+
+/// A refused join as the API answers it, counted where it must be: a code
+/// that names no session as a failed guess (unless it came with the link's
+/// key), a refusal by the session against its code.
+async fn refused(
+    state: &AppState,
+    ip: IpAddr,
+    code: &JoinCode,
+    by_link: bool,
+    error: UseCaseError,
+) -> Error {
+    let limits = &state.settings.limits;
+    match error {
+        UseCaseError::NoSuchCode { ended } => {
+            if !by_link
+                && let Err(limited) = limits.record_failure(ip, &mut state.redis.clone()).await
+            {
+                return limited;
+            }
+            UseCaseError::NoSuchCode { ended }.into()
+        }
+        refusal @ (UseCaseError::NotStarted
+        | UseCaseError::SessionEnded
+        | UseCaseError::Locked
+        | UseCaseError::Full) => {
+            limits.record_code_failure(code.as_str());
+            gone_when_ended(refusal)
+        }
+        other => other.into(),
+    }
+}
+
+/// The use case's refusal as a participant's credentials meet it: a
+/// session that has ended is gone (410), a participant no longer known
+/// unauthorized.
+fn gone_when_ended(error: UseCaseError) -> Error {
+    match error {
+        UseCaseError::SessionEnded => Error::session_ended(),
+        UseCaseError::NotFound => Error::Unauthorized,
+        other => other.into(),
+    }
+}
+
+impl JoinRequest {
+    /// The code, if it reads as one, once the link's key (if any) is well
+    /// formed.
+    fn checked_link(&self) -> Result<Option<JoinCode>, Error> {
+        if let Some(link) = &self.link
+            && !is_link_key(link)
+        {
+            return Err(Error::invalid(
+                "invalid_link",
+                "link is the k= of the join link: 1 to 64 letters, digits, - or _.",
+            ));
+        }
+        Ok(JoinCode::parse(&self.code).ok())
+    }
+
+    /// The name and kind, checked, and the headcount only for a classroom.
+    fn validated(&self) -> Result<(DisplayName, ParticipantKind), Error> {
+        let name = DisplayName::parse(&self.name)
+            .map_err(|e| Error::invalid("invalid_name", format!("name: {e}.")))?;
+        let kind = self.kind.unwrap_or(ParticipantKind::Learner);
+        if !matches!(kind, ParticipantKind::Learner | ParticipantKind::Classroom) {
             return Err(Error::invalid(
                 "invalid_kind",
                 "kind must be learner or classroom.",
             ));
         }
-    };
-    if let Some(n) = req.headcount
-        && (kind != ParticipantKind::Classroom || !limits::HEADCOUNT.contains(&n))
-    {
-        return Err(Error::invalid(
-            "invalid_headcount",
-            "headcount is for a classroom, between 1 and 500.",
-        ));
+        if let Some(n) = self.headcount
+            && (kind != ParticipantKind::Classroom || !limits::HEADCOUNT.contains(&n))
+        {
+            return Err(Error::invalid(
+                "invalid_headcount",
+                "headcount is for a classroom, between 1 and 500.",
+            ));
+        }
+        Ok((name, kind))
     }
-    limits.check_code(code.as_str())?;
-    limits.check_mint(2)?;
-
-    let identity = format!(
-        "{}{}",
-        role.identity_prefix(),
-        Alphanumeric.sample_string(&mut rand::rng(), 16)
-    );
-    let mut tx = state.db.begin().await?;
-    // The session's row lock serialises joins with each other and with the
-    // teacher's changes (lock, end), so the seat count in `admit` is exact.
-    let Some(session) = estrade_db::sessions::lock_by_code(&mut tx, code.as_str()).await? else {
-        drop(tx);
-        if !by_link {
-            limits.record_failure(ip, &mut redis).await?;
-        }
-        if estrade_db::sessions::code_belonged_to_ended(&state.db, code.as_str()).await? {
-            return Err(Error::session_ended());
-        }
-        return Err(unknown_code());
-    };
-    let refused = |error: Error| {
-        limits.record_code_failure(code.as_str());
-        error
-    };
-    check_joinable(&session).map_err(refused)?;
-    let new = NewParticipant {
-        session_id: session.id,
-        kind: kind.as_str(),
-        identity: &identity,
-        display_name: name.as_str(),
-        headcount: req.headcount,
-    };
-    let participant =
-        estrade_db::participants::admit(&mut tx, session.max_learners, state.settings.graces, new)
-            .await?
-            .ok_or_else(|| refused(Error::conflict("session_full", "This session is full.")))?;
-    // Seats come free as joins that never arrive give theirs back; a code
-    // still admits no more per minute than the session has seats (the
-    // transaction is rolled back if not).
-    limits.admit(code.as_str(), session.max_learners)?;
-    // Participant and audit entry are durable before the tokens are handed out.
-    tx.commit().await?;
-    Ok(Json(tokens_for(
-        &state,
-        &session,
-        &participant,
-        name.as_str(),
-    )?))
 }
 
 fn is_link_key(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn check_joinable(session: &Session) -> Result<(), Error> {
-    match status_of(session)? {
-        SessionStatus::Scheduled => Err(Error::conflict(
-            "session_not_started",
-            "This session has not started yet.",
-        )),
-        SessionStatus::Ended => Err(Error::session_ended()),
-        SessionStatus::Live if session.locked => Err(Error::conflict(
-            "session_locked",
-            "The teacher has closed this session to new arrivals.",
-        )),
-        SessionStatus::Live => Ok(()),
-    }
 }
 
 fn tokens_for(
@@ -301,6 +311,7 @@ fn tokens_for(
         Role::Learner
     };
     let livekit = state
+        .deps
         .livekit
         .mint(role, &session.room_name, &p.identity, name)?;
     let ours = state.settings.participant_tokens.sign(p.id, session.id)?;
@@ -330,24 +341,10 @@ pub async fn refresh(
     State(state): State<AppState>,
     caller: ParticipantCaller,
 ) -> Result<Json<Joined>, Error> {
-    let session = estrade_db::sessions::get(&state.db, caller.session_id)
-        .await?
-        .ok_or(Error::Unauthorized)?;
-    if status_of(&session)? == SessionStatus::Ended {
-        return Err(Error::session_ended());
-    }
-    let participant = estrade_db::participants::get(&state.db, caller.participant_id)
-        .await?
-        .ok_or(Error::Unauthorized)?;
-    // A kick may have committed since the token was checked.
-    if participant.kicked_at.is_some() {
-        return Err(Error::Revoked);
-    }
+    let (session, p) =
+        estrade_app::participants::still_in(&state.deps, caller.session_id, caller.participant_id)
+            .await
+            .map_err(gone_when_ended)?;
     state.settings.limits.check_mint(2)?;
-    Ok(Json(tokens_for(
-        &state,
-        &session,
-        &participant,
-        &participant.display_name,
-    )?))
+    Ok(Json(tokens_for(&state, &session, &p, &p.display_name)?))
 }

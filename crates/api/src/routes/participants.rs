@@ -1,19 +1,15 @@
 //! A session's participants: listing and removal (kick).
 
-use std::time::{Duration, SystemTime};
-
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use estrade_db::audit::{self, Entry};
 use estrade_db::participants::Participant;
+use estrade_db::sessions::Session;
 use serde::Serialize;
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::sessions::lock_managed;
 use crate::AppState;
 use crate::auth::Staff;
 use crate::error::{Error, ErrorBody};
@@ -86,12 +82,12 @@ pub async fn list_participants(
     Staff(caller): Staff,
     Path(id): Path<Uuid>,
 ) -> Result<Json<ParticipantList>, Error> {
-    let session = estrade_db::sessions::get(&state.db, id)
+    let session = estrade_db::sessions::get(&state.deps.db, id)
         .await?
         .ok_or(Error::NotFound)?;
     caller.can_manage(session.teacher_id)?;
-    let participants = estrade_db::participants::list(&state.db, id).await?;
-    let flagged = estrade_db::tracks::unauthorized_microphones(&state.db, id).await?;
+    let participants = estrade_db::participants::list(&state.deps.db, id).await?;
+    let flagged = estrade_db::tracks::unauthorized_microphones(&state.deps.db, id).await?;
     Ok(Json(ParticipantList {
         participants: participants
             .into_iter()
@@ -116,67 +112,8 @@ pub async fn kick(
     Staff(caller): Staff,
     Path((id, pid)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<ParticipantView>, Error> {
-    let mut tx = state.db.begin().await?;
-    let session = lock_managed(&mut tx, &caller, id).await?;
-    let participant = estrade_db::participants::get(&mut *tx, pid)
-        .await?
-        .filter(|p| p.session_id == id)
-        .ok_or(Error::NotFound)?;
-    if participant.kind == "teacher" {
-        return Err(Error::conflict(
-            "cannot_kick_teacher",
-            "The session's teacher cannot be removed; end the session instead.",
-        ));
-    }
-    let mut decided = None;
-    let kicked = if participant.kicked_at.is_some() {
-        tx.rollback().await?;
-        participant
-    } else {
-        let kicked = estrade_db::participants::kick(&mut tx, pid).await?;
-        // Through the floor's state machine: history, a new version, and
-        // in an open floor the freed slot goes to the next in line.
-        let command = estrade_core::floor::Command::Kicked(pid);
-        let decision = estrade_db::floor::run(
-            &mut tx,
-            &session,
-            &command,
-            caller.actor(),
-            chrono::Utc::now(),
-        )
-        .await?
-        .map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
-        let released = !decision.outcome.changes.is_empty();
-        decided = Some(decision);
-        let entry = Entry {
-            actor: caller.actor(),
-            action: "participant.kicked",
-            session_id: Some(id),
-            target_id: Some(pid),
-            details: json!({ "floor_released": released }),
-        };
-        audit::record(&mut tx, entry).await?;
-        tx.commit().await?;
-        state.notifier.notify(id);
-        kicked
-    };
-    // Every call, including a repeat, removes it from LiveKit and revokes
-    // tokens issued up to now (the next whole second included); our own
-    // participant token is refused by the kick itself. If LiveKit cannot be
-    // reached the answer is 503 (the kick stands) and calling again
-    // finishes the job.
-    let revoke_before = SystemTime::now() + Duration::from_secs(1);
-    match state
-        .livekit
-        .remove_participant(&session.room_name, &kicked.identity, revoke_before)
-        .await
-    {
-        Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
-        Err(e) => return Err(e.into()),
-    }
-    if let Some(decision) = &decided {
-        crate::floor::enforce(&state, &session, decision).await;
-    }
+    let may = |session: &Session| caller.can_manage(session.teacher_id);
+    let kicked = estrade_app::participants::kick(&state.deps, id, pid, caller.actor(), may).await?;
     // Kicked: out of LiveKit, so no microphone of its counts any more.
     Ok(Json(view(kicked, false)))
 }

@@ -1,5 +1,5 @@
 //! Reconciliation for IT staff: run it now, read the last report. The run
-//! itself is `estrade_worker::reconcile`; the worker also runs it on its
+//! itself is `estrade_app::reconcile`; the worker also runs it on its
 //! schedule.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use estrade_worker::reconcile::{Report, RunError};
+use estrade_app::reconcile::{Report, RunError};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -82,7 +82,7 @@ pub async fn run_now(
     State(state): State<AppState>,
     Admin(admin): Admin,
 ) -> Result<Json<ReconcileReport>, Error> {
-    let report = match state.reconciler.run_once("admin").await {
+    let report = match state.reconciler.run_for(&admin).await {
         Ok(report) => report,
         Err(RunError::Busy) => {
             return Err(Error::conflict(
@@ -92,15 +92,6 @@ pub async fn run_now(
         }
         Err(RunError::Database(e)) => return Err(e.into()),
     };
-    let entry = estrade_db::audit::Entry {
-        actor: admin.actor(),
-        action: "reconcile.requested",
-        session_id: None,
-        target_id: Some(report.id),
-        details: serde_json::json!({ "outcome": report.outcome }),
-    };
-    let mut conn = state.db.acquire().await?;
-    estrade_db::audit::record(&mut conn, entry).await?;
     Ok(Json(report.into()))
 }
 
@@ -116,7 +107,7 @@ pub async fn last(
     State(state): State<AppState>,
     Admin(_admin): Admin,
 ) -> Result<Json<ReconcileReport>, Error> {
-    let report = estrade_db::reconcile::last(&state.db)
+    let report = estrade_db::reconcile::last(&state.deps.db)
         .await?
         .ok_or(Error::NotFound)?;
     Ok(Json(report.into()))

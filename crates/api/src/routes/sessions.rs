@@ -9,32 +9,15 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use estrade_core::domain::{self, AccountRole, FloorMode, SessionStatus, limits};
-use estrade_db::audit::{self, Entry};
 use estrade_db::sessions::{NewSession, Session};
-use estrade_livekit::{Role, RoomSettings};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{AccountCaller, Caller, Staff};
+use crate::auth::{Caller, Staff};
 use crate::error::{Error, ErrorBody};
 use crate::extract::Json;
-
-/// Seats LiveKit keeps beyond `max_learners`: the teacher, observers, and a
-/// learner's second connection while the first is timing out.
-const ROOM_SEAT_MARGIN: u32 = 10;
-/// How long LiveKit keeps an empty room (seconds).
-const EMPTY_TIMEOUT_S: u32 = 600;
-
-/// The LiveKit room of a session admitting `max_learners`.
-pub fn room_settings(max_learners: i32) -> RoomSettings {
-    RoomSettings {
-        max_participants: max_learners.max(0) as u32 + ROOM_SEAT_MARGIN,
-        empty_timeout_s: EMPTY_TIMEOUT_S,
-    }
-}
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -162,6 +145,31 @@ pub struct CreateSession {
     pub max_learners: Option<i32>,
 }
 
+impl CreateSession {
+    /// The title, floor settings and learner limit, checked.
+    fn validated(self) -> Result<(String, FloorSettings, i32), Error> {
+        let title = domain::parse_title(&self.title)
+            .map_err(|e| Error::invalid("invalid_title", format!("title: {e}.")))?;
+        let floor = self.floor.unwrap_or(FloorSettings {
+            mode: FloorMode::Moderated,
+            max_speakers: 1,
+            speaking_time_limit_s: None,
+        });
+        check_floor(&floor)?;
+        let max_learners = self.max_learners.unwrap_or(limits::DEFAULT_MAX_LEARNERS);
+        if !(1..=limits::MAX_LEARNERS).contains(&max_learners) {
+            return Err(Error::invalid(
+                "invalid_max_learners",
+                format!(
+                    "max_learners must be between 1 and {}.",
+                    limits::MAX_LEARNERS
+                ),
+            ));
+        }
+        Ok((title, floor, max_learners))
+    }
+}
+
 pub(crate) fn check_floor(floor: &FloorSettings) -> Result<(), Error> {
     if !(1..=limits::MAX_SPEAKERS).contains(&floor.max_speakers) {
         return Err(Error::invalid(
@@ -195,27 +203,7 @@ pub async fn create_session(
     Staff(caller): Staff,
     Json(req): Json<CreateSession>,
 ) -> Result<(StatusCode, Json<SessionView>), Error> {
-    if caller.role != AccountRole::Teacher {
-        return Err(Error::Forbidden);
-    }
-    let title = domain::parse_title(&req.title)
-        .map_err(|e| Error::invalid("invalid_title", format!("title: {e}.")))?;
-    let floor = req.floor.unwrap_or(FloorSettings {
-        mode: FloorMode::Moderated,
-        max_speakers: 1,
-        speaking_time_limit_s: None,
-    });
-    check_floor(&floor)?;
-    let max_learners = req.max_learners.unwrap_or(limits::DEFAULT_MAX_LEARNERS);
-    if !(1..=limits::MAX_LEARNERS).contains(&max_learners) {
-        return Err(Error::invalid(
-            "invalid_max_learners",
-            format!(
-                "max_learners must be between 1 and {}.",
-                limits::MAX_LEARNERS
-            ),
-        ));
-    }
+    let (title, floor, max_learners) = req.validated()?;
     let new = NewSession {
         title: &title,
         max_learners,
@@ -223,17 +211,7 @@ pub async fn create_session(
         max_speakers: floor.max_speakers,
         speaking_time_limit_s: floor.speaking_time_limit_s,
     };
-    let mut tx = state.db.begin().await?;
-    let session = estrade_db::sessions::insert(&mut tx, caller.id, &new).await?;
-    let entry = Entry {
-        actor: caller.actor(),
-        action: "session.created",
-        session_id: Some(session.id),
-        target_id: None,
-        details: json!({}),
-    };
-    audit::record(&mut tx, entry).await?;
-    tx.commit().await?;
+    let session = estrade_app::sessions::create(&state.deps, &caller, &new).await?;
     Ok((StatusCode::CREATED, Json(view(&state, session)?)))
 }
 
@@ -245,7 +223,7 @@ pub async fn list_sessions(
     Staff(caller): Staff,
 ) -> Result<Json<SessionList>, Error> {
     let owner = (caller.role == AccountRole::Teacher).then_some(caller.id);
-    let sessions = estrade_db::sessions::list(&state.db, owner, 500).await?;
+    let sessions = estrade_db::sessions::list(&state.deps.db, owner, 500).await?;
     let sessions = sessions
         .into_iter()
         .map(|s| view(&state, s))
@@ -263,7 +241,7 @@ pub async fn get_session(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> Result<Json<SessionView>, Error> {
-    let session = estrade_db::sessions::get(&state.db, id)
+    let session = estrade_db::sessions::get(&state.deps.db, id)
         .await?
         .ok_or(Error::NotFound)?;
     caller.can_see(session.id, session.teacher_id)?;
@@ -273,19 +251,6 @@ pub async fn get_session(
         view.join_url = None;
     }
     Ok(Json(view))
-}
-
-/// Loads a session the caller may manage, locked for this transaction.
-pub(crate) async fn lock_managed(
-    tx: &mut sqlx::PgConnection,
-    caller: &AccountCaller,
-    id: Uuid,
-) -> Result<Session, Error> {
-    let session = estrade_db::sessions::lock(tx, id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    caller.can_manage(session.teacher_id)?;
-    Ok(session)
 }
 
 /// Changes to a session.
@@ -322,38 +287,12 @@ pub async fn update_session(
         .map(domain::parse_title)
         .transpose()
         .map_err(|e| Error::invalid("invalid_title", format!("title: {e}.")))?;
-    let mut tx = state.db.begin().await?;
-    let mut session = lock_managed(&mut tx, &caller, id).await?;
-    if status_of(&session)? == SessionStatus::Ended {
-        return Err(Error::conflict("session_ended", "This session has ended."));
-    }
-    let mut changes = serde_json::Map::new();
-    if let Some(locked) = req.locked
-        && locked != session.locked
-    {
-        session = estrade_db::sessions::set_locked(&mut tx, id, locked).await?;
-        changes.insert("locked".into(), json!(locked));
-    }
-    if req.rotate_join_code == Some(true) {
-        session = estrade_db::sessions::rotate_code(&mut tx, id).await?;
-        changes.insert("join_code_rotated".into(), json!(true));
-    }
-    if let Some(title) = title {
-        session = estrade_db::sessions::set_title(&mut tx, id, &title).await?;
-        changes.insert("title_changed".into(), json!(true));
-    }
-    if !changes.is_empty() {
-        let entry = Entry {
-            actor: caller.actor(),
-            action: "session.updated",
-            session_id: Some(id),
-            target_id: None,
-            details: changes.into(),
-        };
-        audit::record(&mut tx, entry).await?;
-    }
-    tx.commit().await?;
-    state.notifier.notify(id);
+    let changes = estrade_app::sessions::Changes {
+        locked: req.locked,
+        rotate_join_code: req.rotate_join_code == Some(true),
+        title,
+    };
+    let session = estrade_app::sessions::update(&state.deps, &caller, id, changes).await?;
     Ok(Json(view(&state, session)?))
 }
 
@@ -370,40 +309,7 @@ pub async fn start_session(
     Staff(caller): Staff,
     Path(id): Path<Uuid>,
 ) -> Result<Json<SessionView>, Error> {
-    let session = estrade_db::sessions::get(&state.db, id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    caller.can_manage(session.teacher_id)?;
-    if status_of(&session)? == SessionStatus::Ended {
-        return Err(Error::conflict("session_ended", "This session has ended."));
-    }
-    // The room first: a session is never live without one. CreateRoom is
-    // idempotent, so a retry after a failure below is safe; a room left
-    // behind by one is deleted by reconciliation.
-    let settings = RoomSettings {
-        max_participants: session.max_learners as u32 + ROOM_SEAT_MARGIN,
-        empty_timeout_s: EMPTY_TIMEOUT_S,
-    };
-    let room = state
-        .livekit
-        .create_room(&session.room_name, settings)
-        .await?;
-
-    let mut tx = state.db.begin().await?;
-    let locked = lock_managed(&mut tx, &caller, id).await?;
-    let session = match status_of(&locked)? {
-        // Already live: the room may have been re-created; remember which.
-        SessionStatus::Live if locked.room_sid.as_deref() == Some(room.sid.as_str()) => locked,
-        SessionStatus::Live => estrade_db::sessions::mark_live(&mut tx, id, &room.sid).await?,
-        SessionStatus::Ended => {
-            return Err(Error::conflict("session_ended", "This session has ended."));
-        }
-        SessionStatus::Scheduled => {
-            estrade_db::sessions::start(&mut tx, id, &room.sid, caller.actor()).await?
-        }
-    };
-    tx.commit().await?;
-    state.notifier.notify(id);
+    let session = estrade_app::sessions::start(&state.deps, &caller, id).await?;
     Ok(Json(view(&state, session)?))
 }
 
@@ -419,30 +325,7 @@ pub async fn end_session(
     Staff(caller): Staff,
     Path(id): Path<Uuid>,
 ) -> Result<Json<SessionView>, Error> {
-    let mut tx = state.db.begin().await?;
-    let session = lock_managed(&mut tx, &caller, id).await?;
-    let ended = if status_of(&session)? == SessionStatus::Ended {
-        tx.rollback().await?;
-        session
-    } else {
-        let reason = if caller.role == AccountRole::Admin && caller.id != session.teacher_id {
-            "ended_by_admin"
-        } else {
-            "ended_by_teacher"
-        };
-        let ended = estrade_db::sessions::end(&mut tx, id, reason, caller.actor()).await?;
-        // The decision is durable before LiveKit hears of it.
-        tx.commit().await?;
-        state.notifier.notify(id);
-        ended
-    };
-    // Every call, including a repeat on an ended session, makes sure the
-    // room is gone: if LiveKit cannot be reached, the answer is 503 (the
-    // session stays ended) and calling again finishes the job.
-    match state.livekit.delete_room(&ended.room_name).await {
-        Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
-        Err(e) => return Err(e.into()),
-    }
+    let ended = estrade_app::sessions::end(&state.deps, &caller, id).await?;
     Ok(Json(view(&state, ended)?))
 }
 
@@ -471,49 +354,13 @@ pub async fn publish_token(
     Staff(caller): Staff,
     Path(id): Path<Uuid>,
 ) -> Result<Json<PublishToken>, Error> {
-    let session = estrade_db::sessions::get(&state.db, id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    // The owner only: an admin watching uses an observer token instead.
-    if session.teacher_id != caller.id {
-        return Err(Error::NotFound);
-    }
-    if status_of(&session)? != SessionStatus::Live {
-        return Err(Error::conflict(
-            "session_not_live",
-            "Start the session first.",
-        ));
-    }
-    state.settings.limits.check_mint(1)?;
-    let identity = format!("t-{}", session.id.simple());
-    // Account names allow 128 characters, display names 64.
-    let display: String = caller
-        .name
-        .chars()
-        .take(domain::DisplayName::MAX_CHARS)
-        .collect();
-    let mut tx = state.db.begin().await?;
-    if let Some(teacher) =
-        estrade_db::participants::insert_teacher(&mut tx, id, &identity, &display).await?
-    {
-        let entry = Entry {
-            actor: caller.actor(),
-            action: "participant.joined",
-            session_id: Some(id),
-            target_id: Some(teacher.id),
-            details: json!({ "kind": "teacher" }),
-        };
-        audit::record(&mut tx, entry).await?;
-    }
-    tx.commit().await?;
-    let token = state
-        .livekit
-        .mint(Role::Teacher, &session.room_name, &identity, &display)?;
+    let admit = || state.settings.limits.check_mint(1);
+    let minted = estrade_app::sessions::teacher_token(&state.deps, &caller, id, admit).await?;
     Ok(Json(PublishToken {
         livekit_url: state.settings.livekit_url.clone(),
-        token: token.jwt,
-        identity,
-        expires_at: to_utc(token.expires_at),
+        token: minted.token.jwt,
+        identity: minted.identity,
+        expires_at: to_utc(minted.token.expires_at),
     }))
 }
 

@@ -15,10 +15,9 @@ use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
-use estrade_db::webhooks::InboxEvent;
+use estrade_core::webhook::{Envelope, ListedEvent};
 use estrade_livekit::WebhookError;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -101,72 +100,14 @@ pub async fn receive(
             _ => Error::Malformed(rejection.body_text()),
         })?;
     signed.check(&body).map_err(|e| refused(&e))?;
-    let invalid = |why: &str| {
+    let envelope = Envelope::parse(&body).map_err(|why| {
         metrics::counter!("webhooks_rejected_total", "reason" => "invalid_payload").increment(1);
         Error::Malformed(format!("Signed, but not a LiveKit webhook event: {why}."))
-    };
-    let mut payload: Value = serde_json::from_slice(&body).map_err(|_| invalid("not JSON"))?;
-    // What the worker does not need and must not keep: the display name
-    // (personal data, with its own retention) and client-set metadata.
-    if let Some(p) = payload
-        .get_mut("participant")
-        .and_then(Value::as_object_mut)
-    {
-        for field in ["name", "metadata", "attributes"] {
-            p.remove(field);
-        }
-    }
-    let event_id = payload["id"]
-        .as_str()
-        .filter(|id| !id.is_empty() && id.len() <= 128)
-        .ok_or_else(|| invalid("no event id"))?
-        .to_owned();
-    let event_type = payload["event"]
-        .as_str()
-        .filter(|e| !e.is_empty())
-        .ok_or_else(|| invalid("no event name"))?
-        .to_owned();
-    // protojson writes int64 as a string; accept a number too.
-    let created_at = match &payload["createdAt"] {
-        Value::String(s) => s.parse::<i64>().ok(),
-        Value::Number(n) => n.as_i64(),
-        _ => None,
-    }
-    .and_then(|secs| DateTime::<Utc>::from_timestamp(secs, 0));
-    let event = InboxEvent {
-        event_id: &event_id,
-        event_type: &event_type,
-        room_name: payload["room"]["name"].as_str(),
-        created_at,
-        payload: &payload,
-    };
-    let stored = estrade_db::webhooks::insert(&state.db, &event).await?;
-    if stored {
-        enqueue(&state, &event_id);
-    }
-    metrics::counter!("webhooks_received_total", "outcome" => if stored { "stored" } else { "duplicate" }).increment(1);
-    Ok(Json(Received {
-        status: if stored { "stored" } else { "duplicate" },
-    }))
-}
-
-/// Queues a stored event for the worker without making LiveKit wait: the
-/// event is already durable, and if Redis is slow, down or the push fails,
-/// the worker's sweeper queues it from the inbox a few seconds later.
-fn enqueue(state: &AppState, event_id: &str) {
-    let Ok(slot) = state.enqueue_slots.clone().try_acquire_owned() else {
-        metrics::counter!("webhooks_enqueue_skipped_total").increment(1);
-        return;
-    };
-    let queue = state.queue.clone();
-    let event_id = event_id.to_owned();
-    tokio::spawn(async move {
-        let _slot = slot;
-        if let Err(error) = queue.push_new(&event_id).await {
-            metrics::counter!("webhooks_enqueue_failed_total").increment(1);
-            tracing::warn!(event.id = %event_id, %error, "webhook stored but not queued; the sweeper will");
-        }
-    });
+    })?;
+    let stored = estrade_app::webhooks::accept(&state.deps, &envelope).await?;
+    let status = if stored { "stored" } else { "duplicate" };
+    metrics::counter!("webhooks_received_total", "outcome" => status).increment(1);
+    Ok(Json(Received { status }))
 }
 
 /// Filters for `GET /v1/admin/webhooks` (all optional).
@@ -185,34 +126,11 @@ pub struct ListQuery {
     pub before: Option<String>,
 }
 
-/// A stored webhook event, without its payload (which may hold names).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StoredEvent {
-    /// LiveKit's event id.
-    pub event_id: String,
-    /// `participant_joined`, …
-    pub event_type: String,
-    /// The room it concerns.
-    pub room_name: Option<String>,
-    /// `pending`, `processed` or `failed`.
-    pub status: String,
-    /// Failed attempts so far.
-    pub attempts: i32,
-    /// The last failure.
-    pub last_error: Option<String>,
-    /// When it was stored.
-    pub received_at: DateTime<Utc>,
-    /// When the next attempt is due (pending events).
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    /// When it was applied.
-    pub processed_at: Option<DateTime<Utc>>,
-}
-
 /// A page of stored events.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StoredEvents {
     /// Newest first.
-    pub events: Vec<StoredEvent>,
+    pub events: Vec<ListedEvent>,
 }
 
 /// Stored webhook events by status: dead letters by default.
@@ -244,21 +162,7 @@ pub async fn list(
                 .with_timezone(&Utc),
         ),
     };
-    let rows = estrade_db::webhooks::list(&state.db, status, before, limit).await?;
-    let events = rows
-        .into_iter()
-        .map(|r| StoredEvent {
-            next_attempt_at: (r.status == "pending").then_some(r.next_attempt_at),
-            event_id: r.event_id,
-            event_type: r.event_type,
-            room_name: r.room_name,
-            status: r.status,
-            attempts: r.attempts,
-            last_error: r.last_error,
-            received_at: r.received_at,
-            processed_at: r.processed_at,
-        })
-        .collect();
+    let events = estrade_db::webhooks::list(&state.deps.db, status, before, limit).await?;
     Ok(Json(StoredEvents { events }))
 }
 
@@ -289,29 +193,7 @@ pub async fn replay(
     Admin(admin): Admin,
     Path(event_id): Path<String>,
 ) -> Result<Json<Replayed>, Error> {
-    let mut tx = state.db.begin().await?;
-    let previous = estrade_db::webhooks::replay(&mut *tx, &event_id)
-        .await?
-        .ok_or(Error::NotFound)?;
-    if previous == "processed" {
-        return Err(Error::conflict(
-            "already_processed",
-            "This event was applied already; it is not applied twice.",
-        ));
-    }
-    let entry = estrade_db::audit::Entry {
-        actor: admin.actor(),
-        action: "webhook.replayed",
-        session_id: None,
-        target_id: None,
-        details: serde_json::json!({ "event_id": event_id, "previous_status": previous }),
-    };
-    estrade_db::audit::record(&mut tx, entry).await?;
-    tx.commit().await?;
-    // If the push fails the sweeper queues it: it is pending in the inbox.
-    if let Err(error) = state.queue.push_again(&event_id).await {
-        tracing::warn!(%error, "replayed webhook not queued; the sweeper will");
-    }
+    let previous = estrade_app::webhooks::replay(&state.deps, &admin, &event_id).await?;
     Ok(Json(Replayed {
         event_id,
         previous_status: previous,

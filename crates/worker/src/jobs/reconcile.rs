@@ -5,7 +5,7 @@
 use apalis::prelude::{BoxDynError, Data};
 use apalis_cron::Tick;
 
-use crate::reconcile::{Reconciler, RunError};
+use estrade_app::reconcile::{Reconciler, RunError};
 
 /// The job, as apalis calls it on each tick.
 pub async fn scheduled(_tick: Tick, reconciler: Data<Reconciler>) -> Result<(), BoxDynError> {

@@ -32,16 +32,15 @@ use chrono::{DateTime, Utc};
 use estrade_core::floor::Command;
 use estrade_core::webhook::{self, Connection, PresenceDecision};
 use estrade_db::audit::{self, Actor, Entry};
+use estrade_db::floor::Audit;
 use estrade_db::reconcile::Member;
 use estrade_db::sessions::Session;
-use estrade_livekit::Gateway;
 use estrade_livekit::proto::ParticipantInfo;
 use futures::StreamExt as _;
 use serde_json::json;
-use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::events::Notifier;
+use crate::Deps;
 use plan::{Known, Repair};
 
 /// Rooms listed at once.
@@ -57,12 +56,8 @@ const ROOM_PREFIX: &str = "estrade-";
 /// Everything a run needs. Cheap to clone.
 #[derive(Clone)]
 pub struct Reconciler {
-    /// PostgreSQL.
-    pub db: PgPool,
-    /// LiveKit.
-    pub livekit: Gateway,
-    /// Tells the API replicas about presence and session changes.
-    pub notifier: Notifier,
+    /// PostgreSQL, LiveKit, and the notices to the API replicas.
+    pub deps: Deps,
     /// Delete rooms no live session owns (else only report them).
     pub delete_orphan_rooms: bool,
 }
@@ -118,12 +113,24 @@ impl Run {
 
 impl Reconciler {
     fn repair_concurrency(&self) -> usize {
-        (self.db.options().get_max_connections() as usize / 2).clamp(1, REPAIR_CONCURRENCY)
+        (self.deps.db.options().get_max_connections() as usize / 2).clamp(1, REPAIR_CONCURRENCY)
+    }
+
+    /// A run an admin asked for: run, then audit the request with the run's
+    /// outcome.
+    pub async fn run_for(&self, admin: &crate::Account) -> Result<Report, RunError> {
+        let report = self.run_once("admin").await?;
+        let entry = Entry::new(admin.actor(), "reconcile.requested")
+            .target(report.id)
+            .details(json!({ "outcome": report.outcome }));
+        let mut conn = self.deps.db.acquire().await?;
+        audit::record(&mut conn, entry).await?;
+        Ok(report)
     }
 
     /// Runs once, unless another run holds the lock.
     pub async fn run_once(&self, trigger: &str) -> Result<Report, RunError> {
-        let mut lock = self.db.begin().await?;
+        let mut lock = self.deps.db.begin().await?;
         let mine: bool =
             sqlx::query_scalar("select pg_try_advisory_xact_lock(hashtext('estrade.reconcile'))")
                 .fetch_one(&mut *lock)
@@ -180,17 +187,18 @@ impl Reconciler {
         // repairs below re-check before acting.
         let read_at = Utc::now();
         let db_error = |e: sqlx::Error| format!("reading PostgreSQL: {e}");
-        let sessions = estrade_db::reconcile::live_sessions(&self.db)
+        let sessions = estrade_db::reconcile::live_sessions(&self.deps.db)
             .await
             .map_err(db_error)?;
-        let members = estrade_db::reconcile::live_members(&self.db)
+        let members = estrade_db::reconcile::live_members(&self.deps.db)
             .await
             .map_err(db_error)?;
-        let turns = estrade_db::reconcile::live_turns(&self.db)
+        let turns = estrade_db::reconcile::live_turns(&self.deps.db)
             .await
             .map_err(db_error)?;
         run.call();
         let rooms = self
+            .deps
             .livekit
             .list_rooms(Vec::new())
             .await
@@ -240,7 +248,11 @@ impl Reconciler {
             .map(|session| {
                 run.call();
                 async move {
-                    let listed = self.livekit.list_participants(&session.room_name).await;
+                    let listed = self
+                        .deps
+                        .livekit
+                        .list_participants(&session.room_name)
+                        .await;
                     (session, listed)
                 }
             })
@@ -307,7 +319,7 @@ impl Reconciler {
     /// Ends a session whose room LiveKit no longer has, if it is still live
     /// in the room instance that was read.
     async fn end_vanished(&self, read: &Session) -> Result<bool, sqlx::Error> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.deps.db.begin().await?;
         let Some(session) = estrade_db::sessions::lock(&mut tx, read.id).await? else {
             return Ok(false);
         };
@@ -316,7 +328,7 @@ impl Reconciler {
         }
         estrade_db::sessions::end(&mut tx, session.id, "room_vanished", Actor::System).await?;
         tx.commit().await?;
-        self.notifier.notify(session.id);
+        self.deps.notifier.notify(session.id);
         tracing::warn!(session.id = %session.id, "session ended: its LiveKit room vanished");
         Ok(true)
     }
@@ -325,11 +337,12 @@ impl Reconciler {
     /// by an ended session (or one we do not know) is deleted or reported;
     /// a scheduled session's room (its start is under way) is left alone.
     async fn strays(&self, run: &mut Run, rooms: &[String]) -> Result<(), String> {
-        let owners: HashMap<String, String> = estrade_db::reconcile::room_owners(&self.db, rooms)
-            .await
-            .map_err(|e| format!("reading room owners: {e}"))?
-            .into_iter()
-            .collect();
+        let owners: HashMap<String, String> =
+            estrade_db::reconcile::room_owners(&self.deps.db, rooms)
+                .await
+                .map_err(|e| format!("reading room owners: {e}"))?
+                .into_iter()
+                .collect();
         for room in rooms {
             match owners.get(room).map(String::as_str) {
                 Some("live") => {} // went live since the read
@@ -337,16 +350,11 @@ impl Reconciler {
                 _ if !self.delete_orphan_rooms => run.count("orphan_room_reported"),
                 _ => {
                     run.call();
-                    match self.livekit.delete_room(room).await {
+                    match self.deps.livekit.delete_room(room).await {
                         Ok(()) | Err(estrade_livekit::Error::NotFound) => {
                             run.count("orphan_room_deleted");
-                            let entry = Entry {
-                                actor: Actor::System,
-                                action: "reconcile.room_deleted",
-                                session_id: None,
-                                target_id: None,
-                                details: json!({ "room": room }),
-                            };
+                            let entry = Entry::new(Actor::System, "reconcile.room_deleted")
+                                .details(json!({ "room": room }));
                             if let Err(e) = self.audit(entry).await {
                                 run.failed(e);
                             }
@@ -369,7 +377,7 @@ impl Reconciler {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.deps.db.begin().await?;
         for entry in entries {
             audit::record(&mut tx, entry).await?;
         }
@@ -419,6 +427,7 @@ impl Reconciler {
                     run.call();
                     let until = SystemTime::now() + Duration::from_secs(1);
                     match self
+                        .deps
                         .livekit
                         .remove_participant(&session.room_name, identity, until)
                         .await
@@ -444,7 +453,8 @@ impl Reconciler {
                         run.call();
                         let permission = plan::expected_permission(kind, false)
                             .expect("a permission for every kind");
-                        self.livekit
+                        self.deps
+                            .livekit
                             .set_permission(&session.room_name, identity, permission)
                             .await
                             .map(|_| true)
@@ -479,13 +489,12 @@ impl Reconciler {
                     };
                     // Presence repairs wrote theirs in their transaction.
                     if !matches!(repair, Repair::MarkPresent { .. } | Repair::MarkLeft { .. }) {
-                        audits.push(Entry {
-                            actor: Actor::System,
-                            action: audit_action(kind),
-                            session_id: Some(session.id),
-                            target_id: target,
-                            details,
-                        });
+                        audits.push(
+                            Entry::new(Actor::System, audit_action(kind))
+                                .session(session.id)
+                                .target(target)
+                                .details(details),
+                        );
                     }
                 }
                 Ok(false) => {}
@@ -499,8 +508,8 @@ impl Reconciler {
                 run.call();
             }
             if let Err(e) = crate::enforce::bring_in_line(
-                &self.db,
-                &self.livekit,
+                &self.deps.db,
+                &self.deps.livekit,
                 session.id,
                 &session.room_name,
                 &floor_targets,
@@ -530,7 +539,7 @@ impl Reconciler {
         )>,
         sqlx::Error,
     > {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.deps.db.begin().await?;
         let Some(locked) = estrade_db::sessions::lock(&mut tx, session.id).await? else {
             return Ok(None);
         };
@@ -553,7 +562,7 @@ impl Reconciler {
         let Some((mut tx, _, current)) = self.lock_live(session, participant).await? else {
             return Ok(false);
         };
-        let seen = crate::jobs::webhook::seen(&current);
+        let seen = crate::webhooks::seen(&current);
         if webhook::decide_presence(&seen, true, connection) != PresenceDecision::Join {
             return Ok(false);
         }
@@ -571,7 +580,7 @@ impl Reconciler {
         )
         .await?;
         tx.commit().await?;
-        self.notifier.notify(session.id);
+        self.deps.notifier.notify(session.id);
         Ok(true)
     }
 
@@ -600,26 +609,21 @@ impl Reconciler {
         .await?;
         let command = Command::Left(participant);
         let decision =
-            estrade_db::floor::run(&mut tx, &locked, &command, Actor::System, Utc::now()).await?;
-        audit::record(
-            &mut tx,
-            repair_entry("marked_left", session.id, participant),
-        )
-        .await?;
-        tx.commit().await?;
-        self.notifier.notify(session.id);
-        if let Ok(decision) = decision
+            crate::floor::decide(&mut tx, &locked, &command, Actor::System, Audit::Caller).await?;
+        let mut entry = repair_entry("marked_left", session.id, participant);
+        if let Ok(decision) = &decision
             && decision.outcome.changed()
         {
-            run.call();
-            crate::enforce::enforce(
-                &self.db,
-                &self.livekit,
-                session.id,
-                &session.room_name,
-                &decision,
-            )
-            .await;
+            entry = entry.details(json!({ "floor": decision.audit_details() }));
+        }
+        audit::record(&mut tx, entry).await?;
+        tx.commit().await?;
+        match decision {
+            Ok(decision) if decision.outcome.changed() => {
+                run.call();
+                crate::floor::announce(&self.deps, &locked, &decision).await;
+            }
+            _ => self.deps.notifier.notify(session.id),
         }
         Ok(true)
     }
@@ -627,13 +631,9 @@ impl Reconciler {
 
 /// The audit entry of a presence repair.
 fn repair_entry(kind: &str, session_id: Uuid, participant: Uuid) -> Entry<'static> {
-    Entry {
-        actor: Actor::System,
-        action: audit_action(kind),
-        session_id: Some(session_id),
-        target_id: Some(participant),
-        details: json!({}),
-    }
+    Entry::new(Actor::System, audit_action(kind))
+        .session(session_id)
+        .target(participant)
 }
 
 fn audit_action(kind: &str) -> &'static str {

@@ -21,7 +21,13 @@ pub struct ApplyWebhook {
 #[derive(Debug, Clone)]
 pub struct WebhookQueue {
     storage: RedisStorage<ApplyWebhook>,
+    /// Bounds the background pushes in flight ([`WebhookQueue::push_soon`]).
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Background pushes in flight at most; past that an event waits for the
+/// sweeper.
+const PUSHES_IN_FLIGHT: usize = 1024;
 
 /// The apalis configuration both sides use: the queue is
 /// `<namespace>:webhooks`.
@@ -48,10 +54,12 @@ impl WebhookQueue {
     pub fn new(redis: ConnectionManager, namespace: &str) -> Self {
         Self {
             storage: RedisStorage::new(redis).with_config(config(namespace)),
+            slots: std::sync::Arc::new(tokio::sync::Semaphore::new(PUSHES_IN_FLIGHT)),
         }
     }
 
-    pub(crate) fn storage(&self) -> RedisStorage<ApplyWebhook> {
+    /// The apalis storage, for the worker that consumes the queue.
+    pub fn storage(&self) -> RedisStorage<ApplyWebhook> {
         self.storage.clone()
     }
 
@@ -64,6 +72,26 @@ impl WebhookQueue {
         .idempotency_key(event_id)
         .build();
         self.push(task).await
+    }
+
+    /// Pushes a newly stored event in the background, without making its
+    /// sender wait: the event is already durable, and if Redis is slow,
+    /// down or the push fails, the worker's sweeper queues it from the
+    /// inbox a few seconds later.
+    pub fn push_soon(&self, event_id: &str) {
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            metrics::counter!("webhooks_enqueue_skipped_total").increment(1);
+            return;
+        };
+        let queue = self.clone();
+        let event_id = event_id.to_owned();
+        tokio::spawn(async move {
+            let _slot = slot;
+            if let Err(error) = queue.push_new(&event_id).await {
+                metrics::counter!("webhooks_enqueue_failed_total").increment(1);
+                tracing::warn!(event.id = %event_id, %error, "webhook stored but not queued; the sweeper will");
+            }
+        });
     }
 
     /// Pushes an event again (sweeper, replay): a fresh job id and no

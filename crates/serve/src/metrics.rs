@@ -42,7 +42,7 @@ pub fn handle() -> PrometheusHandle {
 
 /// Records one request: `http_requests_total` and
 /// `http_request_duration_seconds`, by method, route and status.
-pub(crate) async fn track(
+pub async fn track(
     State(_installed): State<PrometheusHandle>,
     req: Request,
     next: Next,

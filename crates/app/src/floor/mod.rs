@@ -1,0 +1,108 @@
+//! Running floor commands: decide in PostgreSQL, then enforce in LiveKit.
+//! This is the one place the ceremony is written; every caller (the API's
+//! floor routes and kicks, the worker's timers and webhooks, the
+//! reconciler) goes through it.
+//!
+//! One transaction per command: lock the session row (every replica
+//! serialises on it), let the caller check who may act, ask the pure state
+//! machine (`estrade_core::floor`, through `estrade_db::floor::run`), write
+//! the turn changes, settings, version and audit entry, commit. Only then
+//! are the live streams told ([`announce`]) and LiveKit (grant = microphone
+//! permission, revoke = no publishing and the microphone muted, the floor
+//! mirrored into participant attributes). A failed LiveKit call does not
+//! undo the decision: the worker retries it (`floor_repairs`), and the
+//! reconciliation job repairs whatever is still wrong.
+
+pub mod timers;
+
+use chrono::Utc;
+use estrade_core::domain::SessionStatus;
+use estrade_core::floor::{Command, Refusal};
+use estrade_db::audit::Actor;
+use estrade_db::floor::{Audit, Decision};
+use estrade_db::sessions::Session;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{Deps, Error};
+
+/// [`Error::NotLive`] unless `session` is live. Callers check it
+/// right after who may act, before anything about the command itself.
+pub fn require_live(session: &Session) -> Result<(), Error> {
+    match session.status.parse::<SessionStatus>() {
+        Ok(SessionStatus::Live) => Ok(()),
+        _ => Err(Error::NotLive),
+    }
+}
+
+/// A decided command, committed, with what LiveKit was told.
+#[derive(Debug)]
+pub struct Decided {
+    /// The session (for its room).
+    pub session: Session,
+    /// What was decided.
+    pub decision: Decision,
+}
+
+/// Runs `command` by `actor` on the floor of session `session_id`: locks
+/// the session, runs `check` on it in the transaction (`Ok(false)` leaves
+/// everything as it was and returns `None`), decides, commits, tells the
+/// live streams and LiveKit.
+pub async fn command<E>(
+    deps: &Deps,
+    session_id: Uuid,
+    command: Command,
+    actor: Actor,
+    check: impl AsyncFnOnce(&mut PgConnection, &Session) -> Result<bool, E>,
+) -> Result<Option<Decided>, E>
+where
+    E: From<Error>,
+{
+    let mut tx = deps.db.begin().await.map_err(Error::from)?;
+    let session = estrade_db::sessions::lock(&mut tx, session_id)
+        .await
+        .map_err(Error::from)?
+        .ok_or(Error::NotFound)?;
+    if !check(&mut tx, &session).await? {
+        return Ok(None);
+    }
+    let decision = decide(&mut tx, &session, &command, actor, Audit::Own)
+        .await
+        .map_err(Error::from)?
+        .map_err(Error::from)?;
+    tx.commit().await.map_err(Error::from)?;
+    announce(deps, &session, &decision).await;
+    Ok(Some(Decided { session, decision }))
+}
+
+/// Decides `command` in `conn`, which holds the session's lock, for a use
+/// case that changes more than the floor in its transaction (a kick, a
+/// webhook, a reconciliation); it calls [`announce`] after its commit.
+/// With [`Audit::Caller`], the use case's own audit entry carries the
+/// floor change ([`Decision::audit_details`]): one entry per use case.
+pub async fn decide(
+    conn: &mut PgConnection,
+    session: &Session,
+    command: &Command,
+    actor: Actor,
+    audit: Audit,
+) -> Result<Result<Decision, Refusal>, sqlx::Error> {
+    estrade_db::floor::run(conn, session, command, actor, audit, Utc::now()).await
+}
+
+/// What follows the commit of a floor decision: when it changed the
+/// floor, the live streams of every replica are told, then LiveKit (see
+/// [`crate::enforce`]).
+pub async fn announce(deps: &Deps, session: &Session, decision: &Decision) {
+    if decision.outcome.changed() {
+        deps.notifier.notify(session.id);
+    }
+    crate::enforce::enforce(
+        &deps.db,
+        &deps.livekit,
+        session.id,
+        &session.room_name,
+        decision,
+    )
+    .await;
+}

@@ -1,0 +1,152 @@
+//! Estrade's use cases: what the API, the worker, the reconciler and the
+//! CLI do to the state, each in one place. A use case owns its
+//! transaction, its audit entry, its notice to the live streams and what
+//! LiveKit must be told. The API and the worker depend on this crate and
+//! never on each other; the `estrade` binary wires them.
+//!
+//! - [`floor`]: the floor ceremony (lock, decide, commit, notify, enforce)
+//!   and the floor's timers.
+//! - [`webhooks`]: applying stored LiveKit events.
+//! - [`reconcile`]: comparing LiveKit with PostgreSQL and repairing.
+//! - [`enforce`]: making LiveKit match a floor decision.
+//! - [`events`]: telling every API replica a session's event log grew.
+//! - [`queue`]: the webhook queue on Redis (pushed here, consumed by the
+//!   worker).
+
+pub mod account;
+pub mod accounts;
+pub mod console;
+pub mod enforce;
+pub mod events;
+pub mod floor;
+pub mod participants;
+pub mod queue;
+pub mod reconcile;
+pub mod sessions;
+pub mod webhooks;
+
+use std::time::Duration;
+
+use estrade_core::domain::Graces;
+use estrade_livekit::Gateway;
+use sqlx::PgPool;
+
+pub use account::Account;
+pub use queue::WebhookQueue;
+
+/// Why a use case did not happen. Each caller says it its own way (the API
+/// as a status and a code).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such session or participant (or not one the caller may see).
+    #[error("not found")]
+    NotFound,
+    /// The session is not live: its floor is closed to every command.
+    #[error("the floor is only open while the session is live")]
+    NotLive,
+    /// No session uses this code; `ended` when one that has ended did.
+    #[error("no session uses this code")]
+    NoSuchCode {
+        /// Whether the code belonged to a session that has ended.
+        ended: bool,
+    },
+    /// The session has not started yet.
+    #[error("the session has not started yet")]
+    NotStarted,
+    /// The teacher closed the session to new arrivals.
+    #[error("the session is closed to new arrivals")]
+    Locked,
+    /// Every seat is taken.
+    #[error("the session is full")]
+    Full,
+    /// The participant was removed from the session.
+    #[error("the participant was removed from the session")]
+    Kicked,
+    /// The session has ended: nothing about it changes any more.
+    #[error("the session has ended")]
+    SessionEnded,
+    /// Only the session's own teacher may do this (an admin may not).
+    #[error("only the session's own teacher may do this")]
+    OwnerOnly,
+    /// This kind of account may not do this.
+    #[error("not allowed for this account")]
+    Forbidden,
+    /// A stored value the domain does not know (the named column).
+    #[error("a stored value of {0} is not one the domain knows")]
+    Corrupt(&'static str),
+    /// An admin cannot disable its own account.
+    #[error("an admin cannot disable its own account")]
+    CannotDisableSelf,
+    /// The last enabled admin account stays enabled.
+    #[error("this is the last enabled admin account")]
+    LastAdmin,
+    /// The account is disabled.
+    #[error("the account is disabled")]
+    AccountDisabled,
+    /// The webhook event was applied already; it is not applied twice.
+    #[error("the event was applied already")]
+    AlreadyProcessed,
+    /// The floor's state machine refused the command.
+    #[error(transparent)]
+    Refused(#[from] estrade_core::floor::Refusal),
+    /// A session's teacher cannot be removed from it.
+    #[error("the session's teacher cannot be removed")]
+    CannotKickTeacher,
+    /// LiveKit could not be told; what PostgreSQL holds stands.
+    #[error(transparent)]
+    LiveKit(#[from] estrade_livekit::Error),
+    /// PostgreSQL failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// What every use case may reach. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// PostgreSQL, the truth.
+    pub db: PgPool,
+    /// LiveKit's server API.
+    pub livekit: Gateway,
+    /// Tells every replica a session's event log grew.
+    pub notifier: events::Notifier,
+    /// Where stored webhooks are queued for the worker.
+    pub queue: WebhookQueue,
+    /// How long a participant LiveKit does not have keeps its seat.
+    pub graces: Graces,
+}
+
+impl Deps {
+    /// The services of `config`, over `db` (tests pass their own pool).
+    pub fn new(config: &estrade_core::config::Config, db: PgPool) -> redis::RedisResult<Self> {
+        use secrecy::ExposeSecret as _;
+        let redis = redis_connection(config.redis_url.expose_secret())?;
+        Ok(Self::with_redis(config, db, redis))
+    }
+
+    /// The services of `config` over `db` and an existing Redis connection
+    /// (the API shares its own, so that a connection its readiness probe
+    /// found alive is the one the queue pushes on).
+    pub fn with_redis(
+        config: &estrade_core::config::Config,
+        db: PgPool,
+        redis: redis::aio::ConnectionManager,
+    ) -> Self {
+        Self {
+            db,
+            livekit: Gateway::new(&config.livekit),
+            notifier: events::Notifier::new(redis.clone(), &config.redis_namespace),
+            queue: WebhookQueue::new(redis, &config.redis_namespace),
+            graces: config.graces,
+        }
+    }
+}
+
+/// Connects to Redis lazily: a process starts (and the API reports itself
+/// not ready) while Redis is down, and reconnects by itself when it is back.
+pub fn redis_connection(url: &str) -> redis::RedisResult<redis::aio::ConnectionManager> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(2);
+    redis::aio::ConnectionManager::new_lazy_with_config(redis::Client::open(url)?, config)
+}

@@ -1,0 +1,233 @@
+//! Sessions: created, changed, started, ended, and the teacher's token to
+//! publish. Each use case checks who may act, writes its rows and its one
+//! audit entry in one transaction, then tells the live streams and
+//! LiveKit.
+
+use estrade_core::domain::{self, AccountRole, SessionStatus};
+use estrade_db::audit::{self, Entry};
+use estrade_db::sessions::{NewSession, Session};
+use estrade_livekit::{MintedToken, Role, RoomSettings};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{Account, Deps, Error};
+
+/// Seats LiveKit keeps beyond `max_learners`: the teacher, observers, and a
+/// learner's second connection while the first is timing out.
+const ROOM_SEAT_MARGIN: u32 = 10;
+/// How long LiveKit keeps an empty room (seconds).
+const EMPTY_TIMEOUT_S: u32 = 600;
+
+/// The LiveKit room of a session admitting `max_learners`.
+pub fn room_settings(max_learners: i32) -> RoomSettings {
+    RoomSettings {
+        max_participants: max_learners.max(0) as u32 + ROOM_SEAT_MARGIN,
+        empty_timeout_s: EMPTY_TIMEOUT_S,
+    }
+}
+
+/// A stored status as the domain's (a bad stored value is a typed error).
+pub fn status(session: &Session) -> Result<SessionStatus, Error> {
+    session
+        .status
+        .parse()
+        .map_err(|_| Error::Corrupt("sessions.status"))
+}
+
+/// Creates a scheduled session of `teacher` (teachers only; `new` is
+/// already validated).
+pub async fn create(
+    deps: &Deps,
+    teacher: &Account,
+    new: &NewSession<'_>,
+) -> Result<Session, Error> {
+    if teacher.role != AccountRole::Teacher {
+        return Err(Error::Forbidden);
+    }
+    let mut tx = deps.db.begin().await?;
+    let session = estrade_db::sessions::insert(&mut tx, teacher.id, new).await?;
+    let entry = Entry::new(teacher.actor(), "session.created").session(session.id);
+    audit::record(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+/// What may change in a session.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Refuse (true) or accept (false) new joins.
+    pub locked: Option<bool>,
+    /// Draw a new join code.
+    pub rotate_join_code: bool,
+    /// A new title, already validated.
+    pub title: Option<String>,
+}
+
+/// Applies `changes` to session `id` (owner, admin; not once ended). One
+/// audit entry names what changed; none when nothing did.
+pub async fn update(
+    deps: &Deps,
+    by: &Account,
+    id: Uuid,
+    changes: Changes,
+) -> Result<Session, Error> {
+    let mut tx = deps.db.begin().await?;
+    let mut session = lock_managed(&mut tx, by, id).await?;
+    if status(&session)? == SessionStatus::Ended {
+        return Err(Error::SessionEnded);
+    }
+    let mut changed = serde_json::Map::new();
+    if let Some(locked) = changes.locked
+        && locked != session.locked
+    {
+        session = estrade_db::sessions::set_locked(&mut tx, id, locked).await?;
+        changed.insert("locked".into(), json!(locked));
+    }
+    if changes.rotate_join_code {
+        session = estrade_db::sessions::rotate_code(&mut tx, id).await?;
+        changed.insert("join_code_rotated".into(), json!(true));
+    }
+    if let Some(title) = changes.title {
+        session = estrade_db::sessions::set_title(&mut tx, id, &title).await?;
+        changed.insert("title_changed".into(), json!(true));
+    }
+    if !changed.is_empty() {
+        let entry = Entry::new(by.actor(), "session.updated")
+            .session(id)
+            .details(changed.into());
+        audit::record(&mut tx, entry).await?;
+    }
+    tx.commit().await?;
+    deps.notifier.notify(id);
+    Ok(session)
+}
+
+/// Starts session `id` (owner, admin; idempotent): its LiveKit room first,
+/// so a session is never live without one, then the session marked live.
+/// CreateRoom is idempotent, so a retry after a failure is safe; a room
+/// left behind by one is deleted by reconciliation.
+pub async fn start(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error> {
+    let session = estrade_db::sessions::get(&deps.db, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    by.can_manage(session.teacher_id)?;
+    if status(&session)? == SessionStatus::Ended {
+        return Err(Error::SessionEnded);
+    }
+    let room = deps
+        .livekit
+        .create_room(&session.room_name, room_settings(session.max_learners))
+        .await?;
+    let mut tx = deps.db.begin().await?;
+    let locked = lock_managed(&mut tx, by, id).await?;
+    let session = match status(&locked)? {
+        // Already live: the room may have been re-created; remember which.
+        SessionStatus::Live if locked.room_sid.as_deref() == Some(room.sid.as_str()) => locked,
+        SessionStatus::Live => estrade_db::sessions::mark_live(&mut tx, id, &room.sid).await?,
+        SessionStatus::Ended => return Err(Error::SessionEnded),
+        SessionStatus::Scheduled => {
+            estrade_db::sessions::start(&mut tx, id, &room.sid, by.actor()).await?
+        }
+    };
+    tx.commit().await?;
+    deps.notifier.notify(id);
+    Ok(session)
+}
+
+/// Ends session `id` (owner, admin; idempotent): everyone leaves, the floor
+/// closes (a new floor version and its event), the decision is durable
+/// before LiveKit hears of it. Every call, a repeat included, makes sure
+/// the room is gone; if LiveKit cannot be reached the session stays ended
+/// and [`Error::LiveKit`] says to call again.
+pub async fn end(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error> {
+    let mut tx = deps.db.begin().await?;
+    let session = lock_managed(&mut tx, by, id).await?;
+    let ended = if status(&session)? == SessionStatus::Ended {
+        tx.rollback().await?;
+        session
+    } else {
+        let reason = if by.role == AccountRole::Admin && by.id != session.teacher_id {
+            "ended_by_admin"
+        } else {
+            "ended_by_teacher"
+        };
+        let ended = estrade_db::sessions::end(&mut tx, id, reason, by.actor()).await?;
+        tx.commit().await?;
+        deps.notifier.notify(id);
+        ended
+    };
+    match deps.livekit.delete_room(&ended.room_name).await {
+        Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(ended)
+}
+
+/// The teacher's way into the room of a live session it owns.
+#[derive(Debug)]
+pub struct TeacherToken {
+    /// The teacher's LiveKit identity in this session.
+    pub identity: String,
+    /// The LiveKit token: camera, microphone, screen share, data.
+    pub token: MintedToken,
+}
+
+/// A LiveKit token for `teacher` to publish in session `id` (the owner
+/// only: an admin watching uses an observer token instead), once `admit`
+/// lets it through (the API's rate limit). The teacher's participant row
+/// and its audit entry are written the first time.
+pub async fn teacher_token<E: From<Error>>(
+    deps: &Deps,
+    teacher: &Account,
+    id: Uuid,
+    admit: impl FnOnce() -> Result<(), E>,
+) -> Result<TeacherToken, E> {
+    let session = estrade_db::sessions::get(&deps.db, id)
+        .await
+        .map_err(Error::from)?
+        .ok_or(Error::NotFound)?;
+    if session.teacher_id != teacher.id {
+        return Err(Error::NotFound.into());
+    }
+    if status(&session)? != SessionStatus::Live {
+        return Err(Error::NotLive.into());
+    }
+    admit()?;
+    let identity = format!("t-{}", session.id.simple());
+    // Account names allow 128 characters, display names 64.
+    let display: String = teacher
+        .name
+        .chars()
+        .take(domain::DisplayName::MAX_CHARS)
+        .collect();
+    let mut tx = deps.db.begin().await.map_err(Error::from)?;
+    let inserted = estrade_db::participants::insert_teacher(&mut tx, id, &identity, &display)
+        .await
+        .map_err(Error::from)?;
+    if let Some(teacher_row) = inserted {
+        let entry = Entry::new(teacher.actor(), "participant.joined")
+            .session(id)
+            .target(teacher_row.id)
+            .details(json!({ "kind": "teacher" }));
+        audit::record(&mut tx, entry).await.map_err(Error::from)?;
+    }
+    tx.commit().await.map_err(Error::from)?;
+    let token = deps
+        .livekit
+        .mint(Role::Teacher, &session.room_name, &identity, &display)
+        .map_err(Error::from)?;
+    Ok(TeacherToken { identity, token })
+}
+
+/// Session `id`, locked for this transaction, if `by` may manage it.
+pub async fn lock_managed(
+    conn: &mut sqlx::PgConnection,
+    by: &Account,
+    id: Uuid,
+) -> Result<Session, Error> {
+    let session = estrade_db::sessions::lock(conn, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    by.can_manage(session.teacher_id)?;
+    Ok(session)
+}
