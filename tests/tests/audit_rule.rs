@@ -102,7 +102,9 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
     let (admin_row, _) = estrade_app::accounts::create(&db, Actor::System, &it, AccountRole::Admin)
         .await
         .unwrap();
-    ledger.one("estrade admin create-key", "account.created").await;
+    ledger
+        .one("estrade admin create-key", "account.created")
+        .await;
     let admin = Account {
         id: admin_row.id,
         name: admin_row.name,
@@ -165,7 +167,9 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
     estrade_app::sessions::teacher_token(&deps, &teacher, session.id, || Ok::<(), Error>(()))
         .await
         .unwrap();
-    ledger.one("sessions::teacher_token", "participant.joined").await;
+    ledger
+        .one("sessions::teacher_token", "participant.joined")
+        .await;
 
     let ana = join(&deps, &session.join_code, "Ana").await;
     ledger.one("participants::join", "participant.joined").await;
@@ -224,8 +228,14 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
     // Webhooks: a dead letter replayed.
     let body = br#"{"id": "EV_audit", "event": "room_started", "room": {"name": "x"}}"#;
     let envelope = estrade_core::webhook::Envelope::parse(body).unwrap();
-    assert!(estrade_app::webhooks::accept(&deps, &envelope).await.unwrap());
-    ledger.none("webhooks::accept (LiveKit's record is the inbox)").await;
+    assert!(
+        estrade_app::webhooks::accept(&deps, &envelope)
+            .await
+            .unwrap()
+    );
+    ledger
+        .none("webhooks::accept (LiveKit's record is the inbox)")
+        .await;
     sqlx::query("update webhook_inbox set status = 'failed' where event_id = 'EV_audit'")
         .execute(&db)
         .await

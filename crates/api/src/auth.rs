@@ -104,14 +104,10 @@ impl FromRequestParts<AppState> for Caller {
             let owner = estrade_db::accounts::authenticate(&state.deps.db, &api_key::hash(token))
                 .await?
                 .ok_or(Error::Unauthorized)?;
-            let role = owner
-                .role
-                .parse()
-                .map_err(|_| anyhow::anyhow!("unknown role in accounts"))?;
             return Ok(Self::Account(AccountCaller {
                 id: owner.account_id,
                 name: owner.name,
-                role,
+                role: owner.role,
             }));
         }
         let claims = state.settings.participant_tokens.verify(token)?;
@@ -146,14 +142,10 @@ async fn console_caller(parts: &Parts, state: &AppState) -> Result<Caller, Error
     let signed_in = estrade_db::console::authenticate(&state.deps.db, &api_key::hash(&token))
         .await?
         .ok_or(Error::Unauthorized)?;
-    let role = signed_in
-        .role
-        .parse()
-        .map_err(|_| anyhow::anyhow!("unknown role in accounts"))?;
     Ok(Caller::Account(AccountCaller {
         id: signed_in.account_id,
         name: signed_in.name,
-        role,
+        role: signed_in.role,
     }))
 }
 

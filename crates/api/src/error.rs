@@ -442,7 +442,6 @@ impl From<estrade_app::Error> for Error {
                 "This event was applied already; it is not applied twice.",
             ),
             E::Refused(refusal) => refused(refusal),
-            E::Corrupt(_) => Self::Internal(anyhow::Error::new(error)),
             E::LiveKit(error) => error.into(),
             E::Database(error) => error.into(),
         }

@@ -71,9 +71,6 @@ pub enum Error {
     /// This kind of account may not do this.
     #[error("not allowed for this account")]
     Forbidden,
-    /// A stored value the domain does not know (the named column).
-    #[error("a stored value of {0} is not one the domain knows")]
-    Corrupt(&'static str),
     /// An admin cannot disable its own account.
     #[error("an admin cannot disable its own account")]
     CannotDisableSelf,

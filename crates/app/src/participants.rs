@@ -41,7 +41,7 @@ pub async fn kick<E: From<Error>>(
         .map_err(Error::from)?
         .filter(|p| p.session_id == session_id)
         .ok_or(Error::NotFound)?;
-    if participant.kind == "teacher" {
+    if participant.kind == ParticipantKind::Teacher {
         return Err(Error::CannotKickTeacher.into());
     }
     let mut decided = None;
@@ -148,7 +148,7 @@ pub async fn join<E: From<Error>>(
             .map_err(Error::from)?;
         return Err(Error::NoSuchCode { ended }.into());
     };
-    match crate::sessions::status(&session)? {
+    match session.status {
         SessionStatus::Scheduled => return Err(Error::NotStarted.into()),
         SessionStatus::Ended => return Err(Error::SessionEnded.into()),
         SessionStatus::Live if session.locked => return Err(Error::Locked.into()),
@@ -156,7 +156,7 @@ pub async fn join<E: From<Error>>(
     }
     let new = NewParticipant {
         session_id: session.id,
-        kind: joiner.kind.as_str(),
+        kind: joiner.kind,
         identity: &identity,
         display_name: joiner.name.as_str(),
         headcount: joiner.headcount,
@@ -184,7 +184,7 @@ pub async fn still_in(
     let session = estrade_db::sessions::get(&deps.db, session_id)
         .await?
         .ok_or(Error::NotFound)?;
-    if crate::sessions::status(&session)? == SessionStatus::Ended {
+    if session.status == SessionStatus::Ended {
         return Err(Error::SessionEnded);
     }
     let participant = estrade_db::participants::get(&deps.db, participant_id)

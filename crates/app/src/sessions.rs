@@ -26,14 +26,6 @@ pub fn room_settings(max_learners: i32) -> RoomSettings {
     }
 }
 
-/// A stored status as the domain's (a bad stored value is a typed error).
-pub fn status(session: &Session) -> Result<SessionStatus, Error> {
-    session
-        .status
-        .parse()
-        .map_err(|_| Error::Corrupt("sessions.status"))
-}
-
 /// Creates a scheduled session of `teacher` (teachers only; `new` is
 /// already validated).
 pub async fn create(
@@ -73,7 +65,7 @@ pub async fn update(
 ) -> Result<Session, Error> {
     let mut tx = deps.db.begin().await?;
     let mut session = lock_managed(&mut tx, by, id).await?;
-    if status(&session)? == SessionStatus::Ended {
+    if session.status == SessionStatus::Ended {
         return Err(Error::SessionEnded);
     }
     let mut changed = serde_json::Map::new();
@@ -111,7 +103,7 @@ pub async fn start(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error
         .await?
         .ok_or(Error::NotFound)?;
     by.can_manage(session.teacher_id)?;
-    if status(&session)? == SessionStatus::Ended {
+    if session.status == SessionStatus::Ended {
         return Err(Error::SessionEnded);
     }
     let room = deps
@@ -120,7 +112,7 @@ pub async fn start(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error
         .await?;
     let mut tx = deps.db.begin().await?;
     let locked = lock_managed(&mut tx, by, id).await?;
-    let session = match status(&locked)? {
+    let session = match locked.status {
         // Already live: the room may have been re-created; remember which.
         SessionStatus::Live if locked.room_sid.as_deref() == Some(room.sid.as_str()) => locked,
         SessionStatus::Live => estrade_db::sessions::mark_live(&mut tx, id, &room.sid).await?,
@@ -142,7 +134,7 @@ pub async fn start(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error
 pub async fn end(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error> {
     let mut tx = deps.db.begin().await?;
     let session = lock_managed(&mut tx, by, id).await?;
-    let ended = if status(&session)? == SessionStatus::Ended {
+    let ended = if session.status == SessionStatus::Ended {
         tx.rollback().await?;
         session
     } else {
@@ -189,7 +181,7 @@ pub async fn teacher_token<E: From<Error>>(
     if session.teacher_id != teacher.id {
         return Err(Error::NotFound.into());
     }
-    if status(&session)? != SessionStatus::Live {
+    if session.status != SessionStatus::Live {
         return Err(Error::NotLive.into());
     }
     admit()?;

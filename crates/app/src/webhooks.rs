@@ -13,10 +13,10 @@
 //! applies it from the inbox when due; after `MAX_ATTEMPTS`, or at once for an event
 //! that can never apply, it becomes a dead letter.
 
-use estrade_core::domain::Graces;
+use estrade_core::domain::{Graces, InboxStatus, SessionStatus};
 use estrade_core::floor::Command as FloorCommand;
 use estrade_core::webhook::{
-    self, Connection, Envelope, LiveKitEvent, MAX_ATTEMPTS, Presence, PresenceDecision, Seen, Track,
+    self, Connection, Envelope, LiveKitEvent, MAX_ATTEMPTS, PresenceDecision, Seen, Track,
 };
 use estrade_db::audit::{self, Actor, Entry};
 use estrade_db::tracks::TrackEvent;
@@ -54,12 +54,12 @@ pub async fn accept(deps: &Deps, envelope: &Envelope) -> Result<bool, sqlx::Erro
 /// attempt count, audited, and queues it; [`Error::AlreadyProcessed`] for
 /// an event already applied (it is not applied twice). Returns its status
 /// before.
-pub async fn replay(deps: &Deps, by: &Account, event_id: &str) -> Result<String, Error> {
+pub async fn replay(deps: &Deps, by: &Account, event_id: &str) -> Result<InboxStatus, Error> {
     let mut tx = deps.db.begin().await?;
     let previous = webhooks::replay(&mut *tx, event_id)
         .await?
         .ok_or(Error::NotFound)?;
-    if previous == "processed" {
+    if previous == InboxStatus::Processed {
         return Err(Error::AlreadyProcessed);
     }
     let entry = Entry::new(by.actor(), "webhook.replayed")
@@ -82,7 +82,7 @@ pub async fn apply(deps: &Deps, event_id: &str, via: Via) -> Result<Outcome, sql
     let Some(row) = webhooks::lock(&mut tx, event_id).await? else {
         return Ok(Outcome::Skipped);
     };
-    if row.status != "pending" {
+    if row.status != InboxStatus::Pending {
         return Ok(Outcome::Skipped);
     }
     let mut applied = Applied::default();
@@ -291,7 +291,7 @@ async fn room_finished(
     // LiveKit closed: a late room_finished of an earlier instance (another
     // sid) leaves the session running in the new one.
     if let Some(session) = sessions::lock_by_room(conn, room).await?
-        && session.status != "ended"
+        && session.status != SessionStatus::Ended
         && !matches!((&session.room_sid, &sid), (Some(ours), Some(theirs)) if ours != theirs)
     {
         sessions::end(conn, session.id, "room_finished", Actor::LiveKit).await?;
@@ -304,11 +304,7 @@ async fn room_finished(
 /// with reconciliation, which repairs presence through the same rules).
 pub(crate) fn seen(current: &participants::ConnectionState) -> Seen<'_> {
     Seen {
-        presence: match current.presence.as_str() {
-            "present" => Presence::Present,
-            "left" => Presence::Left,
-            _ => Presence::Invited,
-        },
+        presence: current.presence,
         connection: current
             .livekit_sid
             .as_deref()
@@ -334,7 +330,7 @@ async fn presence(
     let seen = seen(&current);
     let decision = match webhook::decide_presence(&seen, joined, event) {
         // Once a session has ended nobody becomes present in it.
-        PresenceDecision::Join if session.status == "ended" => {
+        PresenceDecision::Join if session.status == SessionStatus::Ended => {
             PresenceDecision::Ignore("session_ended")
         }
         d => d,
@@ -354,7 +350,7 @@ async fn presence(
             }
         }
         PresenceDecision::Join
-            if matches!(current.kind.as_str(), "learner" | "classroom")
+            if current.kind.takes_the_floor()
                 && !participants::has_or_finds_seat(
                     conn,
                     current.id,
@@ -393,7 +389,7 @@ async fn presence(
             // change (a new version, history, audit); in an open floor the
             // freed slot goes to the next in line, and LiveKit is told
             // after the commit. A raised hand waits for the departure
-            // grace instead (`floor_timer::release_absent`): a learner
+            // grace instead (`floor::timers::release_absent`): a learner
             // whose network dropped, or who reloaded, comes back to its
             // place in line.
             if !estrade_db::floor::is_speaking(conn, current.id).await? {
@@ -436,8 +432,7 @@ async fn track(conn: &mut PgConnection, published: bool, event: &Track) -> Resul
     }
     // A learner's or classroom's microphone needs the floor. Flag it for
     // reconciliation, which revokes it at the SFU.
-    let needs_floor =
-        matches!(found.kind.as_str(), "learner" | "classroom") && event.source == "microphone";
+    let needs_floor = found.kind.takes_the_floor() && event.source == "microphone";
     let unauthorized = needs_floor && !floor::is_speaking(conn, found.id).await?;
     let recorded = tracks::published(conn, row, unauthorized).await?;
     if recorded && unauthorized {

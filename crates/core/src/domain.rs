@@ -316,6 +316,42 @@ pub enum ParticipantKind {
     Observer,
 }
 
+/// Where a participant is, as far as LiveKit told us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// Has credentials, never seen connected.
+    Invited,
+    /// Connected.
+    Present,
+    /// Gone.
+    Left,
+}
+
+/// Where a raised hand or a speaking turn is (`floor_turns.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnState {
+    /// A hand raised, waiting in line.
+    Queued,
+    /// Holding the floor.
+    Speaking,
+    /// Over.
+    Done,
+}
+
+/// Where a stored webhook event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxStatus {
+    /// Waiting to be applied (or retried).
+    Pending,
+    /// Applied.
+    Processed,
+    /// A dead letter: it will not be applied unless replayed.
+    Failed,
+}
+
 /// A string stored in Postgres that is not one of an enum's names: the
 /// schema's check constraints make this a bug, not bad input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -328,6 +364,12 @@ macro_rules! text_enum {
             /// The name stored in Postgres and used on the wire.
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $name),+ }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
             }
         }
 
@@ -346,6 +388,18 @@ macro_rules! text_enum {
 
 text_enum!(SessionStatus { Scheduled => "scheduled", Live => "live", Ended => "ended" });
 text_enum!(FloorMode { Moderated => "moderated", Open => "open", Closed => "closed" });
+impl ParticipantKind {
+    /// Whether this kind takes the floor (and counts against the seats):
+    /// learners and classrooms. The teacher always may speak; observers
+    /// never do.
+    pub fn takes_the_floor(self) -> bool {
+        matches!(self, Self::Learner | Self::Classroom)
+    }
+}
+
+text_enum!(Presence { Invited => "invited", Present => "present", Left => "left" });
+text_enum!(TurnState { Queued => "queued", Speaking => "speaking", Done => "done" });
+text_enum!(InboxStatus { Pending => "pending", Processed => "processed", Failed => "failed" });
 text_enum!(ParticipantKind {
     Teacher => "teacher",
     Learner => "learner",

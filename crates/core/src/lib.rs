@@ -7,6 +7,8 @@ pub mod config;
 pub mod domain;
 pub mod floor;
 pub mod floor_view;
+#[cfg(feature = "sqlx")]
+pub mod stored;
 pub mod turn;
 pub mod webhook;
 

@@ -230,7 +230,7 @@ pub struct ListedEvent {
     /// The room it concerns.
     pub room_name: Option<String>,
     /// `pending`, `processed` or `failed`.
-    pub status: String,
+    pub status: crate::domain::InboxStatus,
     /// Failed attempts so far.
     pub attempts: i32,
     /// The last failure.
@@ -243,16 +243,7 @@ pub struct ListedEvent {
     pub processed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Presence as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Presence {
-    /// Has credentials, never seen connected.
-    Invited,
-    /// Connected.
-    Present,
-    /// Gone.
-    Left,
-}
+pub use crate::domain::Presence;
 
 /// What we last recorded of a participant's connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

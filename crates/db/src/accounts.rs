@@ -12,8 +12,8 @@ pub struct Account {
     pub id: Uuid,
     /// Display name.
     pub name: String,
-    /// `admin` or `teacher`.
-    pub role: String,
+    /// Admin or teacher.
+    pub role: AccountRole,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Set once the account is disabled.
@@ -30,7 +30,7 @@ pub async fn insert(
     sqlx::query_as!(
         Account,
         "insert into accounts (name, role) values ($1, $2)
-         returning id, name, role, created_at, disabled_at",
+         returning id, name, role as \"role: _\", created_at, disabled_at",
         name.as_str(),
         role.as_str(),
     )
@@ -59,7 +59,7 @@ pub async fn insert_key(
 pub async fn list(db: impl sqlx::PgExecutor<'_>) -> Result<Vec<Account>, sqlx::Error> {
     sqlx::query_as!(
         Account,
-        "select id, name, role, created_at, disabled_at from accounts order by created_at, id"
+        "select id, name, role as \"role: _\", created_at, disabled_at from accounts order by created_at, id"
     )
     .fetch_all(db)
     .await
@@ -69,7 +69,7 @@ pub async fn list(db: impl sqlx::PgExecutor<'_>) -> Result<Vec<Account>, sqlx::E
 pub async fn get(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> Result<Option<Account>, sqlx::Error> {
     sqlx::query_as!(
         Account,
-        "select id, name, role, created_at, disabled_at from accounts where id = $1",
+        "select id, name, role as \"role: _\", created_at, disabled_at from accounts where id = $1",
         id
     )
     .fetch_optional(db)
@@ -82,7 +82,7 @@ pub async fn disable(conn: &mut PgConnection, id: Uuid) -> Result<Option<Account
     sqlx::query_as!(
         Account,
         "update accounts set disabled_at = coalesce(disabled_at, now()) where id = $1
-         returning id, name, role, created_at, disabled_at",
+         returning id, name, role as \"role: _\", created_at, disabled_at",
         id
     )
     .fetch_optional(conn)
@@ -143,8 +143,8 @@ pub struct KeyOwner {
     pub account_id: Uuid,
     /// The account's name.
     pub name: String,
-    /// `admin` or `teacher`.
-    pub role: String,
+    /// Admin or teacher.
+    pub role: AccountRole,
 }
 
 /// The live owner of a key hash: the key is not revoked and its account is
@@ -165,7 +165,7 @@ pub async fn authenticate(
               where id = (select key_id from owner)
                 and (last_used_at is null or last_used_at < now() - interval '1 minute')
          )
-         select key_id as \"key_id!\", account_id as \"account_id!\", name as \"name!\", role as \"role!\" from owner",
+         select key_id as \"key_id!\", account_id as \"account_id!\", name as \"name!\", role as \"role: _\" from owner",
         key_hash
     )
     .fetch_optional(db)

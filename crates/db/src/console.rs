@@ -2,6 +2,7 @@
 //! exchanged for, and its expiry. See `migrations/0010_console_sessions.sql`.
 
 use chrono::{DateTime, Utc};
+use estrade_core::domain::AccountRole;
 use uuid::Uuid;
 
 /// Who a live console sign-in belongs to.
@@ -13,8 +14,8 @@ pub struct SignedIn {
     pub account_id: Uuid,
     /// Its display name.
     pub name: String,
-    /// `admin` or `teacher`.
-    pub role: String,
+    /// Admin or teacher.
+    pub role: AccountRole,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
 }
@@ -53,7 +54,7 @@ pub async fn authenticate(
 ) -> Result<Option<SignedIn>, sqlx::Error> {
     sqlx::query_as!(
         SignedIn,
-        "select s.id, a.id as account_id, a.name, a.role, s.expires_at
+        "select s.id, a.id as account_id, a.name, a.role as \"role: _\", s.expires_at
            from console_sessions s
            join api_keys k on k.id = s.key_id
            join accounts a on a.id = s.account_id

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
-use estrade_core::domain::{FloorMode, Graces};
+use estrade_core::domain::{Graces, TurnState};
 use estrade_core::floor::{
     self as machine, Command, Effect, Floor, Hand, Outcome, Refusal, Speaker, TurnChange,
 };
@@ -69,8 +69,8 @@ pub async fn is_speaking(
 pub struct OpenTurn {
     /// The participant.
     pub participant_id: Uuid,
-    /// `queued` or `speaking`.
-    pub state: String,
+    /// Queued or speaking.
+    pub state: TurnState,
     /// When the hand went up (none for a direct grant).
     pub raised_at: Option<chrono::DateTime<chrono::Utc>>,
     /// When the floor was given.
@@ -87,10 +87,10 @@ pub async fn open_turns(
 ) -> Result<Vec<OpenTurn>, sqlx::Error> {
     sqlx::query_as!(
         OpenTurn,
-        "select participant_id, state, raised_at, granted_at, expires_at
+        r#"select participant_id, state as "state: _", raised_at, granted_at, expires_at
            from floor_turns
           where session_id = $1 and state <> 'done'
-          order by state desc, coalesce(granted_at, raised_at), id",
+          order by state desc, coalesce(granted_at, raised_at), id"#,
         session_id
     )
     .fetch_all(conn)
@@ -195,12 +195,8 @@ pub async fn load(conn: &mut PgConnection, session: &Session) -> Result<Floor, s
 /// A session's floor from its settings and its open turns (speakers by
 /// grant time, then the queue by raise time, as [`open_turns`] gives them).
 pub fn build(session: &Session, turns: Vec<OpenTurn>) -> Result<Floor, sqlx::Error> {
-    let mode: FloorMode = session
-        .floor_mode
-        .parse()
-        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     let mut floor = Floor::new(
-        mode,
+        session.floor_mode,
         usize::try_from(session.max_speakers).unwrap_or(1),
         session
             .speaking_time_limit_s
@@ -208,13 +204,13 @@ pub fn build(session: &Session, turns: Vec<OpenTurn>) -> Result<Floor, sqlx::Err
             .map(Duration::from_secs),
     );
     for turn in turns {
-        match (turn.state.as_str(), turn.granted_at, turn.raised_at) {
-            ("speaking", Some(since), _) => floor.speakers.push(Speaker {
+        match (turn.state, turn.granted_at, turn.raised_at) {
+            (TurnState::Speaking, Some(since), _) => floor.speakers.push(Speaker {
                 participant: turn.participant_id,
                 since,
                 expires_at: turn.expires_at,
             }),
-            ("queued", _, Some(raised_at)) => floor.queue.push(Hand {
+            (TurnState::Queued, _, Some(raised_at)) => floor.queue.push(Hand {
                 participant: turn.participant_id,
                 raised_at,
             }),

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use estrade_core::domain::Graces;
+use estrade_core::domain::{Graces, ParticipantKind, Presence};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -17,16 +17,16 @@ pub struct Participant {
     pub id: Uuid,
     /// Its session.
     pub session_id: Uuid,
-    /// `teacher`, `learner`, `classroom` or `observer`.
-    pub kind: String,
+    /// Teacher, learner, classroom or observer.
+    pub kind: ParticipantKind,
     /// LiveKit identity (server-assigned).
     pub identity: String,
     /// Display name (personal data: never logged).
     pub display_name: String,
     /// People behind a classroom participant.
     pub headcount: Option<i32>,
-    /// `invited`, `present` or `left`.
-    pub presence: String,
+    /// Invited, present or left.
+    pub presence: Presence,
     /// When LiveKit last saw it join.
     pub joined_at: Option<DateTime<Utc>>,
     /// When it left.
@@ -42,8 +42,8 @@ pub struct Participant {
 pub struct NewParticipant<'a> {
     /// Its session.
     pub session_id: Uuid,
-    /// Kind name.
-    pub kind: &'a str,
+    /// A learner or a classroom.
+    pub kind: ParticipantKind,
     /// LiveKit identity.
     pub identity: &'a str,
     /// Display name.
@@ -65,8 +65,8 @@ pub async fn insert_teacher(
         "insert into participants (session_id, kind, identity, display_name)
          values ($1, 'teacher', $2, $3)
          on conflict (identity) do nothing
-         returning id, session_id, kind, identity, display_name, headcount, presence,
-                   joined_at, left_at, kicked_at, created_at",
+         returning id, session_id, kind as \"kind: _\", identity, display_name, headcount,
+                   presence as \"presence: _\", joined_at, left_at, kicked_at, created_at",
         session_id,
         identity,
         name,
@@ -79,8 +79,8 @@ pub async fn insert_teacher(
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Participant>, sqlx::Error> {
     sqlx::query_as!(
         Participant,
-        "select id, session_id, kind, identity, display_name, headcount, presence,
-                joined_at, left_at, kicked_at, created_at
+        "select id, session_id, kind as \"kind: _\", identity, display_name, headcount,
+                presence as \"presence: _\", joined_at, left_at, kicked_at, created_at
            from participants where id = $1",
         id
     )
@@ -95,8 +95,8 @@ pub async fn list(
 ) -> Result<Vec<Participant>, sqlx::Error> {
     sqlx::query_as!(
         Participant,
-        "select id, session_id, kind, identity, display_name, headcount, presence,
-                joined_at, left_at, kicked_at, created_at
+        "select id, session_id, kind as \"kind: _\", identity, display_name, headcount,
+                presence as \"presence: _\", joined_at, left_at, kicked_at, created_at
            from participants where session_id = $1 order by created_at, id",
         session_id
     )
@@ -129,8 +129,8 @@ pub async fn kick(conn: &mut PgConnection, id: Uuid) -> Result<Participant, sqlx
         "update participants
             set kicked_at = coalesce(kicked_at, now()), presence = 'left', left_at = coalesce(left_at, now())
           where id = $1
-         returning id, session_id, kind, identity, display_name, headcount, presence,
-                   joined_at, left_at, kicked_at, created_at",
+         returning id, session_id, kind as \"kind: _\", identity, display_name, headcount,
+                   presence as \"presence: _\", joined_at, left_at, kicked_at, created_at",
         id
     )
     .fetch_one(&mut *conn)
@@ -212,12 +212,12 @@ pub async fn admit(
              select 'participant', id, 'participant.joined', session_id, id, jsonb_build_object('kind', kind)
                from admitted
          )
-         select id as \"id!\", session_id as \"session_id!\", kind as \"kind!\", identity as \"identity!\",
-                display_name as \"display_name!\", headcount, presence as \"presence!\",
+         select id as \"id!\", session_id as \"session_id!\", kind as \"kind: _\", identity as \"identity!\",
+                display_name as \"display_name!\", headcount, presence as \"presence: _\",
                 joined_at, left_at, kicked_at, created_at as \"created_at!\"
            from admitted",
         new.session_id,
-        new.kind,
+        new.kind.as_str(),
         new.identity,
         new.display_name,
         new.headcount,
@@ -284,10 +284,10 @@ pub struct ConnectionState {
     pub id: Uuid,
     /// Its session.
     pub session_id: Uuid,
-    /// Kind name.
-    pub kind: String,
-    /// `invited`, `present` or `left`.
-    pub presence: String,
+    /// Teacher, learner, classroom or observer.
+    pub kind: ParticipantKind,
+    /// Invited, present or left.
+    pub presence: Presence,
     /// The LiveKit connection last recorded.
     pub livekit_sid: Option<String>,
     /// Its `joinedAtMs`.
@@ -305,7 +305,8 @@ pub async fn by_identity(
 ) -> Result<Option<ConnectionState>, sqlx::Error> {
     sqlx::query_as!(
         ConnectionState,
-        r#"select id, session_id, kind, presence, livekit_sid, joined_at_ms, joined_at,
+        r#"select id, session_id, kind as "kind: _", presence as "presence: _", livekit_sid,
+                  joined_at_ms, joined_at,
                   kicked_at is not null as "kicked!"
              from participants where identity = $1"#,
         identity
@@ -321,7 +322,8 @@ pub async fn lock_connection(
 ) -> Result<ConnectionState, sqlx::Error> {
     sqlx::query_as!(
         ConnectionState,
-        r#"select id, session_id, kind, presence, livekit_sid, joined_at_ms, joined_at,
+        r#"select id, session_id, kind as "kind: _", presence as "presence: _", livekit_sid,
+                  joined_at_ms, joined_at,
                   kicked_at is not null as "kicked!"
              from participants where id = $1 for update"#,
         id

@@ -3,6 +3,7 @@
 //! its reports.
 
 use chrono::{DateTime, Utc};
+use estrade_core::domain::{ParticipantKind, Presence, SessionStatus, TurnState};
 use serde_json::Value;
 use sqlx::PgExecutor;
 use uuid::Uuid;
@@ -19,10 +20,10 @@ pub struct Member {
     pub session_id: Uuid,
     /// LiveKit identity.
     pub identity: String,
-    /// `teacher`, `learner`, `classroom` or `observer`.
-    pub kind: String,
-    /// `invited`, `present` or `left`.
-    pub presence: String,
+    /// Teacher, learner, classroom or observer.
+    pub kind: ParticipantKind,
+    /// Invited, present or left.
+    pub presence: Presence,
     /// Whether it was kicked.
     pub kicked: bool,
     /// When its presence last changed to present.
@@ -35,7 +36,7 @@ pub struct Member {
 pub async fn live_sessions(db: impl PgExecutor<'_>) -> Result<Vec<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "select * from sessions where status = 'live' order by id"
+        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where status = 'live' order by id"
     )
     .fetch_all(db)
     .await
@@ -45,7 +46,7 @@ pub async fn live_sessions(db: impl PgExecutor<'_>) -> Result<Vec<Session>, sqlx
 pub async fn live_members(db: impl PgExecutor<'_>) -> Result<Vec<Member>, sqlx::Error> {
     sqlx::query_as!(
         Member,
-        r#"select p.id, p.session_id, p.identity, p.kind, p.presence,
+        r#"select p.id, p.session_id, p.identity, p.kind as "kind: _", p.presence as "presence: _",
                   p.kicked_at is not null as "kicked!", p.joined_at, p.left_at
              from participants p join sessions s on s.id = p.session_id
             where s.status = 'live'"#
@@ -58,10 +59,11 @@ pub async fn live_members(db: impl PgExecutor<'_>) -> Result<Vec<Member>, sqlx::
 /// in the order `floor::open_turns` gives for one session.
 pub async fn live_turns(db: impl PgExecutor<'_>) -> Result<Vec<(Uuid, OpenTurn)>, sqlx::Error> {
     let rows = sqlx::query!(
-        "select t.session_id, t.participant_id, t.state, t.raised_at, t.granted_at, t.expires_at
-           from floor_turns t join sessions s on s.id = t.session_id
-          where s.status = 'live' and t.state <> 'done'
-          order by t.session_id, t.state desc, coalesce(t.granted_at, t.raised_at), t.id"
+        r#"select t.session_id, t.participant_id, t.state as "state: TurnState", t.raised_at,
+                  t.granted_at, t.expires_at
+             from floor_turns t join sessions s on s.id = t.session_id
+            where s.status = 'live' and t.state <> 'done'
+            order by t.session_id, t.state desc, coalesce(t.granted_at, t.raised_at), t.id"#
     )
     .fetch_all(db)
     .await?;
@@ -87,9 +89,9 @@ pub async fn live_turns(db: impl PgExecutor<'_>) -> Result<Vec<(Uuid, OpenTurn)>
 pub async fn room_owners(
     db: impl PgExecutor<'_>,
     rooms: &[String],
-) -> Result<Vec<(String, String)>, sqlx::Error> {
+) -> Result<Vec<(String, SessionStatus)>, sqlx::Error> {
     let rows = sqlx::query!(
-        "select room_name, status from sessions where room_name = any($1)",
+        r#"select room_name, status as "status: SessionStatus" from sessions where room_name = any($1)"#,
         rooms
     )
     .fetch_all(db)

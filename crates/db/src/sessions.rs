@@ -1,7 +1,7 @@
 //! Teaching sessions.
 
 use chrono::{DateTime, Utc};
-use estrade_core::domain::JoinCode;
+use estrade_core::domain::{FloorMode, JoinCode, SessionStatus};
 use serde_json::json;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
@@ -25,13 +25,13 @@ pub struct Session {
     /// Six digits.
     pub join_code: String,
     /// `scheduled`, `live` or `ended`.
-    pub status: String,
+    pub status: SessionStatus,
     /// Refuses new joins when set.
     pub locked: bool,
     /// Most learners and classrooms present at once.
     pub max_learners: i32,
     /// `moderated`, `open` or `closed`.
-    pub floor_mode: String,
+    pub floor_mode: FloorMode,
     /// Most simultaneous speakers.
     pub max_speakers: i32,
     /// Seconds a grant lasts, if limited.
@@ -73,8 +73,8 @@ pub struct NewSession<'a> {
     pub title: &'a str,
     /// Learner limit, already validated.
     pub max_learners: i32,
-    /// Floor mode name.
-    pub floor_mode: &'a str,
+    /// Floor mode.
+    pub floor_mode: FloorMode,
     /// Speaker limit.
     pub max_speakers: i32,
     /// Speaking-time limit in seconds.
@@ -87,7 +87,7 @@ impl<'a> NewSession<'a> {
         Self {
             title,
             max_learners: estrade_core::domain::limits::DEFAULT_MAX_LEARNERS,
-            floor_mode: "moderated",
+            floor_mode: FloorMode::Moderated,
             max_speakers: 1,
             speaking_time_limit_s: None,
         }
@@ -121,14 +121,14 @@ pub async fn insert(
             "insert into sessions (id, teacher_id, title, room_name, join_code, max_learners,
                                    floor_mode, max_speakers, speaking_time_limit_s)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             returning *",
+             returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
             id,
             teacher_id,
             new.title,
             format!("estrade-{id}"),
             code.as_str(),
             new.max_learners,
-            new.floor_mode,
+            new.floor_mode.as_str(),
             new.max_speakers,
             new.speaking_time_limit_s,
         )
@@ -155,7 +155,7 @@ pub async fn rotate_code(conn: &mut PgConnection, id: Uuid) -> Result<Session, s
         let mut sp = sqlx::Connection::begin(&mut *conn).await?;
         let result = sqlx::query_as!(
             Session,
-            "update sessions set join_code = $2 where id = $1 and status <> 'ended' returning *",
+            "update sessions set join_code = $2 where id = $1 and status <> 'ended' returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
             id,
             code.as_str(),
         )
@@ -174,7 +174,7 @@ pub async fn rotate_code(conn: &mut PgConnection, id: Uuid) -> Result<Session, s
 
 /// One session.
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Session>, sqlx::Error> {
-    sqlx::query_as!(Session, "select * from sessions where id = $1", id)
+    sqlx::query_as!(Session, "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where id = $1", id)
         .fetch_optional(db)
         .await
 }
@@ -184,7 +184,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Session>, s
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "select * from sessions where id = $1 for update",
+        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where id = $1 for update",
         id
     )
     .fetch_optional(conn)
@@ -199,7 +199,7 @@ pub async fn list(
 ) -> Result<Vec<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "select * from sessions where ($1::uuid is null or teacher_id = $1)
+        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where ($1::uuid is null or teacher_id = $1)
          order by created_at desc, id limit $2",
         teacher_id,
         limit,
@@ -215,7 +215,7 @@ pub async fn lock_by_code(
 ) -> Result<Option<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "select * from sessions where join_code = $1 and status <> 'ended' for update",
+        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where join_code = $1 and status <> 'ended' for update",
         code
     )
     .fetch_optional(conn)
@@ -247,7 +247,7 @@ pub async fn mark_live(
         "update sessions
             set status = 'live', started_at = coalesce(started_at, now()),
                 room_sid = nullif($2, '')
-          where id = $1 and status <> 'ended' returning *",
+          where id = $1 and status <> 'ended' returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
         id,
         room_sid,
     )
@@ -264,7 +264,7 @@ pub async fn mark_ended(
     sqlx::query_as!(
         Session,
         "update sessions set status = 'ended', ended_at = now(), end_reason = $2, locked = false
-          where id = $1 and status <> 'ended' returning *",
+          where id = $1 and status <> 'ended' returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
         id,
         reason,
     )
@@ -280,7 +280,7 @@ pub async fn set_locked(
 ) -> Result<Session, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "update sessions set locked = $2 where id = $1 returning *",
+        "update sessions set locked = $2 where id = $1 returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
         id,
         locked
     )
@@ -296,7 +296,7 @@ pub async fn set_title(
 ) -> Result<Session, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "update sessions set title = $2 where id = $1 returning *",
+        "update sessions set title = $2 where id = $1 returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
         id,
         title
     )
@@ -311,7 +311,7 @@ pub async fn lock_by_room(
 ) -> Result<Option<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "select * from sessions where room_name = $1 for update",
+        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where room_name = $1 for update",
         room_name
     )
     .fetch_optional(conn)

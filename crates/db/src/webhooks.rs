@@ -2,6 +2,7 @@
 //! is answered, keyed by LiveKit's event id.
 
 use chrono::{DateTime, Utc};
+use estrade_core::domain::InboxStatus;
 use estrade_core::webhook::{Envelope, ListedEvent};
 use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
@@ -27,8 +28,8 @@ pub async fn insert(db: impl PgExecutor<'_>, event: &Envelope) -> Result<bool, s
 /// A stored event, as the worker reads it under lock.
 #[derive(Debug, Clone)]
 pub struct Stored {
-    /// `pending`, `processed` or `failed`.
-    pub status: String,
+    /// Pending, processed or failed.
+    pub status: InboxStatus,
     /// Failed attempts so far.
     pub attempts: i32,
     /// The event as LiveKit sent it.
@@ -42,9 +43,9 @@ pub struct Stored {
 pub async fn lock(conn: &mut PgConnection, event_id: &str) -> Result<Option<Stored>, sqlx::Error> {
     sqlx::query_as!(
         Stored,
-        "select status, attempts, payload from webhook_inbox
+        r#"select status as "status: _", attempts, payload from webhook_inbox
           where event_id = $1 and next_attempt_at <= now()
-            for update skip locked",
+            for update skip locked"#,
         event_id,
     )
     .fetch_optional(conn)
@@ -232,20 +233,20 @@ pub async fn backlog(db: impl PgExecutor<'_>) -> Result<Backlog, sqlx::Error> {
 /// Events with `status`, newest first, received before `before` if given.
 pub async fn list(
     db: impl PgExecutor<'_>,
-    status: &str,
+    status: InboxStatus,
     before: Option<DateTime<Utc>>,
     limit: i64,
 ) -> Result<Vec<ListedEvent>, sqlx::Error> {
     sqlx::query_as!(
         ListedEvent,
-        "select event_id, event_type, room_name, status, attempts, last_error, received_at,
+        "select event_id, event_type, room_name, status as \"status: _\", attempts, last_error, received_at,
                 case when status = 'pending' then next_attempt_at end as next_attempt_at,
                 processed_at
            from webhook_inbox
           where status = $1 and ($2::timestamptz is null or received_at < $2)
           order by received_at desc
           limit $3",
-        status,
+        status.as_str(),
         before,
         limit,
     )
@@ -259,14 +260,14 @@ pub async fn list(
 pub async fn replay(
     db: impl PgExecutor<'_>,
     event_id: &str,
-) -> Result<Option<String>, sqlx::Error> {
+) -> Result<Option<InboxStatus>, sqlx::Error> {
     sqlx::query_scalar!(
         r#"with before as (select status from webhook_inbox where event_id = $1 for update),
                 replayed as (
                   update webhook_inbox
                      set status = 'pending', attempts = 0, next_attempt_at = now(), enqueued_at = now()
                    where event_id = $1 and status <> 'processed')
-           select status as "status!" from before"#,
+           select status as "status!: InboxStatus" from before"#,
         event_id,
     )
     .fetch_optional(db)

@@ -28,7 +28,7 @@ async fn an_account_is_created_with_its_key_stored_only_as_a_hash(db: PgPool) {
     let account = account_with_key(&db, &name, AccountRole::Teacher, &key)
         .await
         .unwrap();
-    assert_eq!(account.role, "teacher");
+    assert_eq!(account.role, AccountRole::Teacher);
 
     let (prefix, hash): (String, Vec<u8>) =
         sqlx::query_as("select prefix, key_hash from api_keys where account_id = $1")

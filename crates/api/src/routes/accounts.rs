@@ -76,7 +76,7 @@ pub struct AccountView {
     /// Its name.
     pub name: String,
     /// Its role.
-    pub role: String,
+    pub role: AccountRole,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// When disabled; its keys stopped working then.

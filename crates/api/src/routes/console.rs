@@ -65,16 +65,13 @@ pub struct ConsoleSession {
 fn session_view(
     id: Uuid,
     name: String,
-    role: &str,
+    role: AccountRole,
     expires_at: DateTime<Utc>,
-) -> Result<ConsoleSession, Error> {
-    let role = role
-        .parse()
-        .map_err(|_| anyhow::anyhow!("unknown role in accounts"))?;
-    Ok(ConsoleSession {
+) -> ConsoleSession {
+    ConsoleSession {
         account: ConsoleAccount { id, name, role },
         expires_at,
-    })
+    }
 }
 
 /// Signs this browser in to the console: the key is checked once and an
@@ -122,7 +119,7 @@ pub async fn sign_in(
     let expires_at =
         estrade_app::console::sign_in(&state.deps.db, owner.account_id, owner.key_id, &hash, ttl_s)
             .await?;
-    let view = session_view(owner.account_id, owner.name, &owner.role, expires_at)?;
+    let view = session_view(owner.account_id, owner.name, owner.role, expires_at);
     Ok((
         AppendHeaders([(SET_COOKIE, cookies.set(&token))]),
         Json(view),
@@ -151,9 +148,9 @@ pub async fn signed_in(
     Ok(Json(session_view(
         s.account_id,
         s.name,
-        &s.role,
+        s.role,
         s.expires_at,
-    )?))
+    )))
 }
 
 /// Signs out: the sign-in ends at once (its cookie stops working even if

@@ -5,6 +5,7 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
+use estrade_core::domain::Presence;
 use estrade_core::floor::Command;
 use estrade_db::participants::Participant;
 use serde::Deserialize;
@@ -97,7 +98,7 @@ async fn own_command(
 
 /// Only learners and classrooms still in the session take the floor.
 fn eligible(p: &Participant) -> Result<(), Error> {
-    if !matches!(p.kind.as_str(), "learner" | "classroom") {
+    if !p.kind.takes_the_floor() {
         return Err(Error::conflict(
             "not_a_learner",
             "Only learners and classrooms take the floor; the teacher always may speak.",
@@ -106,7 +107,7 @@ fn eligible(p: &Participant) -> Result<(), Error> {
     if p.kicked_at.is_some() {
         return Err(Error::NotFound);
     }
-    if p.presence == "left" {
+    if p.presence == Presence::Left {
         return Err(Error::conflict(
             "participant_left",
             "This participant has left the session.",

@@ -305,7 +305,7 @@ fn tokens_for(
     p: &Participant,
     name: &str,
 ) -> Result<Joined, Error> {
-    let role = if p.kind == "classroom" {
+    let role = if p.kind == ParticipantKind::Classroom {
         Role::Classroom
     } else {
         Role::Learner

@@ -4,6 +4,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
+use estrade_core::domain::{ParticipantKind, Presence};
 use estrade_db::participants::Participant;
 use estrade_db::sessions::Session;
 use serde::Serialize;
@@ -26,16 +27,16 @@ pub(crate) fn router() -> Router<AppState> {
 pub struct ParticipantView {
     /// Participant id.
     pub id: Uuid,
-    /// `teacher`, `learner`, `classroom` or `observer`.
-    pub kind: String,
+    /// Teacher, learner, classroom or observer.
+    pub kind: ParticipantKind,
     /// LiveKit identity.
     pub identity: String,
     /// Display name.
     pub name: String,
     /// For a classroom.
     pub headcount: Option<i32>,
-    /// `invited` (has tokens, not seen in the room yet), `present` or `left`.
-    pub presence: String,
+    /// Invited (has tokens, not seen in the room yet), present or left.
+    pub presence: Presence,
     /// Whether it was removed by the teacher or an admin.
     pub kicked: bool,
     /// When it joined through the API.

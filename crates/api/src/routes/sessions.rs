@@ -91,27 +91,17 @@ pub struct SessionList {
     pub sessions: Vec<SessionView>,
 }
 
-pub(crate) fn status_of(session: &Session) -> Result<SessionStatus, Error> {
-    session
-        .status
-        .parse()
-        .map_err(|e| Error::Internal(anyhow::Error::new(e)))
-}
-
-fn view(state: &AppState, s: Session) -> Result<SessionView, Error> {
+fn view(state: &AppState, s: Session) -> SessionView {
     let mut join_url = state.settings.public_url.clone();
     join_url.set_path(&format!("/join/{}", s.join_code));
     join_url.set_fragment(Some(&format!(
         "k={}",
         state.settings.join_links.key(&s.join_code)
     )));
-    Ok(SessionView {
-        status: status_of(&s)?,
+    SessionView {
+        status: s.status,
         floor: FloorSettings {
-            mode: s
-                .floor_mode
-                .parse()
-                .map_err(|e| Error::Internal(anyhow::Error::new(e)))?,
+            mode: s.floor_mode,
             max_speakers: s.max_speakers,
             speaking_time_limit_s: s.speaking_time_limit_s,
         },
@@ -126,7 +116,7 @@ fn view(state: &AppState, s: Session) -> Result<SessionView, Error> {
         created_at: s.created_at,
         started_at: s.started_at,
         ended_at: s.ended_at,
-    })
+    }
 }
 
 /// A new session.
@@ -207,12 +197,12 @@ pub async fn create_session(
     let new = NewSession {
         title: &title,
         max_learners,
-        floor_mode: floor.mode.as_str(),
+        floor_mode: floor.mode,
         max_speakers: floor.max_speakers,
         speaking_time_limit_s: floor.speaking_time_limit_s,
     };
     let session = estrade_app::sessions::create(&state.deps, &caller, &new).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, session)?)))
+    Ok((StatusCode::CREATED, Json(view(&state, session))))
 }
 
 /// List sessions: a teacher's own, or all for an admin.
@@ -224,10 +214,7 @@ pub async fn list_sessions(
 ) -> Result<Json<SessionList>, Error> {
     let owner = (caller.role == AccountRole::Teacher).then_some(caller.id);
     let sessions = estrade_db::sessions::list(&state.deps.db, owner, 500).await?;
-    let sessions = sessions
-        .into_iter()
-        .map(|s| view(&state, s))
-        .collect::<Result<_, _>>()?;
+    let sessions = sessions.into_iter().map(|s| view(&state, s)).collect();
     Ok(Json(SessionList { sessions }))
 }
 
@@ -245,7 +232,7 @@ pub async fn get_session(
         .await?
         .ok_or(Error::NotFound)?;
     caller.can_see(session.id, session.teacher_id)?;
-    let mut view = view(&state, session)?;
+    let mut view = view(&state, session);
     if let Caller::Participant(_) = caller {
         view.join_code = None;
         view.join_url = None;
@@ -293,7 +280,7 @@ pub async fn update_session(
         title,
     };
     let session = estrade_app::sessions::update(&state.deps, &caller, id, changes).await?;
-    Ok(Json(view(&state, session)?))
+    Ok(Json(view(&state, session)))
 }
 
 /// Start a session: create its LiveKit room, then mark it live
@@ -310,7 +297,7 @@ pub async fn start_session(
     Path(id): Path<Uuid>,
 ) -> Result<Json<SessionView>, Error> {
     let session = estrade_app::sessions::start(&state.deps, &caller, id).await?;
-    Ok(Json(view(&state, session)?))
+    Ok(Json(view(&state, session)))
 }
 
 /// End a session: everyone leaves, the floor closes, the room is deleted
@@ -326,7 +313,7 @@ pub async fn end_session(
     Path(id): Path<Uuid>,
 ) -> Result<Json<SessionView>, Error> {
     let ended = estrade_app::sessions::end(&state.deps, &caller, id).await?;
-    Ok(Json(view(&state, ended)?))
+    Ok(Json(view(&state, ended)))
 }
 
 /// What the teacher's desktop app needs to publish.

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
+use estrade_core::domain::InboxStatus;
 use estrade_core::webhook::{Envelope, ListedEvent};
 use estrade_livekit::WebhookError;
 use serde::{Deserialize, Serialize};
@@ -146,13 +147,15 @@ pub async fn list(
     _admin: Admin,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<StoredEvents>, Error> {
-    let status = query.status.as_deref().unwrap_or("failed");
-    if !["failed", "pending", "processed"].contains(&status) {
-        return Err(Error::invalid(
-            "invalid_query",
-            "status must be failed, pending or processed.",
-        ));
-    }
+    let status = match query.status.as_deref() {
+        None => InboxStatus::Failed,
+        Some(status) => status.parse().map_err(|_| {
+            Error::invalid(
+                "invalid_query",
+                "status must be failed, pending or processed.",
+            )
+        })?,
+    };
     let limit = crate::extract::page_limit(query.limit.as_deref(), 100)?;
     let before = match query.before.as_deref() {
         None => None,
@@ -172,7 +175,7 @@ pub struct Replayed {
     /// The event.
     pub event_id: String,
     /// Its status before the replay (`failed` or `pending`).
-    pub previous_status: String,
+    pub previous_status: InboxStatus,
     /// Now `pending`, queued for the worker.
     pub status: &'static str,
 }

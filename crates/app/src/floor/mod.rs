@@ -29,9 +29,10 @@ use crate::{Deps, Error};
 /// [`Error::NotLive`] unless `session` is live. Callers check it
 /// right after who may act, before anything about the command itself.
 pub fn require_live(session: &Session) -> Result<(), Error> {
-    match session.status.parse::<SessionStatus>() {
-        Ok(SessionStatus::Live) => Ok(()),
-        _ => Err(Error::NotLive),
+    if session.status == SessionStatus::Live {
+        Ok(())
+    } else {
+        Err(Error::NotLive)
     }
 }
 

@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
+use estrade_core::domain::{Presence, SessionStatus};
 use estrade_core::floor::Command;
 use estrade_core::webhook::{self, Connection, PresenceDecision};
 use estrade_db::audit::{self, Actor, Entry};
@@ -287,8 +288,8 @@ impl Reconciler {
                 .map(|m| Known {
                     id: m.id,
                     identity: m.identity.clone(),
-                    kind: m.kind.clone(),
-                    present: m.presence == "present",
+                    kind: m.kind,
+                    present: m.presence == Presence::Present,
                     kicked: m.kicked,
                     settled: m.joined_at.is_none_or(|t| t < read_at),
                 })
@@ -323,7 +324,7 @@ impl Reconciler {
         let Some(session) = estrade_db::sessions::lock(&mut tx, read.id).await? else {
             return Ok(false);
         };
-        if session.status != "live" || session.room_sid != read.room_sid {
+        if session.status != SessionStatus::Live || session.room_sid != read.room_sid {
             return Ok(false);
         }
         estrade_db::sessions::end(&mut tx, session.id, "room_vanished", Actor::System).await?;
@@ -337,16 +338,16 @@ impl Reconciler {
     /// by an ended session (or one we do not know) is deleted or reported;
     /// a scheduled session's room (its start is under way) is left alone.
     async fn strays(&self, run: &mut Run, rooms: &[String]) -> Result<(), String> {
-        let owners: HashMap<String, String> =
+        let owners: HashMap<String, SessionStatus> =
             estrade_db::reconcile::room_owners(&self.deps.db, rooms)
                 .await
                 .map_err(|e| format!("reading room owners: {e}"))?
                 .into_iter()
                 .collect();
         for room in rooms {
-            match owners.get(room).map(String::as_str) {
-                Some("live") => {} // went live since the read
-                Some("scheduled") => run.count("room_unstarted_reported"),
+            match owners.get(room) {
+                Some(SessionStatus::Live) => {} // went live since the read
+                Some(SessionStatus::Scheduled) => run.count("room_unstarted_reported"),
                 _ if !self.delete_orphan_rooms => run.count("orphan_room_reported"),
                 _ => {
                     run.call();
@@ -444,15 +445,14 @@ impl Reconciler {
                 | Repair::Microphone {
                     participant,
                     identity,
-                } => match members.get(participant).map(|m| m.kind.as_str()) {
-                    Some("learner" | "classroom") => {
+                } => match members.get(participant).map(|m| m.kind) {
+                    Some(kind) if kind.takes_the_floor() => {
                         floor_targets.push((*participant, identity.clone()));
                         Ok(true)
                     }
                     Some(kind) => {
                         run.call();
-                        let permission = plan::expected_permission(kind, false)
-                            .expect("a permission for every kind");
+                        let permission = plan::expected_permission(kind, false);
                         self.deps
                             .livekit
                             .set_permission(&session.room_name, identity, permission)
@@ -543,7 +543,7 @@ impl Reconciler {
         let Some(locked) = estrade_db::sessions::lock(&mut tx, session.id).await? else {
             return Ok(None);
         };
-        if locked.status != "live" {
+        if locked.status != SessionStatus::Live {
             return Ok(None);
         }
         let current = estrade_db::participants::lock_connection(&mut tx, participant).await?;
@@ -596,7 +596,7 @@ impl Reconciler {
         let Some((mut tx, locked, current)) = self.lock_live(session, participant).await? else {
             return Ok(false);
         };
-        if current.presence != "present" || current.joined_at != read_joined_at {
+        if current.presence != Presence::Present || current.joined_at != read_joined_at {
             return Ok(false);
         }
         estrade_db::participants::record_connection(

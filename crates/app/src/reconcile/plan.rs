@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use estrade_core::domain::ParticipantKind;
 use estrade_core::floor::{self, Floor};
 use estrade_livekit::grants;
 use estrade_livekit::proto::{
@@ -19,7 +20,7 @@ pub struct Known {
     /// Its LiveKit identity.
     pub identity: String,
     /// `teacher`, `learner`, `classroom` or `observer`.
-    pub kind: String,
+    pub kind: ParticipantKind,
     /// Present according to PostgreSQL.
     pub present: bool,
     /// Kicked: must not be in the room.
@@ -98,12 +99,11 @@ impl Repair {
 }
 
 /// The permission a participant of `kind` must hold in LiveKit now.
-pub fn expected_permission(kind: &str, speaking: bool) -> Option<ParticipantPermission> {
+pub fn expected_permission(kind: ParticipantKind, speaking: bool) -> ParticipantPermission {
     match kind {
-        "teacher" => Some(grants::teacher_permission()),
-        "learner" | "classroom" => Some(grants::floor_permission(speaking)),
-        "observer" => Some(grants::observer_permission()),
-        _ => None,
+        ParticipantKind::Teacher => grants::teacher_permission(),
+        ParticipantKind::Learner | ParticipantKind::Classroom => grants::floor_permission(speaking),
+        ParticipantKind::Observer => grants::observer_permission(),
     }
 }
 
@@ -181,7 +181,7 @@ pub fn plan(known: &[Known], floor: &Floor, live: &[ParticipantInfo]) -> Vec<Rep
             });
         }
         let speaking = floor.is_speaking(k.id);
-        let floor_governed = matches!(k.kind.as_str(), "learner" | "classroom");
+        let floor_governed = k.kind.takes_the_floor();
         let identity = || k.identity.clone();
         if floor_governed && !speaking && publishes_microphone(info) {
             // Revoking sends the whole permission too.
@@ -189,7 +189,7 @@ pub fn plan(known: &[Known], floor: &Floor, live: &[ParticipantInfo]) -> Vec<Rep
                 participant: k.id,
                 identity: identity(),
             });
-        } else if let Some(expected) = expected_permission(&k.kind, speaking)
+        } else if let expected = expected_permission(k.kind, speaking)
             && !info
                 .permission
                 .as_ref()
@@ -230,7 +230,7 @@ mod tests {
         Known {
             id: Uuid::from_u128(n),
             identity: format!("{}-{n}", &kind[..1]),
-            kind: kind.to_owned(),
+            kind: kind.parse().unwrap(),
             present: true,
             kicked: false,
             settled: true,
@@ -250,7 +250,7 @@ mod tests {
             sid: format!("PA_{}", k.identity),
             identity: k.identity.clone(),
             state: participant_info::State::Active as i32,
-            permission: expected_permission(&k.kind, speaking),
+            permission: Some(expected_permission(k.kind, speaking)),
             joined_at: 1_700_000_000,
             attributes,
             ..Default::default()
