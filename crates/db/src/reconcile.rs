@@ -36,7 +36,10 @@ pub struct Member {
 pub async fn live_sessions(db: impl PgExecutor<'_>) -> Result<Vec<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where status = 'live' order by id"
+        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq
+           from sessions where status = 'live' order by id"
     )
     .fetch_all(db)
     .await
@@ -91,7 +94,8 @@ pub async fn room_owners(
     rooms: &[String],
 ) -> Result<Vec<(String, SessionStatus)>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select room_name, status as "status: SessionStatus" from sessions where room_name = any($1)"#,
+        r#"select room_name, status as "status: SessionStatus"
+             from sessions where room_name = any($1)"#,
         rooms
     )
     .fetch_all(db)

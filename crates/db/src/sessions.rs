@@ -121,7 +121,9 @@ pub async fn insert(
             "insert into sessions (id, teacher_id, title, room_name, join_code, max_learners,
                                    floor_mode, max_speakers, speaking_time_limit_s)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
+             returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
             id,
             teacher_id,
             new.title,
@@ -155,7 +157,10 @@ pub async fn rotate_code(conn: &mut PgConnection, id: Uuid) -> Result<Session, s
         let mut sp = sqlx::Connection::begin(&mut *conn).await?;
         let result = sqlx::query_as!(
             Session,
-            "update sessions set join_code = $2 where id = $1 and status <> 'ended' returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
+            "update sessions set join_code = $2 where id = $1 and status <> 'ended'
+             returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
             id,
             code.as_str(),
         )
@@ -174,9 +179,16 @@ pub async fn rotate_code(conn: &mut PgConnection, id: Uuid) -> Result<Session, s
 
 /// One session.
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Session>, sqlx::Error> {
-    sqlx::query_as!(Session, "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where id = $1", id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        Session,
+        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq
+           from sessions where id = $1",
+        id
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// One session, locked until the transaction ends: every change to a
@@ -184,7 +196,10 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Session>, s
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where id = $1 for update",
+        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq
+           from sessions where id = $1 for update",
         id
     )
     .fetch_optional(conn)
@@ -199,7 +214,10 @@ pub async fn list(
 ) -> Result<Vec<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where ($1::uuid is null or teacher_id = $1)
+        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq
+           from sessions where ($1::uuid is null or teacher_id = $1)
          order by created_at desc, id limit $2",
         teacher_id,
         limit,
@@ -215,7 +233,10 @@ pub async fn lock_by_code(
 ) -> Result<Option<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where join_code = $1 and status <> 'ended' for update",
+        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq
+           from sessions where join_code = $1 and status <> 'ended' for update",
         code
     )
     .fetch_optional(conn)
@@ -247,7 +268,10 @@ pub async fn mark_live(
         "update sessions
             set status = 'live', started_at = coalesce(started_at, now()),
                 room_sid = nullif($2, '')
-          where id = $1 and status <> 'ended' returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
+          where id = $1 and status <> 'ended'
+          returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
         id,
         room_sid,
     )
@@ -264,7 +288,10 @@ pub async fn mark_ended(
     sqlx::query_as!(
         Session,
         "update sessions set status = 'ended', ended_at = now(), end_reason = $2, locked = false
-          where id = $1 and status <> 'ended' returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
+          where id = $1 and status <> 'ended'
+          returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
         id,
         reason,
     )
@@ -280,7 +307,10 @@ pub async fn set_locked(
 ) -> Result<Session, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "update sessions set locked = $2 where id = $1 returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
+        "update sessions set locked = $2 where id = $1
+         returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
         id,
         locked
     )
@@ -296,7 +326,10 @@ pub async fn set_title(
 ) -> Result<Session, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "update sessions set title = $2 where id = $1 returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
+        "update sessions set title = $2 where id = $1
+         returning id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq",
         id,
         title
     )
@@ -311,7 +344,10 @@ pub async fn lock_by_room(
 ) -> Result<Option<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
-        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked, max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s, floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq from sessions where room_name = $1 for update",
+        "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
+                max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
+                floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq
+           from sessions where room_name = $1 for update",
         room_name
     )
     .fetch_optional(conn)
