@@ -154,17 +154,24 @@ pub async fn list_accounts(
         .map(|a| {
             let (mine, rest): (Vec<_>, Vec<_>) = keys.drain(..).partition(|k| k.account_id == a.id);
             keys = rest;
-            AccountView {
-                id: a.id,
-                name: a.name,
-                role: a.role,
-                created_at: a.created_at,
-                disabled_at: a.disabled_at,
-                keys: mine.into_iter().map(key_view).collect(),
-            }
+            account_view(a, mine)
         })
         .collect();
     Ok(Json(AccountList { accounts }))
+}
+
+fn account_view(
+    a: estrade_db::accounts::Account,
+    keys: Vec<estrade_db::accounts::ApiKey>,
+) -> AccountView {
+    AccountView {
+        id: a.id,
+        name: a.name,
+        role: a.role,
+        created_at: a.created_at,
+        disabled_at: a.disabled_at,
+        keys: keys.into_iter().map(key_view).collect(),
+    }
 }
 
 /// Disable an account: its keys stop working at once. Its sessions stay.
@@ -181,14 +188,7 @@ pub async fn disable_account(
     Path(id): Path<Uuid>,
 ) -> Result<Json<AccountView>, Error> {
     let account = estrade_app::accounts::disable(&state.deps.db, &admin, id).await?;
-    Ok(Json(AccountView {
-        id: account.id,
-        name: account.name,
-        role: account.role,
-        created_at: account.created_at,
-        disabled_at: account.disabled_at,
-        keys: Vec::new(),
-    }))
+    Ok(Json(account_view(account, Vec::new())))
 }
 
 /// Issue another API key for an account (to rotate keys without downtime).

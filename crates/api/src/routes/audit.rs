@@ -145,9 +145,16 @@ pub async fn list(
     let rows = estrade_db::audit::list(&state.deps.db, &filter, limit).await?;
     let full = usize::try_from(limit).is_ok_and(|l| rows.len() == l);
     let next_before = rows.last().filter(|_| full).map(|r| r.id.to_string());
-    let entries = rows
-        .into_iter()
-        .map(|r| AuditEntry {
+    let entries = rows.into_iter().map(AuditEntry::from).collect();
+    Ok(Json(AuditPage {
+        entries,
+        next_before,
+    }))
+}
+
+impl From<estrade_db::audit::Stored> for AuditEntry {
+    fn from(r: estrade_db::audit::Stored) -> Self {
+        Self {
             id: r.id,
             at: r.at,
             actor: AuditActor {
@@ -158,10 +165,6 @@ pub async fn list(
             session_id: r.session_id,
             target_id: r.target_id,
             details: r.details,
-        })
-        .collect();
-    Ok(Json(AuditPage {
-        entries,
-        next_before,
-    }))
+        }
+    }
 }

@@ -13,6 +13,8 @@ use secrecy::ExposeSecret as _;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use estrade_core::config::TurnConfig;
+
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorBody};
@@ -66,13 +68,7 @@ pub async fn connectivity(
 ) -> Result<Json<Connectivity>, Error> {
     let livekit_url = state.settings.livekit_url.clone();
     let Some(turn) = &state.settings.turn else {
-        return Ok(Json(Connectivity {
-            livekit_url,
-            relay_configured: false,
-            ice_servers: Vec::new(),
-            ice_transport_policy: "all",
-            expires_at: None,
-        }));
+        return Ok(Json(Connectivity::direct(livekit_url)));
     };
     let identity = match &caller {
         Caller::Participant(p) => {
@@ -83,21 +79,39 @@ pub async fn connectivity(
         }
         Caller::Account(a) => format!("staff-{}", a.id),
     };
-    let credential = estrade_core::turn::credential(
-        turn.secret.expose_secret().as_bytes(),
-        &identity,
-        SystemTime::now(),
-        turn.ttl,
-    );
-    Ok(Json(Connectivity {
-        livekit_url,
-        relay_configured: true,
-        ice_servers: vec![IceServer {
-            urls: turn.urls.clone(),
-            username: credential.username,
-            credential: credential.password,
-        }],
-        ice_transport_policy: "relay",
-        expires_at: Some(credential.expires_at.into()),
-    }))
+    Ok(Json(Connectivity::relayed(livekit_url, turn, &identity)))
+}
+
+impl Connectivity {
+    /// No relay configured: clients connect as they can.
+    fn direct(livekit_url: String) -> Self {
+        Self {
+            livekit_url,
+            relay_configured: false,
+            ice_servers: Vec::new(),
+            ice_transport_policy: "all",
+            expires_at: None,
+        }
+    }
+
+    /// Through `turn` only, with a short-lived credential for `identity`.
+    fn relayed(livekit_url: String, turn: &TurnConfig, identity: &str) -> Self {
+        let credential = estrade_core::turn::credential(
+            turn.secret.expose_secret().as_bytes(),
+            identity,
+            SystemTime::now(),
+            turn.ttl,
+        );
+        Self {
+            livekit_url,
+            relay_configured: true,
+            ice_servers: vec![IceServer {
+                urls: turn.urls.clone(),
+                username: credential.username,
+                credential: credential.password,
+            }],
+            ice_transport_policy: "relay",
+            expires_at: Some(credential.expires_at.into()),
+        }
+    }
 }

@@ -96,10 +96,30 @@ pub async fn sign_in(
 ) -> Result<impl IntoResponse, Error> {
     let cookies = &state.settings.console;
     cookies.check_origin(&Method::POST, &headers)?;
+    let owner = key_owner(&state, ip, req.api_key.expose_secret()).await?;
+    let token = crate::console::new_token();
+    let ttl_s = i64::try_from(cookies.ttl().as_secs()).unwrap_or(i64::MAX);
+    let hash = api_key::hash(&token);
+    let expires_at =
+        estrade_app::console::sign_in(&state.deps.db, owner.account_id, owner.key_id, &hash, ttl_s)
+            .await?;
+    let view = session_view(owner.account_id, owner.name, owner.role, expires_at);
+    Ok((
+        AppendHeaders([(SET_COOKIE, cookies.set(&token))]),
+        Json(view),
+    ))
+}
+
+/// The owner of `key`, within the client's budget of failed sign-ins (a
+/// failure counts against it).
+async fn key_owner(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    key: &str,
+) -> Result<estrade_db::accounts::KeyOwner, Error> {
     let limits = &state.settings.sign_in_limits;
     let client = crate::limits::client_key(ip);
     limits.check(&client)?;
-    let key = req.api_key.expose_secret();
     let owner = if key.len() <= MAX_KEY_LEN && key.starts_with(api_key::PREFIX) {
         estrade_db::accounts::authenticate(&state.deps.db, &api_key::hash(key)).await?
     } else {
@@ -113,17 +133,7 @@ pub async fn sign_in(
                 .to_owned(),
         });
     };
-    let token = crate::console::new_token();
-    let ttl_s = i64::try_from(cookies.ttl().as_secs()).unwrap_or(i64::MAX);
-    let hash = api_key::hash(&token);
-    let expires_at =
-        estrade_app::console::sign_in(&state.deps.db, owner.account_id, owner.key_id, &hash, ttl_s)
-            .await?;
-    let view = session_view(owner.account_id, owner.name, owner.role, expires_at);
-    Ok((
-        AppendHeaders([(SET_COOKIE, cookies.set(&token))]),
-        Json(view),
-    ))
+    Ok(owner)
 }
 
 /// Who is signed in to the console with this browser's cookie.

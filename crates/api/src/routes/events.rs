@@ -74,29 +74,49 @@ pub async fn events(
         .await?
         .ok_or(Error::NotFound)?;
     caller.can_see(session.id, session.teacher_id)?;
-    let (viewer, expires_at) = match &caller {
-        Caller::Participant(p) => (Some(p.participant_id), Some(p.expires_at)),
-        Caller::Account(_) => (None, None),
-    };
-    let slot = state.streams.admit(viewer)?;
-    // Subscribe first, then read where to start: whatever commits after
-    // the read reaches the feed.
-    let (feed, receiver) = state.events.subscribe(id);
-    let (opening, sent) = opening(&state.deps.db, id, resume).await?;
-    state.events.started_at(&feed, sent).await;
-    let watch = Watch {
-        _slot: slot,
-        until: expires_at.map(instant_of),
-        db: state.deps.db.clone(),
-        session_id: id,
-        viewer,
-        feed,
-        receiver,
-        sent,
-        pending: opening.into(),
-        done: false,
-        closing: state.events.closing(),
-    };
+    let watch = Watch::open(&state, id, &caller, resume).await?;
+    Ok(stream(watch))
+}
+
+impl Watch {
+    /// A stream of session `id`'s events for `caller`, from after `resume`
+    /// (or its opening events), within the caps on open streams; a
+    /// participant's ends with its token.
+    async fn open(
+        state: &AppState,
+        id: Uuid,
+        caller: &Caller,
+        resume: Option<i64>,
+    ) -> Result<Self, Error> {
+        let (viewer, expires_at) = match caller {
+            Caller::Participant(p) => (Some(p.participant_id), Some(p.expires_at)),
+            Caller::Account(_) => (None, None),
+        };
+        let slot = state.streams.admit(viewer)?;
+        // Subscribe first, then read where to start: whatever commits after
+        // the read reaches the feed.
+        let (feed, receiver) = state.events.subscribe(id);
+        let (opening, sent) = opening(&state.deps.db, id, resume).await?;
+        state.events.started_at(&feed, sent).await;
+        Ok(Self {
+            _slot: slot,
+            until: expires_at.map(instant_of),
+            db: state.deps.db.clone(),
+            session_id: id,
+            viewer,
+            feed,
+            receiver,
+            sent,
+            pending: opening.into(),
+            done: false,
+            closing: state.events.closing(),
+        })
+    }
+}
+
+/// `watch` as server-sent events, kept alive, past caches and buffering
+/// proxies.
+fn stream(watch: Watch) -> Response {
     let sse = Sse::new(watch.into_stream())
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
     let mut response = sse.into_response();
@@ -104,7 +124,7 @@ pub async fn events(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // Tells buffering proxies (nginx-style) to pass events through at once.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    response
 }
 
 /// The moment Unix time `at` comes, on the runtime's clock.

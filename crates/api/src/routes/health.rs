@@ -105,17 +105,7 @@ async fn probe<E: std::fmt::Display>(
         (status = 503, description = "a dependency failed; `details.checks` says which", body = ErrorBody),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Error> {
-    let checks = {
-        let mut last = state.readiness.0.lock().await;
-        match *last {
-            Some((at, checks)) if at.elapsed() < READY_FOR => checks,
-            _ => {
-                let checks = probe_all(&state).await;
-                *last = Some((Instant::now(), checks));
-                checks
-            }
-        }
-    };
+    let checks = recent_checks(&state).await;
     let Checks {
         postgres,
         redis,
@@ -128,6 +118,20 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Er
         }))
     } else {
         Err(Error::NotReady(serde_json::json!({ "checks": checks })))
+    }
+}
+
+/// The last probe if it is recent enough, else a new one (shared by the
+/// requests that arrive meanwhile).
+async fn recent_checks(state: &AppState) -> Checks {
+    let mut last = state.readiness.0.lock().await;
+    match *last {
+        Some((at, checks)) if at.elapsed() < READY_FOR => checks,
+        _ => {
+            let checks = probe_all(state).await;
+            *last = Some((Instant::now(), checks));
+            checks
+        }
     }
 }
 

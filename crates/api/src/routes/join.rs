@@ -165,30 +165,13 @@ pub async fn join(
     Json(req): Json<JoinRequest>,
 ) -> Result<Json<Joined>, Error> {
     let limits = &state.settings.limits;
-    let code = req.checked_link()?;
-    // A join by the link cannot be a guess; any other is limited as one,
-    // and refused before anything is looked up: a 429 says nothing about
-    // codes. The slot is held until the answer, so parallel guesses cannot
-    // all be looked up before the first failure counts.
-    let by_link = code
-        .as_ref()
-        .zip(req.link.as_deref())
-        .is_some_and(|(code, key)| state.settings.join_links.verify(code.as_str(), key));
-    let _in_flight = if by_link {
-        None
-    } else {
-        Some(limits.enter(ip)?)
-    };
-    let mut redis = state.redis.clone();
-    let Some(code) = code else {
-        limits.record_failure(ip, &mut redis).await?;
-        return Err(Error::invalid("invalid_code", "A join code is six digits."));
-    };
+    let guess = Guess::enter(&state, ip, &req).await?;
     let (name, kind) = req.validated()?;
+    let code = &guess.code;
     limits.check_code(code.as_str())?;
     limits.check_mint(2)?;
     let joiner = Joiner {
-        code: &code,
+        code,
         name: &name,
         kind,
         headcount: req.headcount,
@@ -197,7 +180,43 @@ pub async fn join(
     match estrade_app::participants::join(&state.deps, joiner, admit).await {
         Ok((session, p)) => Ok(Json(tokens_for(&state, &session, &p, name.as_str())?)),
         Err(Failed::Limited(error)) => Err(error),
-        Err(Failed::Refused(error)) => Err(refused(&state, ip, &code, by_link, error).await),
+        Err(Failed::Refused(error)) => Err(refused(&state, ip, &guess, error).await),
+    }
+}
+
+/// A join's code, and whether it is a guess. A join by the link cannot be
+/// a guess; any other is limited as one, and refused before anything is
+/// looked up: a 429 says nothing about codes. The slot is held until the
+/// answer, so parallel guesses cannot all be looked up before the first
+/// failure counts.
+struct Guess<'a> {
+    code: JoinCode,
+    by_link: bool,
+    _in_flight: Option<crate::limits::InFlight<'a>>,
+}
+
+impl<'a> Guess<'a> {
+    async fn enter(state: &'a AppState, ip: IpAddr, req: &JoinRequest) -> Result<Self, Error> {
+        let limits = &state.settings.limits;
+        let code = req.checked_link()?;
+        let by_link = code
+            .as_ref()
+            .zip(req.link.as_deref())
+            .is_some_and(|(code, key)| state.settings.join_links.verify(code.as_str(), key));
+        let in_flight = if by_link {
+            None
+        } else {
+            Some(limits.enter(ip)?)
+        };
+        let Some(code) = code else {
+            limits.record_failure(ip, &mut state.redis.clone()).await?;
+            return Err(Error::invalid("invalid_code", "A join code is six digits."));
+        };
+        Ok(Self {
+            code,
+            by_link,
+            _in_flight: in_flight,
+        })
     }
 }
 
@@ -216,17 +235,11 @@ impl From<UseCaseError> for Failed {
 /// A refused join as the API answers it, counted where it must be: a code
 /// that names no session as a failed guess (unless it came with the link's
 /// key), a refusal by the session against its code.
-async fn refused(
-    state: &AppState,
-    ip: IpAddr,
-    code: &JoinCode,
-    by_link: bool,
-    error: UseCaseError,
-) -> Error {
+async fn refused(state: &AppState, ip: IpAddr, guess: &Guess<'_>, error: UseCaseError) -> Error {
     let limits = &state.settings.limits;
     match error {
         UseCaseError::NoSuchCode { ended } => {
-            if !by_link
+            if !guess.by_link
                 && let Err(limited) = limits.record_failure(ip, &mut state.redis.clone()).await
             {
                 return limited;
@@ -237,7 +250,7 @@ async fn refused(
         | UseCaseError::SessionEnded
         | UseCaseError::Locked
         | UseCaseError::Full) => {
-            limits.record_code_failure(code.as_str());
+            limits.record_code_failure(guess.code.as_str());
             gone_when_ended(refusal)
         }
         other => other.into(),

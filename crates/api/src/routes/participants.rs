@@ -89,15 +89,14 @@ pub async fn list_participants(
     caller.can_manage(session.teacher_id)?;
     let participants = estrade_db::participants::list(&state.deps.db, id).await?;
     let flagged = estrade_db::tracks::unauthorized_microphones(&state.deps.db, id).await?;
-    Ok(Json(ParticipantList {
-        participants: participants
-            .into_iter()
-            .map(|p| {
-                let unauthorized = flagged.contains(&p.id);
-                view(p, unauthorized)
-            })
-            .collect(),
-    }))
+    let participants = participants
+        .into_iter()
+        .map(|p| {
+            let unauthorized = flagged.contains(&p.id);
+            view(p, unauthorized)
+        })
+        .collect();
+    Ok(Json(ParticipantList { participants }))
 }
 
 /// Remove a participant: out of LiveKit, its tokens refused from now on,

@@ -9,7 +9,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest as _, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
@@ -82,25 +82,8 @@ fn reason_label(reason: &WebhookError) -> &'static str {
     ))]
 pub async fn receive(
     State(state): State<AppState>,
-    request: Request,
+    Signed(body): Signed,
 ) -> Result<Json<Received>, Error> {
-    // The token first: a request that cannot be LiveKit's is refused
-    // before its body (up to 1 MiB) is read.
-    let authorization = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let signed = state
-        .webhooks
-        .check_token(authorization)
-        .map_err(|e| refused(&e))?;
-    let body = Bytes::from_request(request, &state)
-        .await
-        .map_err(|rejection| match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
-            _ => Error::Malformed(rejection.body_text()),
-        })?;
-    signed.check(&body).map_err(|e| refused(&e))?;
     let envelope = Envelope::parse(&body).map_err(|why| {
         metrics::counter!("webhooks_rejected_total", "reason" => "invalid_payload").increment(1);
         Error::Malformed(format!("Signed, but not a LiveKit webhook event: {why}."))
@@ -109,6 +92,35 @@ pub async fn receive(
     let status = if stored { "stored" } else { "duplicate" };
     metrics::counter!("webhooks_received_total", "outcome" => status).increment(1);
     Ok(Json(Received { status }))
+}
+
+/// A body LiveKit signed: the token is checked first, so a request that
+/// cannot be LiveKit's is refused before its body (up to 1 MiB) is read,
+/// then the body's hash.
+pub struct Signed(Bytes);
+
+impl FromRequest<AppState> for Signed {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Error> {
+        let authorization = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let signed = state
+            .webhooks
+            .check_token(authorization)
+            .map_err(|e| refused(&e))?;
+        let body =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge,
+                    _ => Error::Malformed(rejection.body_text()),
+                })?;
+        signed.check(&body).map_err(|e| refused(&e))?;
+        Ok(Self(body))
+    }
 }
 
 /// Filters for `GET /v1/admin/webhooks` (all optional).
@@ -125,6 +137,34 @@ pub struct ListQuery {
     /// starts at the last `received_at` of this one.
     #[param(value_type = Option<DateTime<Utc>>)]
     pub before: Option<String>,
+}
+
+impl ListQuery {
+    /// The status (dead letters by default), the time to list before, and
+    /// how many.
+    fn parsed(&self) -> Result<(InboxStatus, Option<DateTime<Utc>>, i64), Error> {
+        let status = match self.status.as_deref() {
+            None => InboxStatus::Failed,
+            Some(status) => status.parse().map_err(|_| {
+                Error::invalid(
+                    "invalid_query",
+                    "status must be failed, pending or processed.",
+                )
+            })?,
+        };
+        let limit = crate::extract::page_limit(self.limit.as_deref(), 100)?;
+        let before = match self.before.as_deref() {
+            None => None,
+            Some(b) => Some(
+                DateTime::parse_from_rfc3339(b)
+                    .map_err(|_| {
+                        Error::invalid("invalid_query", "before must be an RFC 3339 time.")
+                    })?
+                    .with_timezone(&Utc),
+            ),
+        };
+        Ok((status, before, limit))
+    }
 }
 
 /// A page of stored events.
@@ -147,24 +187,7 @@ pub async fn list(
     _admin: Admin,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<StoredEvents>, Error> {
-    let status = match query.status.as_deref() {
-        None => InboxStatus::Failed,
-        Some(status) => status.parse().map_err(|_| {
-            Error::invalid(
-                "invalid_query",
-                "status must be failed, pending or processed.",
-            )
-        })?,
-    };
-    let limit = crate::extract::page_limit(query.limit.as_deref(), 100)?;
-    let before = match query.before.as_deref() {
-        None => None,
-        Some(b) => Some(
-            DateTime::parse_from_rfc3339(b)
-                .map_err(|_| Error::invalid("invalid_query", "before must be an RFC 3339 time."))?
-                .with_timezone(&Utc),
-        ),
-    };
+    let (status, before, limit) = query.parsed()?;
     let events = estrade_db::webhooks::list(&state.deps.db, status, before, limit).await?;
     Ok(Json(StoredEvents { events }))
 }
