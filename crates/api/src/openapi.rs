@@ -49,13 +49,7 @@ use crate::routes::{
 )]
 struct ApiDoc;
 
-/// What a name or a title may hold, as a pattern (a little stricter than
-/// the server, `estrade_core::domain`): at least one visible character; no
-/// control characters; none of the invisible or direction-changing ones
-/// (bidi controls, zero-width spaces and joiners, the byte-order mark,
-/// invisible operators, fillers). Tag characters (U+E0000–U+E007F), also
-/// refused, are beyond what a portable pattern can name.
-pub const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0]*[^\s\x00-\x1f\x7f-\x9f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0][^\x00-\x1f\x7f-\x9f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0]*$";
+pub use estrade_core::domain::NAME_PATTERN;
 
 /// Puts [`NAME_PATTERN`] on every name and title a request carries (a
 /// derive attribute takes only a literal, and the pattern is one).

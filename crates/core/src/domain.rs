@@ -73,6 +73,15 @@ pub enum NameError {
     InvisibleCharacter,
 }
 
+/// What a name or a title may hold, as a pattern for the OpenAPI document
+/// (a little stricter than the checks below): at least one visible
+/// character; no control characters; none of the invisible or
+/// direction-changing ones
+/// (bidi controls, zero-width spaces and joiners, the byte-order mark,
+/// invisible operators, fillers). Tag characters (U+E0000–U+E007F), also
+/// refused, are beyond what a portable pattern can name.
+pub const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0]*[^\s\x00-\x1f\x7f-\x9f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0][^\x00-\x1f\x7f-\x9f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufeff\uffa0]*$";
+
 /// Characters that change how the text around them is shown without
 /// showing themselves: bidirectional controls (a "\u{202e}redaeT" shows as
 /// "Teacher"), zero-width spaces and joiners of words, the byte-order mark,

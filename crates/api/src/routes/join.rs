@@ -80,7 +80,7 @@ impl utoipa::PartialSchema for JoinRequest {
                         ))
                         .min_length(Some(1))
                         .max_length(Some(64))
-                        .pattern(Some(crate::openapi::NAME_PATTERN))
+                        .pattern(Some(estrade_core::domain::NAME_PATTERN))
                         .examples(["Ana"]),
                 )
                 .required("name")
