@@ -225,6 +225,22 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
         .unwrap();
     ledger.none("sessions::end repeated").await;
 
+    // Retention, once the session is over: its names go, once.
+    let now = std::time::Duration::ZERO;
+    let erased = estrade_app::retention::erase_expired(&db, now)
+        .await
+        .unwrap();
+    assert!(erased.names >= 2, "{erased:?}");
+    ledger
+        .one("retention::erase_expired", "retention.erased")
+        .await;
+    estrade_app::retention::erase_expired(&db, now)
+        .await
+        .unwrap();
+    ledger
+        .none("retention::erase_expired with nothing left")
+        .await;
+
     // Webhooks: a dead letter replayed.
     let body = br#"{"id": "EV_audit", "event": "room_started", "room": {"name": "x"}}"#;
     let envelope = estrade_core::webhook::Envelope::parse(body).unwrap();

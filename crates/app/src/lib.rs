@@ -4,14 +4,23 @@
 //! LiveKit must be told. The API and the worker depend on this crate and
 //! never on each other; the `estrade` binary wires them.
 //!
-//! - [`floor`]: the floor ceremony (lock, decide, commit, notify, enforce)
-//!   and the floor's timers.
-//! - [`webhooks`]: applying stored LiveKit events.
+//! - [`sessions`]: created, changed, started, ended; the teacher's token.
+//! - [`participants`]: joining, staying in, being kicked.
+//! - [`accounts`] and [`console`]: accounts, keys, console sign-ins.
+//! - [`floor`]: the floor ceremony (lock, check, decide, commit, notify,
+//!   enforce) and the floor's timers.
+//! - [`webhooks`]: accepting, replaying and applying LiveKit's events.
 //! - [`reconcile`]: comparing LiveKit with PostgreSQL and repairing.
+//! - [`retention`]: erasing learner data past its retention period.
 //! - [`enforce`]: making LiveKit match a floor decision.
 //! - [`events`]: telling every API replica a session's event log grew.
 //! - [`queue`]: the webhook queue on Redis (pushed here, consumed by the
 //!   worker).
+//! - [`Account`]: who acts through an account, and what it may manage.
+//!
+//! The audit rule: every use case that changes state records exactly one
+//! entry (`estrade_db::audit::Entry::new`) in its own transaction;
+//! `tests/tests/audit_rule.rs` runs each once and counts.
 
 pub mod account;
 pub mod accounts;
@@ -22,6 +31,7 @@ pub mod floor;
 pub mod participants;
 pub mod queue;
 pub mod reconcile;
+pub mod retention;
 pub mod sessions;
 pub mod webhooks;
 
