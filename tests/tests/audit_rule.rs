@@ -5,7 +5,7 @@
 //! counted. A use case that also moves the floor (a kick) folds the floor's
 //! change into its one entry.
 
-use estrade_app::floor::{self, require_live};
+use estrade_app::floor;
 use estrade_app::{Account, Deps, Error};
 use estrade_core::domain::{AccountName, AccountRole, DisplayName, JoinCode, ParticipantKind};
 use estrade_core::floor::Command;
@@ -66,24 +66,14 @@ async fn join(deps: &Deps, code: &str, name: &str) -> Uuid {
 }
 
 async fn participant_command(deps: &Deps, session: Uuid, p: Uuid, command: Command) {
-    let live = async |_: &mut sqlx::PgConnection, s: &estrade_db::sessions::Session| {
-        require_live(s)?;
-        Ok::<_, Error>(true)
-    };
-    floor::command(deps, session, command, Actor::Participant(p), live)
+    floor::by_participant(deps, p, session, command)
         .await
-        .unwrap()
         .unwrap();
 }
 
 async fn teacher_command(deps: &Deps, session: Uuid, teacher: &Account, command: Command) {
-    let live = async |_: &mut sqlx::PgConnection, s: &estrade_db::sessions::Session| {
-        require_live(s)?;
-        Ok::<_, Error>(true)
-    };
-    floor::command(deps, session, command, teacher.actor(), live)
+    floor::by_teacher(deps, teacher, session, None, command)
         .await
-        .unwrap()
         .unwrap();
 }
 
@@ -196,8 +186,7 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
     ledger.one("participants::join", "participant.joined").await;
     participant_command(&deps, session.id, ben, Command::Raise(ben)).await;
     ledger.one("floor: raise", "floor.hand_raised").await;
-    let may = |s: &estrade_db::sessions::Session| teacher.can_manage(s.teacher_id);
-    estrade_app::participants::kick(&deps, session.id, ben, teacher.actor(), may)
+    estrade_app::participants::kick(&deps, &teacher, session.id, ben)
         .await
         .unwrap();
     ledger.one("participants::kick", "participant.kicked").await;
@@ -210,8 +199,7 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
     .unwrap();
     assert_eq!(details["floor_released"], true, "{details}");
     assert!(details["floor"]["floor_version"].is_i64(), "{details}");
-    let may = |s: &estrade_db::sessions::Session| teacher.can_manage(s.teacher_id);
-    estrade_app::participants::kick(&deps, session.id, ben, teacher.actor(), may)
+    estrade_app::participants::kick(&deps, &teacher, session.id, ben)
         .await
         .unwrap();
     ledger.none("participants::kick repeated").await;

@@ -441,6 +441,13 @@ impl From<estrade_app::Error> for Error {
                 "already_processed",
                 "This event was applied already; it is not applied twice.",
             ),
+            E::NotALearner => Self::conflict(
+                "not_a_learner",
+                "Only learners and classrooms take the floor; the teacher always may speak.",
+            ),
+            E::ParticipantLeft => {
+                Self::conflict("participant_left", "This participant has left the session.")
+            }
             E::Refused(refusal) => refused(refusal),
             E::LiveKit(error) => error.into(),
             E::Database(error) => error.into(),

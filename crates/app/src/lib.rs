@@ -93,6 +93,12 @@ pub enum Error {
     /// The webhook event was applied already; it is not applied twice.
     #[error("the event was applied already")]
     AlreadyProcessed,
+    /// Only learners and classrooms take the floor.
+    #[error("only learners and classrooms take the floor")]
+    NotALearner,
+    /// The participant has left the session.
+    #[error("the participant has left the session")]
+    ParticipantLeft,
     /// The floor's state machine refused the command.
     #[error(transparent)]
     Refused(#[from] estrade_core::floor::Refusal),

@@ -13,46 +13,38 @@ use rand::distr::{Alphanumeric, SampleString as _};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{Deps, Error};
+use crate::{Account, Deps, Error};
 
-/// Kicks participant `pid` of session `session_id` (idempotent), if `may`
-/// lets `actor` manage the session: its tokens are refused from now on,
+/// Kicks participant `pid` of session `session_id` (idempotent), if `by`
+/// manages the session: its tokens are refused from now on,
 /// its hand and floor released through the floor's state machine (history,
 /// a new version, and in an open floor the freed slot goes to the next in
 /// line), one audit entry. Every call, a repeat included, removes it from
 /// LiveKit and revokes the LiveKit tokens issued up to now (the next whole
 /// second included); if LiveKit cannot be reached the kick stands and
 /// [`Error::LiveKit`] says to call again.
-pub async fn kick<E: From<Error>>(
+pub async fn kick(
     deps: &Deps,
+    by: &Account,
     session_id: Uuid,
     pid: Uuid,
-    actor: Actor,
-    may: impl FnOnce(&Session) -> Result<(), E>,
-) -> Result<Participant, E> {
-    let mut tx = deps.db.begin().await.map_err(Error::from)?;
-    let session = estrade_db::sessions::lock(&mut tx, session_id)
-        .await
-        .map_err(Error::from)?
-        .ok_or(Error::NotFound)?;
-    may(&session)?;
+) -> Result<Participant, Error> {
+    let mut tx = deps.db.begin().await?;
+    let session = crate::sessions::lock_managed(&mut tx, by, session_id).await?;
     let participant = estrade_db::participants::get(&mut *tx, pid)
-        .await
-        .map_err(Error::from)?
+        .await?
         .filter(|p| p.session_id == session_id)
         .ok_or(Error::NotFound)?;
     if participant.kind == ParticipantKind::Teacher {
-        return Err(Error::CannotKickTeacher.into());
+        return Err(Error::CannotKickTeacher);
     }
     let mut decided = None;
     let kicked = if participant.kicked_at.is_some() {
-        tx.rollback().await.map_err(Error::from)?;
+        tx.rollback().await?;
         participant
     } else {
-        let (kicked, decision) = kick_in(&mut tx, &session, pid, actor)
-            .await
-            .map_err(Error::from)?;
-        tx.commit().await.map_err(Error::from)?;
+        let (kicked, decision) = kick_in(&mut tx, &session, pid, by.actor()).await?;
+        tx.commit().await?;
         deps.notifier.notify(session.id);
         decided = decision.ok();
         kicked
@@ -64,7 +56,7 @@ pub async fn kick<E: From<Error>>(
         .await
     {
         Ok(()) | Err(estrade_livekit::Error::NotFound) => {}
-        Err(e) => return Err(Error::from(e).into()),
+        Err(e) => return Err(e.into()),
     }
     if let Some(decision) = &decided {
         crate::floor::announce(deps, &session, decision).await;

@@ -5,24 +5,18 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use estrade_core::domain::Presence;
+use estrade_app::floor;
 use estrade_core::floor::Command;
-use estrade_db::participants::Participant;
+use estrade_core::floor_view::FloorView;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-use estrade_app::floor;
-use estrade_db::audit::Actor;
-use estrade_db::sessions::Session;
-use sqlx::PgConnection;
 
 use super::sessions::{FloorSettings, check_floor};
 use crate::AppState;
 use crate::auth::{Caller, ParticipantCaller, Staff};
 use crate::error::{Error, ErrorBody};
 use crate::extract::Json;
-use estrade_core::floor_view::FloorView;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -62,7 +56,8 @@ pub async fn get_floor(
     Ok(Json(view))
 }
 
-/// The participant acting on its own hand, checked under the session lock.
+/// The participant acting on its own hand; the answer says where it is in
+/// line.
 async fn own_command(
     state: &AppState,
     caller: ParticipantCaller,
@@ -73,20 +68,8 @@ async fn own_command(
         return Err(Error::NotFound);
     }
     let me = caller.participant_id;
-    let raising = matches!(command, Command::Raise(_));
-    let check = async |conn: &mut PgConnection, session: &Session| {
-        floor::require_live(session)?;
-        let p = estrade_db::participants::get(&mut *conn, me)
-            .await?
-            .ok_or(Error::NotFound)?;
-        if raising {
-            eligible(&p)?;
-        }
-        Ok::<_, Error>(true)
-    };
-    let actor = Actor::Participant(me);
-    let decided = floor::command(&state.deps, id, command, actor, check).await?;
-    let mut view = decided.ok_or(Error::NotFound)?.decision.view;
+    let decided = floor::by_participant(&state.deps, me, id, command).await?;
+    let mut view = decided.decision.view;
     view.position = Some(
         view.queue
             .iter()
@@ -94,26 +77,6 @@ async fn own_command(
             .map(|h| h.position),
     );
     Ok(Json(view))
-}
-
-/// Only learners and classrooms still in the session take the floor.
-fn eligible(p: &Participant) -> Result<(), Error> {
-    if !p.kind.takes_the_floor() {
-        return Err(Error::conflict(
-            "not_a_learner",
-            "Only learners and classrooms take the floor; the teacher always may speak.",
-        ));
-    }
-    if p.kicked_at.is_some() {
-        return Err(Error::NotFound);
-    }
-    if p.presence == Presence::Left {
-        return Err(Error::conflict(
-            "participant_left",
-            "This participant has left the session.",
-        ));
-    }
-    Ok(())
 }
 
 /// Raise the hand. In an open floor with a free slot the floor is given at
@@ -208,10 +171,7 @@ impl utoipa::PartialSchema for RevokeRequest {
     }
 }
 
-/// The teacher's command, checked under the session lock. The floor is
-/// the class's own teacher's to run (API.md: "owner teacher"): an admin
-/// sees it, removes participants and ends the session, and gets 403
-/// `owner_only` here.
+/// The teacher's command (`estrade_app::floor::by_teacher` checks it).
 async fn teacher_command(
     state: &AppState,
     caller: &crate::auth::AccountCaller,
@@ -219,26 +179,8 @@ async fn teacher_command(
     target: Option<Uuid>,
     command: Command,
 ) -> Result<Json<FloorView>, Error> {
-    let granting = matches!(command, Command::Grant(_));
-    let check = async |conn: &mut PgConnection, session: &Session| {
-        caller.can_manage(session.teacher_id)?;
-        if session.teacher_id != caller.id {
-            return Err(Error::OwnerOnly);
-        }
-        floor::require_live(session)?;
-        if let Some(pid) = target {
-            let p = estrade_db::participants::get(&mut *conn, pid)
-                .await?
-                .filter(|p| p.session_id == id)
-                .ok_or(Error::NotFound)?;
-            if granting {
-                eligible(&p)?;
-            }
-        }
-        Ok(true)
-    };
-    let decided = floor::command(&state.deps, id, command, caller.actor(), check).await?;
-    Ok(Json(decided.ok_or(Error::NotFound)?.decision.view))
+    let decided = floor::by_teacher(&state.deps, caller, id, target, command).await?;
+    Ok(Json(decided.decision.view))
 }
 
 /// Give the floor: to `participant_id` (from the queue or directly), or to

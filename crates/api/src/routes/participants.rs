@@ -6,7 +6,6 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use estrade_core::domain::{ParticipantKind, Presence};
 use estrade_db::participants::Participant;
-use estrade_db::sessions::Session;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -112,8 +111,7 @@ pub async fn kick(
     Staff(caller): Staff,
     Path((id, pid)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<ParticipantView>, Error> {
-    let may = |session: &Session| caller.can_manage(session.teacher_id);
-    let kicked = estrade_app::participants::kick(&state.deps, id, pid, caller.actor(), may).await?;
+    let kicked = estrade_app::participants::kick(&state.deps, &caller, id, pid).await?;
     // Kicked: out of LiveKit, so no microphone of its counts any more.
     Ok(Json(view(kicked, false)))
 }

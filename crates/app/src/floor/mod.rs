@@ -16,15 +16,16 @@
 pub mod timers;
 
 use chrono::Utc;
-use estrade_core::domain::SessionStatus;
+use estrade_core::domain::{Presence, SessionStatus};
 use estrade_core::floor::{Command, Refusal};
 use estrade_db::audit::Actor;
 use estrade_db::floor::{Audit, Decision};
+use estrade_db::participants::Participant;
 use estrade_db::sessions::Session;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::{Deps, Error};
+use crate::{Account, Deps, Error};
 
 /// [`Error::NotLive`] unless `session` is live. Callers check it
 /// right after who may act, before anything about the command itself.
@@ -106,4 +107,80 @@ pub async fn announce(deps: &Deps, session: &Session, decision: &Decision) {
         decision,
     )
     .await;
+}
+
+/// A command of the session's own teacher (`by`), on the floor of session
+/// `session_id`, naming participant `target` if any. The floor is the
+/// class's own teacher's to run: an admin sees it, removes participants
+/// and ends the session, and gets [`Error::OwnerOnly`] here. Checked in
+/// this order: who may act, the session live, then the target (one of the
+/// session's; a grant only to a learner or classroom still there).
+pub async fn by_teacher(
+    deps: &Deps,
+    by: &Account,
+    session_id: Uuid,
+    target: Option<Uuid>,
+    command: Command,
+) -> Result<Decided, Error> {
+    let granting = matches!(command, Command::Grant(_));
+    let check = async |conn: &mut PgConnection, session: &Session| {
+        by.can_manage(session.teacher_id)?;
+        if session.teacher_id != by.id {
+            return Err(Error::OwnerOnly);
+        }
+        require_live(session)?;
+        if let Some(pid) = target {
+            let p = estrade_db::participants::get(&mut *conn, pid)
+                .await?
+                .filter(|p| p.session_id == session_id)
+                .ok_or(Error::NotFound)?;
+            if granting {
+                takes_the_floor(&p)?;
+            }
+        }
+        Ok(true)
+    };
+    self::command(deps, session_id, command, by.actor(), check)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// A participant's command on its own hand (`participant` of session
+/// `session_id`): the session live, and to raise it, a learner or
+/// classroom still there.
+pub async fn by_participant(
+    deps: &Deps,
+    participant: Uuid,
+    session_id: Uuid,
+    command: Command,
+) -> Result<Decided, Error> {
+    let raising = matches!(command, Command::Raise(_));
+    let check = async |conn: &mut PgConnection, session: &Session| {
+        require_live(session)?;
+        let p = estrade_db::participants::get(&mut *conn, participant)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if raising {
+            takes_the_floor(&p)?;
+        }
+        Ok::<_, Error>(true)
+    };
+    let actor = Actor::Participant(participant);
+    self::command(deps, session_id, command, actor, check)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// Only learners and classrooms still in the session take the floor.
+fn takes_the_floor(p: &Participant) -> Result<(), Error> {
+    if !p.kind.takes_the_floor() {
+        return Err(Error::NotALearner);
+    }
+    if p.kicked_at.is_some() {
+        return Err(Error::NotFound);
+    }
+    if p.presence == Presence::Left {
+        return Err(Error::ParticipantLeft);
+    }
+    Ok(())
 }
