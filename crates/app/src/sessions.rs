@@ -174,17 +174,32 @@ pub async fn teacher_token<E: From<Error>>(
     id: Uuid,
     admit: impl FnOnce() -> Result<(), E>,
 ) -> Result<TeacherToken, E> {
+    let session = live_and_owned(deps, teacher, id).await?;
+    admit()?;
+    Ok(seat_teacher(deps, teacher, &session).await?)
+}
+
+/// Session `id`, if it is live and `teacher`'s own.
+async fn live_and_owned(deps: &Deps, teacher: &Account, id: Uuid) -> Result<Session, Error> {
     let session = estrade_db::sessions::get(&deps.db, id)
-        .await
-        .map_err(Error::from)?
+        .await?
         .ok_or(Error::NotFound)?;
     if session.teacher_id != teacher.id {
-        return Err(Error::NotFound.into());
+        return Err(Error::NotFound);
     }
     if session.status != SessionStatus::Live {
-        return Err(Error::NotLive.into());
+        return Err(Error::NotLive);
     }
-    admit()?;
+    Ok(session)
+}
+
+/// The teacher's participant row (and its audit entry) the first time, and
+/// its token.
+async fn seat_teacher(
+    deps: &Deps,
+    teacher: &Account,
+    session: &Session,
+) -> Result<TeacherToken, Error> {
     let identity = format!("t-{}", session.id.simple());
     // Account names allow 128 characters, display names 64.
     let display: String = teacher
@@ -192,22 +207,20 @@ pub async fn teacher_token<E: From<Error>>(
         .chars()
         .take(domain::DisplayName::MAX_CHARS)
         .collect();
-    let mut tx = deps.db.begin().await.map_err(Error::from)?;
-    let inserted = estrade_db::participants::insert_teacher(&mut tx, id, &identity, &display)
-        .await
-        .map_err(Error::from)?;
+    let mut tx = deps.db.begin().await?;
+    let inserted =
+        estrade_db::participants::insert_teacher(&mut tx, session.id, &identity, &display).await?;
     if let Some(teacher_row) = inserted {
         let entry = Entry::new(teacher.actor(), "participant.joined")
-            .session(id)
+            .session(session.id)
             .target(teacher_row.id)
             .details(json!({ "kind": "teacher" }));
-        audit::record(&mut tx, entry).await.map_err(Error::from)?;
+        audit::record(&mut tx, entry).await?;
     }
-    tx.commit().await.map_err(Error::from)?;
+    tx.commit().await?;
     let token = deps
         .livekit
-        .mint(Role::Teacher, &session.room_name, &identity, &display)
-        .map_err(Error::from)?;
+        .mint(Role::Teacher, &session.room_name, &identity, &display)?;
     Ok(TeacherToken { identity, token })
 }
 

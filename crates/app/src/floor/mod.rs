@@ -50,29 +50,22 @@ pub struct Decided {
 /// the session, runs `check` on it in the transaction (`Ok(false)` leaves
 /// everything as it was and returns `None`), decides, commits, tells the
 /// live streams and LiveKit.
-pub async fn command<E>(
+pub async fn command(
     deps: &Deps,
     session_id: Uuid,
     command: Command,
     actor: Actor,
-    check: impl AsyncFnOnce(&mut PgConnection, &Session) -> Result<bool, E>,
-) -> Result<Option<Decided>, E>
-where
-    E: From<Error>,
-{
-    let mut tx = deps.db.begin().await.map_err(Error::from)?;
+    check: impl AsyncFnOnce(&mut PgConnection, &Session) -> Result<bool, Error>,
+) -> Result<Option<Decided>, Error> {
+    let mut tx = deps.db.begin().await?;
     let session = estrade_db::sessions::lock(&mut tx, session_id)
-        .await
-        .map_err(Error::from)?
+        .await?
         .ok_or(Error::NotFound)?;
     if !check(&mut tx, &session).await? {
         return Ok(None);
     }
-    let decision = decide(&mut tx, &session, &command, actor, Audit::Own)
-        .await
-        .map_err(Error::from)?
-        .map_err(Error::from)?;
-    tx.commit().await.map_err(Error::from)?;
+    let decision = decide(&mut tx, &session, &command, actor, Audit::Own).await??;
+    tx.commit().await?;
     announce(deps, &session, &decision).await;
     Ok(Some(Decided { session, decision }))
 }
