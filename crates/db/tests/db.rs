@@ -176,3 +176,50 @@ async fn applied_webhooks_are_purged_after_the_retention_period_and_dead_letters
             .unwrap();
     assert_eq!(left, ["EV_new_done", "EV_old_dead", "EV_old_pending"]);
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_stored_status_the_domain_does_not_know_fails_the_read_naming_it(db: PgPool) {
+    let name = AccountName::parse("T").unwrap();
+    let key = NewApiKey::generate();
+    let teacher = account_with_key(&db, &name, AccountRole::Teacher, &key)
+        .await
+        .unwrap();
+    let mut conn = db.acquire().await.unwrap();
+    let session =
+        estrade_db::sessions::insert(&mut conn, teacher.id, &NewSession::with_defaults("Sauces"))
+            .await
+            .unwrap();
+    // Only a schema that drifted from the migrations can hold this: the
+    // check constraints refuse it.
+    let constraints: Vec<String> = sqlx::query_scalar(
+        "select conname from pg_constraint
+          where conrelid = 'sessions'::regclass and contype = 'c'
+            and pg_get_constraintdef(oid) like '%status%'",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    for c in constraints {
+        sqlx::query(&format!("alter table sessions drop constraint {c}"))
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    sqlx::query("update sessions set status = 'paused' where id = $1")
+        .bind(session.id)
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let error = estrade_db::sessions::get(&db, session.id)
+        .await
+        .unwrap_err();
+    let sqlx::Error::ColumnDecode { source, .. } = &error else {
+        panic!("not a column decode error: {error:?}");
+    };
+    assert_eq!(
+        source.downcast_ref::<estrade_core::domain::UnknownValue>(),
+        Some(&estrade_core::domain::UnknownValue("paused".into())),
+        "{error:?}"
+    );
+}
