@@ -29,7 +29,7 @@ target/release/estrade dev --listen 127.0.0.1:$port > "$work/dev.out" 2>"$work/d
 dev=$!
 trap 'kill $dev 2>/dev/null; wait $dev 2>/dev/null; psql -q "$admin_url" -c "drop database if exists $db" >/dev/null' EXIT
 for _ in $(seq 100); do grep -q "teacher key" "$work/dev.out" 2>/dev/null && break; sleep 0.1; done
-teacher=$(awk '/teacher key/ {print $3}' "$work/dev.out")
+teacher=$(awk '/^ *teacher key/ {print $3}' "$work/dev.out")
 api=http://127.0.0.1:$port
 
 echo "creating $sessions live sessions of 1000 learners"
