@@ -54,8 +54,13 @@ wait_http() { # url: until it answers at all
   echo "nothing answers at $1" >&2; exit 1
 }
 # wrk with the peers' scripts; prints "rate p50 p99" of the 2xx answers.
-measure() { # script url envname=file
+# Also samples who spends the CPU over the middle of the run, into
+# $work/cpu.<label>.
+measure() { # label script url envname=file
+  local label=$1; shift
+  (sleep 1; bench/cpu_by_process.sh "$(( ${duration%s} - 2 ))" > "$work/cpu.$label") &
   env "$3" wrk -t2 -c"$connections" -d"$duration" --latency -s "$1" "$2" > "$work/wrk.out"
+  wait $!
   awk '/^OK2XX/ {printf "%.0f %.2f %.2f\n", $2 / ($3 / 1e6), $4, $5; ok = $2} END {if (!ok) exit 1}' "$work/wrk.out" \
     || { cat "$work/wrk.out" >&2; echo "no 2xx answer" >&2; exit 1; }
 }
@@ -77,18 +82,20 @@ estrade_joins() {
   for _ in $(seq 200); do grep -q "teacher key" "$work/dev.out" 2>/dev/null && break; sleep 0.05; done
   local teacher api=http://127.0.0.1:$port
   teacher=$(awk '/^ *teacher key/ {print $3}' "$work/dev.out")
-  : > "$work/codes"
+  : > "$work/links"
   for _ in $(seq "$sessions"); do
     local id
     id=$(curl -sf -H "Authorization: Bearer $teacher" -H 'content-type: application/json' \
       -d '{"title":"Bench","max_learners":1000}' $api/v1/sessions | sed 's/.*"id":"\([^"]*\)".*/\1/')
+    # "code link-key": learners join from the link, as the web client does.
     curl -sf -X POST -H "Authorization: Bearer $teacher" $api/v1/sessions/"$id"/start \
-      | sed 's/.*"join_code":"\([0-9]*\)".*/\1/' >> "$work/codes"
-    echo >> "$work/codes"
+      | sed 's/.*"join_code":"\([0-9]*\)".*#k=\([^"]*\)".*/\1 \2/' >> "$work/links"
+    echo >> "$work/links"
   done
   local before result
   before=$(learners)
-  result=$(JOIN_PATH=/v1/join measure bench/peers/join_codes.lua $api CODES="$work/codes")
+  result=$(JOIN_PATH=/v1/join measure estrade-joins bench/peers/join_codes.lua $api CODES="$work/links")
+  cut -d' ' -f1 "$work/links" > "$work/codes"
   check_rows joins "$(ok_of)" $(($(learners) - before))
   stop_all
   echo "$result"
@@ -96,14 +103,14 @@ estrade_joins() {
 express_joins() {
   node bench/peers/express_peer.mjs $express_port & pids+=($!)
   wait_http http://127.0.0.1:$express_port/
-  JOIN_PATH=/join measure bench/peers/join_codes.lua http://127.0.0.1:$express_port CODES="$work/codes"
+  JOIN_PATH=/join measure express-joins bench/peers/join_codes.lua http://127.0.0.1:$express_port CODES="$work/codes"
   stop_all
 }
 fastapi_joins() {
   (cd bench/peers && exec "$venv/bin/uvicorn" fastapi_peer:app --host 127.0.0.1 --port $fastapi_port \
     --workers 2 --log-level warning --no-access-log) & pids+=($!)
   wait_http http://127.0.0.1:$fastapi_port/
-  JOIN_PATH=/join measure bench/peers/join_codes.lua http://127.0.0.1:$fastapi_port CODES="$work/codes"
+  JOIN_PATH=/join measure fastapi-joins bench/peers/join_codes.lua http://127.0.0.1:$fastapi_port CODES="$work/codes"
   stop_all
 }
 estrade_webhooks() {
@@ -119,7 +126,7 @@ estrade_webhooks() {
   ) & pids+=($!)
   wait_http http://127.0.0.1:$port/healthz
   local result rows
-  result=$(measure bench/peers/webhooks.lua http://127.0.0.1:$port EVENTS="$work/signed")
+  result=$(measure estrade-webhooks bench/peers/webhooks.lua http://127.0.0.1:$port EVENTS="$work/signed")
   rows=$(psql -tA "$DATABASE_URL" -c "select count(*) from webhook_inbox")
   check_rows webhooks "$(ok_of)" "$rows"
   pkill -f "livekit-stub --port $stub_port" || true
@@ -131,7 +138,7 @@ estrade_webhooks() {
 express_webhooks() {
   node bench/peers/express_webhook_peer.mjs $hooks_port & pids+=($!)
   wait_http http://127.0.0.1:$hooks_port/
-  measure bench/peers/webhooks.lua http://127.0.0.1:$hooks_port EVENTS="$work/signed"
+  measure express-webhooks bench/peers/webhooks.lua http://127.0.0.1:$hooks_port EVENTS="$work/signed"
   stop_all
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
@@ -157,6 +164,9 @@ for run in $(seq "$runs"); do
   line=$(printf '| %s | %s (p99 %s ms) | %s× | %s× | %s (p99 %s ms) | %s× |' "$run" \
     "$ej" "$ej99" "$(ratio "$ej" "$xj")" "$(ratio "$ej" "$fj")" "$ew" "$ew99" "$(ratio "$ew" "$xw")")
   echo "$line" >> "$work/summary"
+  for label in estrade-joins express-joins fastapi-joins estrade-webhooks express-webhooks; do
+    echo "cpu, $label: $(head -4 "$work/cpu.$label" | awk '{printf "%s %s s; ", $1, $2}')"
+  done
   echo "ratios: joins $(ratio "$ej" "$xj")× Express, $(ratio "$ej" "$fj")× FastAPI; webhooks $(ratio "$ew" "$xw")× Express"
 done
 echo "== all runs"

@@ -54,12 +54,12 @@ async fn join(deps: &Deps, code: &str, name: &str) -> Uuid {
     let code = JoinCode::parse(code).unwrap();
     let name = DisplayName::parse(name).unwrap();
     let joiner = estrade_app::participants::Joiner {
-        code: &code,
-        name: &name,
+        code,
+        name,
         kind: ParticipantKind::Learner,
         headcount: None,
     };
-    let (_, p) = estrade_app::participants::join(deps, joiner, |_| Ok::<(), Error>(()))
+    let (_, p) = estrade_app::participants::join(deps, joiner, Box::new(|_| Ok(())))
         .await
         .unwrap();
     p.id

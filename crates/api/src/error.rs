@@ -380,23 +380,25 @@ impl From<estrade_livekit::Error> for Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Self::Unavailable("PostgreSQL")
-            }
-            // Shutting down (57P01 admin_shutdown, 57P02 crash_shutdown),
-            // starting up (57P03 cannot_connect_now), out of connections
-            // (53300): PostgreSQL is down for now, not broken.
-            sqlx::Error::Database(ref d)
-                if matches!(
-                    d.code().as_deref(),
-                    Some("57P01" | "57P02" | "57P03" | "53300")
-                ) =>
-            {
-                Self::Unavailable("PostgreSQL")
-            }
-            other => Self::Internal(other.into()),
+        if is_unavailable(&e) {
+            Self::Unavailable("PostgreSQL")
+        } else {
+            Self::Internal(e.into())
         }
+    }
+}
+
+/// PostgreSQL is down for now, not broken: unreachable, its pool closed or
+/// exhausted, shutting down (57P01 admin_shutdown, 57P02 crash_shutdown),
+/// starting up (57P03 cannot_connect_now), out of connections (53300).
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(d) => matches!(
+            d.code().as_deref(),
+            Some("57P01" | "57P02" | "57P03" | "53300")
+        ),
+        _ => false,
     }
 }
 
@@ -451,6 +453,9 @@ impl From<estrade_app::Error> for Error {
             E::Refused(refusal) => refused(refusal),
             E::LiveKit(error) => error.into(),
             E::Database(error) => error.into(),
+            E::BatchFailed(error) if is_unavailable(&error) => Self::Unavailable("PostgreSQL"),
+            E::BatchFailed(error) => Self::Internal(anyhow::Error::new(error)),
+            E::TooManyJoins { retry_after } => Self::RateLimited(retry_after),
         }
     }
 }

@@ -245,7 +245,8 @@ struct Admissions {
 }
 
 impl Admissions {
-    fn admit(&self, code: &str, cap: u32) -> Result<(), Error> {
+    /// `Err` says when the code's minute ends.
+    fn admit(&self, code: &str, cap: u32) -> Result<(), Duration> {
         let now = Instant::now();
         let mut windows = self.windows.lock().expect("limits");
         if windows.len() > PRUNE_ABOVE {
@@ -256,7 +257,7 @@ impl Admissions {
             *window = (now, 0);
         }
         if window.1 >= cap {
-            return Err(Error::RateLimited(MINUTE - now.duration_since(window.0)));
+            return Err(MINUTE - now.duration_since(window.0));
         }
         window.1 += 1;
         Ok(())
@@ -419,13 +420,14 @@ impl JoinLimits {
 
     /// Counts a join about to be admitted on `code`, at most `seats` and
     /// [`ADMISSIONS_SLACK`] per minute.
-    pub fn admit(&self, code: &str, seats: i32) -> Result<(), Error> {
+    pub fn admit(&self, code: &str, seats: i32) -> Result<(), estrade_app::Error> {
         let cap = u32::try_from(seats)
             .unwrap_or(0)
             .saturating_add(ADMISSIONS_SLACK);
-        self.admissions
-            .admit(code, cap)
-            .map_err(|e| refused("admissions", e))
+        self.admissions.admit(code, cap).map_err(|retry_after| {
+            metrics::counter!("join_refused_total", "limit" => "admissions").increment(1);
+            estrade_app::Error::TooManyJoins { retry_after }
+        })
     }
 
     /// Counts `n` tokens about to be minted.

@@ -5,7 +5,8 @@
 //! never on each other; the `estrade` binary wires them.
 //!
 //! - [`sessions`]: created, changed, started, ended; the teacher's token.
-//! - [`participants`]: joining, staying in, being kicked.
+//! - [`participants`]: joining (in batches: [`batch`]), staying in, being
+//!   kicked.
 //! - [`accounts`] and [`console`]: accounts, keys, console sign-ins.
 //! - [`floor`]: the floor ceremony (lock, check, decide, commit, notify,
 //!   enforce) and the floor's timers.
@@ -24,6 +25,7 @@
 
 pub mod account;
 pub mod accounts;
+pub mod batch;
 pub mod console;
 pub mod enforce;
 pub mod events;
@@ -111,6 +113,16 @@ pub enum Error {
     /// PostgreSQL failed.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// PostgreSQL failed the batch this request was in (group commit):
+    /// nothing of the batch was written.
+    #[error("the batch failed: {0}")]
+    BatchFailed(std::sync::Arc<sqlx::Error>),
+    /// More joins on this code than its seats allow within a minute.
+    #[error("too many joins on this code; retry after {retry_after:?}")]
+    TooManyJoins {
+        /// When the code's minute ends.
+        retry_after: Duration,
+    },
 }
 
 /// What every use case may reach. Cheap to clone.
@@ -126,6 +138,8 @@ pub struct Deps {
     pub queue: WebhookQueue,
     /// How long a participant LiveKit does not have keeps its seat.
     pub graces: Graces,
+    /// Admits joins in batches (group commit).
+    admissions: batch::Batcher<participants::Request, participants::Admitted>,
 }
 
 impl Deps {
@@ -145,6 +159,7 @@ impl Deps {
         redis: redis::aio::ConnectionManager,
     ) -> Self {
         Self {
+            admissions: participants::admissions(db.clone(), config.graces),
             db,
             livekit: Gateway::new(&config.livekit),
             notifier: events::Notifier::new(redis.clone(), &config.redis_namespace),

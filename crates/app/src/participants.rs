@@ -1,8 +1,13 @@
 //! Participants: joining a class, staying in it, being removed from it.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use estrade_core::domain::{DisplayName, JoinCode, ParticipantKind, SessionStatus};
+use futures::FutureExt as _;
+use sqlx::PgPool;
+
+use estrade_core::domain::{DisplayName, Graces, JoinCode, ParticipantKind, SessionStatus};
 use estrade_core::floor::Command;
 use estrade_db::audit::{self, Actor, Entry};
 use estrade_db::floor::Audit;
@@ -13,6 +18,7 @@ use rand::distr::{Alphanumeric, SampleString as _};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::batch::Batcher;
 use crate::{Account, Deps, Error};
 
 /// Kicks participant `pid` of session `session_id` (idempotent), if `by`
@@ -96,72 +102,218 @@ async fn kick_in(
 
 /// Someone asking to join with a code, already validated.
 #[derive(Debug)]
-pub struct Joiner<'a> {
+pub struct Joiner {
     /// The session's code.
-    pub code: &'a JoinCode,
+    pub code: JoinCode,
     /// The name others see.
-    pub name: &'a DisplayName,
+    pub name: DisplayName,
     /// A learner or a classroom.
     pub kind: ParticipantKind,
     /// For a classroom: how many people are in front of the screen.
     pub headcount: Option<i32>,
 }
 
+/// The caller's last word on a join that has found a seat, given the
+/// session's seat limit (the API's per-code rate): an `Err` refuses it and
+/// nothing of it is written.
+pub type Admit = Box<dyn FnOnce(i32) -> Result<(), Error> + Send>;
+
+/// A join waiting for its batch.
+pub(crate) struct Request {
+    joiner: Joiner,
+    identity: String,
+    admit: Admit,
+}
+
+/// What a join comes to.
+pub type Admitted = Result<(Session, Participant), Error>;
+
+/// Joins in flight at once: one batch commits while the next is written.
+const JOIN_BATCHES_IN_FLIGHT: usize = 2;
+/// Joins in one batch at most.
+const JOIN_BATCH_MAX: usize = 128;
+
+/// Admits joins in batches: see [`join`].
+pub(crate) fn admissions(db: PgPool, graces: Graces) -> Batcher<Request, Admitted> {
+    Batcher::new(JOIN_BATCH_MAX, JOIN_BATCHES_IN_FLIGHT, move |batch| {
+        let db = db.clone();
+        async move {
+            let n = batch.len();
+            admit_batch(&db, graces, batch)
+                .await
+                .unwrap_or_else(|e| failed_all(n, e))
+        }
+        .boxed()
+    })
+}
+
 /// Admits `joiner` to the live, unlocked session its code names, if a seat
 /// is free, and if `admit` (the API's per-code rate, given the session's
 /// seats) lets it through: the participant row and its audit entry are
-/// durable before the answer. The session's row lock serialises joins with
-/// each other and with the teacher's changes (lock, end), so the seat count
-/// is exact. Refusals: [`Error::NoSuchCode`], [`Error::NotStarted`],
-/// [`Error::SessionEnded`], [`Error::Locked`], [`Error::Full`].
-pub async fn join<E: From<Error>>(
+/// durable before the answer. Refusals: [`Error::NoSuchCode`],
+/// [`Error::NotStarted`], [`Error::SessionEnded`], [`Error::Locked`],
+/// [`Error::Full`], or `admit`'s.
+///
+/// Group commit: the joins that arrive together are admitted in one
+/// transaction (one lock per session touched, one statement for every
+/// participant row and audit entry, one WAL flush) and each is answered
+/// after that commit. Within a batch the joins are decided one after the
+/// other in arrival order, exactly as if each had its own transaction: the
+/// sessions' row locks serialise batches with each other and with the
+/// teacher's changes (lock, end), so every seat count is exact.
+pub async fn join(
     deps: &Deps,
-    joiner: Joiner<'_>,
-    admit: impl FnOnce(i32) -> Result<(), E>,
-) -> Result<(Session, Participant), E> {
-    let role = match joiner.kind {
-        ParticipantKind::Classroom => Role::Classroom,
-        _ => Role::Learner,
-    };
-    let identity = format!(
-        "{}{}",
-        role.identity_prefix(),
-        Alphanumeric.sample_string(&mut rand::rng(), 16)
-    );
-    let code = joiner.code.as_str();
-    let mut tx = deps.db.begin().await.map_err(Error::from)?;
-    let Some(session) = estrade_db::sessions::lock_by_code(&mut tx, code)
+    joiner: Joiner,
+    admit: Admit,
+) -> Result<(Session, Participant), Error> {
+    deps.admissions
+        .run(Request::new(joiner, admit))
         .await
-        .map_err(Error::from)?
-    else {
-        drop(tx);
-        let ended = estrade_db::sessions::code_belonged_to_ended(&deps.db, code)
-            .await
-            .map_err(Error::from)?;
-        return Err(Error::NoSuchCode { ended }.into());
-    };
-    match session.status {
-        SessionStatus::Scheduled => return Err(Error::NotStarted.into()),
-        SessionStatus::Ended => return Err(Error::SessionEnded.into()),
-        SessionStatus::Live if session.locked => return Err(Error::Locked.into()),
-        SessionStatus::Live => {}
+        .map_err(|_| Error::Database(sqlx::Error::WorkerCrashed))?
+}
+
+/// Admits `joins` as one batch, in their order, as [`join`] admits the
+/// joins that arrive together: one result per join.
+pub async fn join_together(deps: &Deps, joins: Vec<(Joiner, Admit)>) -> Vec<Admitted> {
+    let n = joins.len();
+    let batch = joins
+        .into_iter()
+        .map(|(joiner, admit)| Request::new(joiner, admit))
+        .collect();
+    admit_batch(&deps.db, deps.graces, batch)
+        .await
+        .unwrap_or_else(|e| failed_all(n, e))
+}
+
+impl Request {
+    /// A join with its LiveKit identity, made here (`l-…`, `c-…`).
+    fn new(joiner: Joiner, admit: Admit) -> Self {
+        let role = match joiner.kind {
+            ParticipantKind::Classroom => Role::Classroom,
+            _ => Role::Learner,
+        };
+        let identity = format!(
+            "{}{}",
+            role.identity_prefix(),
+            Alphanumeric.sample_string(&mut rand::rng(), 16)
+        );
+        Self {
+            joiner,
+            identity,
+            admit,
+        }
     }
-    let new = NewParticipant {
-        session_id: session.id,
-        kind: joiner.kind,
-        identity: &identity,
-        display_name: joiner.name.as_str(),
-        headcount: joiner.headcount,
+}
+
+/// One batch of joins, in one transaction; one result per request, in
+/// order. A database error fails the whole batch (nothing of it commits).
+async fn admit_batch(
+    db: &PgPool,
+    graces: Graces,
+    batch: Vec<Request>,
+) -> Result<Vec<Admitted>, sqlx::Error> {
+    let (people, admits): (Vec<(Joiner, String)>, Vec<Admit>) = batch
+        .into_iter()
+        .map(|r| ((r.joiner, r.identity), r.admit))
+        .unzip();
+    let codes: Vec<&str> = people.iter().map(|(j, _)| j.code.as_str()).collect();
+    let mut tx = db.begin().await?;
+    let sessions = estrade_db::sessions::lock_by_codes(&mut tx, &codes).await?;
+    let by_code: HashMap<&str, &Session> =
+        sessions.iter().map(|s| (s.join_code.as_str(), s)).collect();
+    let open: Vec<Uuid> = sessions
+        .iter()
+        .filter(|s| accepts(s).is_ok())
+        .map(|s| s.id)
+        .collect();
+    let mut seated: HashMap<Uuid, i64> = if open.is_empty() {
+        HashMap::new()
+    } else {
+        estrade_db::participants::seated(&mut tx, &open, graces)
+            .await?
+            .into_iter()
+            .collect()
     };
-    let participant =
-        estrade_db::participants::admit(&mut tx, session.max_learners, deps.graces, new)
-            .await
-            .map_err(Error::from)?
-            .ok_or(Error::Full)?;
-    // Dropping `tx` on a refusal rolls the admission back.
-    admit(session.max_learners)?;
-    tx.commit().await.map_err(Error::from)?;
-    Ok((session, participant))
+    let unknown: Vec<&str> = codes
+        .iter()
+        .copied()
+        .filter(|c| !by_code.contains_key(c))
+        .collect();
+    let ended = if unknown.is_empty() {
+        Vec::new()
+    } else {
+        estrade_db::sessions::codes_of_ended(&mut *tx, &unknown).await?
+    };
+    // Each join is decided in arrival order against the seats those
+    // before it took, exactly as if it had its own transaction.
+    let mut decisions: Vec<Result<&Session, Error>> = Vec::with_capacity(people.len());
+    let mut new = Vec::new();
+    for ((joiner, identity), admit) in people.iter().zip(admits) {
+        let code = joiner.code.as_str();
+        let decision = match by_code.get(code) {
+            None => Err(Error::NoSuchCode {
+                ended: ended.iter().any(|e| e == code),
+            }),
+            Some(session) => accepts(session).and_then(|()| {
+                let taken = seated.entry(session.id).or_default();
+                if *taken >= i64::from(session.max_learners) {
+                    return Err(Error::Full);
+                }
+                admit(session.max_learners)?;
+                *taken += 1;
+                Ok(*session)
+            }),
+        };
+        if let Ok(session) = decision {
+            new.push(NewParticipant {
+                session_id: session.id,
+                kind: joiner.kind,
+                identity,
+                display_name: joiner.name.as_str(),
+                headcount: joiner.headcount,
+            });
+        }
+        decisions.push(decision);
+    }
+    let rows = if new.is_empty() {
+        tx.rollback().await?;
+        Vec::new()
+    } else {
+        let rows = estrade_db::participants::admit_all(&mut tx, &new).await?;
+        tx.commit().await?;
+        rows
+    };
+    let mut by_identity: HashMap<String, Participant> =
+        rows.into_iter().map(|p| (p.identity.clone(), p)).collect();
+    Ok(decisions
+        .into_iter()
+        .zip(&people)
+        .map(|(decision, (_, identity))| {
+            let session = decision?;
+            let participant = by_identity
+                .remove(identity)
+                .ok_or(sqlx::Error::RowNotFound)?;
+            Ok((session.clone(), participant))
+        })
+        .collect())
+}
+
+/// Whether a session takes joins now.
+fn accepts(session: &Session) -> Result<(), Error> {
+    match session.status {
+        SessionStatus::Scheduled => Err(Error::NotStarted),
+        SessionStatus::Ended => Err(Error::SessionEnded),
+        SessionStatus::Live if session.locked => Err(Error::Locked),
+        SessionStatus::Live => Ok(()),
+    }
+}
+
+/// Every request of a batch that failed as a whole gets the same error.
+fn failed_all(n: usize, error: sqlx::Error) -> Vec<Admitted> {
+    let error = Arc::new(error);
+    (0..n)
+        .map(|_| Err(Error::BatchFailed(error.clone())))
+        .collect()
 }
 
 /// A participant still in a live session, and the session, to renew its

@@ -180,31 +180,47 @@ pub async fn erase_names_after(
     Ok(result.rows_affected())
 }
 
-/// Admits a learner or classroom if a seat is free: counts the seats held
-/// (`holds_seat`, migration 0011), inserts the new one and its
-/// `participant.joined` audit entry, in one statement. `None` when the
-/// session is full.
-///
-/// Why one statement: joining is the hottest write (a class arrives at
-/// once), and each round trip costs more than the work. The caller must
-/// hold the session's row lock (taken by an earlier statement of the same
-/// transaction, so this statement's snapshot sees every committed join).
-pub async fn admit(
+/// How many seats each of `sessions` has taken now (`holds_seat`);
+/// sessions with none are absent. The caller holds the sessions' locks,
+/// so the counts stay exact until it commits.
+pub async fn seated(
     conn: &mut PgConnection,
-    max_learners: i32,
+    sessions: &[Uuid],
     graces: Graces,
-    new: NewParticipant<'_>,
-) -> Result<Option<Participant>, sqlx::Error> {
+) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"select session_id as "session_id!", count(*) as "n!" from participants
+            where session_id = any($1) and kind in ('learner', 'classroom')
+              and holds_seat(presence, kicked_at, created_at, left_at,
+                             make_interval(secs => $2), make_interval(secs => $3))
+            group by session_id"#,
+        sessions,
+        graces.arrival.as_secs_f64(),
+        graces.departure.as_secs_f64(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.session_id, r.n)).collect())
+}
+
+/// Inserts `new` participants with one `participant.joined` audit entry
+/// each, in one statement (the caller checked their seats under the
+/// sessions' locks). Returns the rows in no particular order: match them by
+/// identity.
+pub async fn admit_all(
+    conn: &mut PgConnection,
+    new: &[NewParticipant<'_>],
+) -> Result<Vec<Participant>, sqlx::Error> {
+    let sessions: Vec<Uuid> = new.iter().map(|p| p.session_id).collect();
+    let kinds: Vec<&str> = new.iter().map(|p| p.kind.as_str()).collect();
+    let identities: Vec<&str> = new.iter().map(|p| p.identity).collect();
+    let names: Vec<&str> = new.iter().map(|p| p.display_name).collect();
+    let headcounts: Vec<Option<i32>> = new.iter().map(|p| p.headcount).collect();
     sqlx::query_as!(
         Participant,
-        "with seated as (
-             select count(*) as n from participants
-              where session_id = $1 and kind in ('learner', 'classroom')
-                and holds_seat(presence, kicked_at, created_at, left_at,
-                               make_interval(secs => $7), make_interval(secs => $8))
-         ), admitted as (
+        r#"with admitted as (
              insert into participants (session_id, kind, identity, display_name, headcount)
-             select $1, $2, $3, $4, $5 from seated where seated.n < $6
+             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int4[])
              returning id, session_id, kind, identity, display_name, headcount, presence,
                        joined_at, left_at, kicked_at, created_at
          ), audited as (
@@ -212,20 +228,17 @@ pub async fn admit(
              select 'participant', id, 'participant.joined', session_id, id, jsonb_build_object('kind', kind)
                from admitted
          )
-         select id as \"id!\", session_id as \"session_id!\", kind as \"kind: _\", identity as \"identity!\",
-                display_name as \"display_name!\", headcount, presence as \"presence: _\",
-                joined_at, left_at, kicked_at, created_at as \"created_at!\"
-           from admitted",
-        new.session_id,
-        new.kind.as_str(),
-        new.identity,
-        new.display_name,
-        new.headcount,
-        i64::from(max_learners),
-        graces.arrival.as_secs_f64(),
-        graces.departure.as_secs_f64(),
+         select id as "id!", session_id as "session_id!", kind as "kind: _", identity as "identity!",
+                display_name as "display_name!", headcount, presence as "presence: _",
+                joined_at, left_at, kicked_at, created_at as "created_at!"
+           from admitted"#,
+        &sessions,
+        &kinds as &[&str],
+        &identities as &[&str],
+        &names as &[&str],
+        &headcounts as &[Option<i32>],
     )
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await
 }
 

@@ -226,35 +226,37 @@ pub async fn list(
     .await
 }
 
-/// The session a code leads to, locked until the transaction ends.
-pub async fn lock_by_code(
+/// Locks the sessions (not ended) that use any of `codes`, in id order
+/// (so that batches touching the same sessions queue instead of
+/// deadlocking).
+pub async fn lock_by_codes(
     conn: &mut PgConnection,
-    code: &str,
-) -> Result<Option<Session>, sqlx::Error> {
+    codes: &[&str],
+) -> Result<Vec<Session>, sqlx::Error> {
     sqlx::query_as!(
         Session,
         "select id, teacher_id, title, room_name, join_code, status as \"status: _\", locked,
                 max_learners, floor_mode as \"floor_mode: _\", max_speakers, speaking_time_limit_s,
                 floor_version, created_at, started_at, ended_at, end_reason, room_sid, event_seq
-           from sessions where join_code = $1 and status <> 'ended' for update",
-        code
+           from sessions where join_code = any($1) and status <> 'ended' order by id for update",
+        codes as &[&str]
     )
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await
 }
 
-/// Whether an ended session used this code (to say "ended", not "unknown").
-pub async fn code_belonged_to_ended(
+/// Which of `codes` an ended session used (to say "ended", not
+/// "unknown").
+pub async fn codes_of_ended(
     db: impl PgExecutor<'_>,
-    code: &str,
-) -> Result<bool, sqlx::Error> {
-    let found = sqlx::query_scalar!(
-        "select exists(select 1 from sessions where join_code = $1 and status = 'ended') as \"found!\"",
-        code
+    codes: &[&str],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select distinct join_code from sessions where join_code = any($1) and status = 'ended'",
+        codes as &[&str]
     )
-    .fetch_one(db)
-    .await?;
-    Ok(found)
+    .fetch_all(db)
+    .await
 }
 
 /// Marks a scheduled session live (a live one is returned unchanged).

@@ -167,20 +167,20 @@ pub async fn join(
     let limits = &state.settings.limits;
     let guess = Guess::enter(&state, ip, &req).await?;
     let (name, kind) = req.validated()?;
-    let code = &guess.code;
+    let code = guess.code.clone();
     limits.check_code(code.as_str())?;
     limits.check_mint(2)?;
     let joiner = Joiner {
-        code,
-        name: &name,
+        code: code.clone(),
+        name: name.clone(),
         kind,
         headcount: req.headcount,
     };
-    let admit = |seats| limits.admit(code.as_str(), seats).map_err(Failed::Limited);
+    let settings = state.settings.clone();
+    let admit = Box::new(move |seats| settings.limits.admit(code.as_str(), seats));
     match estrade_app::participants::join(&state.deps, joiner, admit).await {
         Ok((session, p)) => Ok(Json(tokens_for(&state, &session, &p, name.as_str())?)),
-        Err(Failed::Limited(error)) => Err(error),
-        Err(Failed::Refused(error)) => Err(refused(&state, ip, &guess, error).await),
+        Err(error) => Err(refused(&state, ip, &guess, error).await),
     }
 }
 
@@ -217,18 +217,6 @@ impl<'a> Guess<'a> {
             by_link,
             _in_flight: in_flight,
         })
-    }
-}
-
-/// Why a join failed: the use case refused it, or the code's rate limit.
-enum Failed {
-    Refused(UseCaseError),
-    Limited(Error),
-}
-
-impl From<UseCaseError> for Failed {
-    fn from(error: UseCaseError) -> Self {
-        Self::Refused(error)
     }
 }
 
