@@ -233,7 +233,7 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
     let body = br#"{"id": "EV_audit", "event": "room_started", "room": {"name": "x"}}"#;
     let envelope = estrade_core::webhook::Envelope::parse(body).unwrap();
     assert!(
-        estrade_app::webhooks::accept(&deps, &envelope)
+        estrade_app::webhooks::accept(&deps, envelope)
             .await
             .unwrap()
     );

@@ -208,3 +208,34 @@ async fn a_batch_that_admits_nobody_writes_nothing(db: PgPool) {
         .unwrap();
     assert_eq!(after, before);
 }
+
+fn event(id: &str, room: &str) -> estrade_core::webhook::Envelope {
+    let body =
+        format!(r#"{{"id": "{id}", "event": "room_started", "room": {{"name": "{room}"}}}}"#);
+    estrade_core::webhook::Envelope::parse(body.as_bytes()).unwrap()
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_batch_of_webhooks_stores_each_new_id_once_and_says_which_were_new(db: PgPool) {
+    assert!(
+        estrade_db::webhooks::insert(&db, &event("EV_old", "a"))
+            .await
+            .unwrap()
+    );
+    let batch = [
+        event("EV_a", "first"),
+        event("EV_old", "again"),
+        event("EV_b", "b"),
+        event("EV_a", "second"),
+    ];
+    let new = estrade_db::webhooks::insert_all(&db, &batch).await.unwrap();
+    assert_eq!(new, [true, false, true, false]);
+    let rooms: Vec<(String, String)> =
+        sqlx::query_as("select event_id, room_name from webhook_inbox order by event_id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    let expected = [("EV_a", "first"), ("EV_b", "b"), ("EV_old", "a")]
+        .map(|(id, room)| (id.to_owned(), room.to_owned()));
+    assert_eq!(rooms, expected, "the first occurrence is the one stored");
+}

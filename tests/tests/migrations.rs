@@ -54,6 +54,10 @@ const LANDED: &[(i64, &str)] = &[
         11,
         "d458467334ef54ae9523892339191f7d5de614945500badce3ec0cfe04fca80ad764e173fe945d3ec122c5add73c7496",
     ),
+    (
+        12,
+        "0130d111190cc8de7055e8ed0b18c0fb69e513333628ead993c26dc2a20562c6b6813e4242bacfd8af44371d0163dfa1",
+    ),
 ];
 
 #[test]

@@ -140,6 +140,8 @@ pub struct Deps {
     pub graces: Graces,
     /// Admits joins in batches (group commit).
     admissions: batch::Batcher<participants::Request, participants::Admitted>,
+    /// Stores webhooks in batches (group commit).
+    inbox: batch::Batcher<estrade_core::webhook::Envelope, webhooks::Stored>,
 }
 
 impl Deps {
@@ -158,12 +160,14 @@ impl Deps {
         db: PgPool,
         redis: redis::aio::ConnectionManager,
     ) -> Self {
+        let queue = WebhookQueue::new(redis.clone(), &config.redis_namespace);
         Self {
             admissions: participants::admissions(db.clone(), config.graces),
+            inbox: webhooks::inbox(db.clone(), queue.clone()),
             db,
             livekit: Gateway::new(&config.livekit),
-            notifier: events::Notifier::new(redis.clone(), &config.redis_namespace),
-            queue: WebhookQueue::new(redis, &config.redis_namespace),
+            notifier: events::Notifier::new(redis, &config.redis_namespace),
+            queue,
             graces: config.graces,
         }
     }

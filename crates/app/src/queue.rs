@@ -21,12 +21,12 @@ pub struct ApplyWebhook {
 #[derive(Debug, Clone)]
 pub struct WebhookQueue {
     storage: RedisStorage<ApplyWebhook>,
-    /// Bounds the background pushes in flight ([`WebhookQueue::push_soon`]).
+    /// Bounds the background pushes in flight ([`WebhookQueue::push_soon`], one per batch).
     slots: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
-/// Background pushes in flight at most; past that an event waits for the
-/// sweeper.
+/// Background pushes (each a batch of events) in flight at most; past that
+/// the events wait for the sweeper.
 const PUSHES_IN_FLIGHT: usize = 1024;
 
 /// The apalis configuration both sides use: the queue is
@@ -74,22 +74,33 @@ impl WebhookQueue {
         self.push(task).await
     }
 
-    /// Pushes a newly stored event in the background, without making its
-    /// sender wait: the event is already durable, and if Redis is slow,
-    /// down or the push fails, the worker's sweeper queues it from the
-    /// inbox a few seconds later.
-    pub fn push_soon(&self, event_id: &str) {
+    /// Pushes newly stored events in the background, all in one Redis
+    /// call, without making their senders wait: the events are already
+    /// durable, and if Redis is slow, down or the push fails, the worker's
+    /// sweeper queues them from the inbox a few seconds later. Each job
+    /// has its event id as idempotency key, as [`WebhookQueue::push_new`].
+    pub fn push_soon(&self, event_ids: Vec<String>) {
+        if event_ids.is_empty() {
+            return;
+        }
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
-            metrics::counter!("webhooks_enqueue_skipped_total").increment(1);
+            metrics::counter!("webhooks_enqueue_skipped_total").increment(event_ids.len() as u64);
             return;
         };
-        let queue = self.clone();
-        let event_id = event_id.to_owned();
+        let mut storage = self.storage.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            if let Err(error) = queue.push_new(&event_id).await {
-                metrics::counter!("webhooks_enqueue_failed_total").increment(1);
-                tracing::warn!(event.id = %event_id, %error, "webhook stored but not queued; the sweeper will");
+            let n = event_ids.len() as u64;
+            let tasks = event_ids.into_iter().map(|event_id| {
+                TaskBuilder::new(ApplyWebhook {
+                    event_id: event_id.clone(),
+                })
+                .idempotency_key(event_id)
+                .build()
+            });
+            if let Err(error) = storage.push_all(futures::stream::iter(tasks)).await {
+                metrics::counter!("webhooks_enqueue_failed_total").increment(n);
+                tracing::warn!(%error, events = n, "webhooks stored but not queued; the sweeper will");
             }
         });
     }

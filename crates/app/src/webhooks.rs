@@ -24,9 +24,12 @@ use estrade_db::webhooks::Via;
 use estrade_db::{floor, participants, sessions, tracks, webhooks};
 use estrade_livekit::Gateway;
 
+use crate::batch::Batcher;
 use crate::{Account, Deps, Error};
+use futures::FutureExt as _;
 use serde_json::json;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// What applying an event did.
@@ -42,12 +45,48 @@ pub enum Outcome {
 
 /// Stores a verified event in the inbox (a redelivered id is a no-op) and,
 /// when it is new, queues it for the worker. Returns whether it was new.
-pub async fn accept(deps: &Deps, envelope: &Envelope) -> Result<bool, sqlx::Error> {
-    let stored = webhooks::insert(&deps.db, envelope).await?;
-    if stored {
-        deps.queue.push_soon(&envelope.event_id);
-    }
-    Ok(stored)
+///
+/// Group commit: the events that arrive together are stored by one
+/// statement (one commit, one WAL flush) and queued by one Redis call;
+/// each is answered after the commit.
+pub async fn accept(deps: &Deps, envelope: Envelope) -> Result<bool, Error> {
+    deps.inbox
+        .run(envelope)
+        .await
+        .map_err(|_| Error::Database(sqlx::Error::WorkerCrashed))?
+        .map_err(Error::BatchFailed)
+}
+
+/// Whether each stored event was new, or why its batch failed.
+pub(crate) type Stored = Result<bool, Arc<sqlx::Error>>;
+
+/// Events stored in batches of at most this many.
+const INBOX_BATCH_MAX: usize = 256;
+
+/// Stores events in batches and queues the new ones: see [`accept`].
+pub(crate) fn inbox(db: PgPool, queue: crate::WebhookQueue) -> Batcher<Envelope, Stored> {
+    Batcher::new(INBOX_BATCH_MAX, 2, move |batch: Vec<Envelope>| {
+        let (db, queue) = (db.clone(), queue.clone());
+        async move {
+            match webhooks::insert_all(&db, &batch).await {
+                Ok(new) => {
+                    let queued = batch
+                        .into_iter()
+                        .zip(&new)
+                        .filter(|(_, new)| **new)
+                        .map(|(e, _)| e.event_id)
+                        .collect();
+                    queue.push_soon(queued);
+                    new.into_iter().map(Ok).collect()
+                }
+                Err(error) => {
+                    let error = Arc::new(error);
+                    batch.iter().map(|_| Err(error.clone())).collect()
+                }
+            }
+        }
+        .boxed()
+    })
 }
 
 /// Makes a dead letter (or a pending event) pending again with a fresh

@@ -10,19 +10,39 @@ use sqlx::{PgConnection, PgExecutor};
 /// Stores an event unless its id is already there. Returns whether it was
 /// new: a redelivery is a no-op.
 pub async fn insert(db: impl PgExecutor<'_>, event: &Envelope) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query!(
+    let stored = insert_all(db, std::slice::from_ref(event)).await?;
+    Ok(stored == [true])
+}
+
+/// Stores events whose ids are not there yet, in one statement (one
+/// commit). Returns, for each event in order, whether it was new: an id
+/// already stored, or repeated within `events` after its first
+/// occurrence, is not.
+pub async fn insert_all(
+    db: impl PgExecutor<'_>,
+    events: &[Envelope],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let rooms: Vec<Option<&str>> = events.iter().map(|e| e.room_name.as_deref()).collect();
+    let created: Vec<Option<chrono::DateTime<chrono::Utc>>> =
+        events.iter().map(|e| e.created_at).collect();
+    let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.payload).collect();
+    let stored = sqlx::query_scalar!(
         "insert into webhook_inbox (event_id, event_type, room_name, event_created_at, payload)
-         values ($1, $2, $3, $4, $5)
-         on conflict (event_id) do nothing",
-        event.event_id,
-        event.event_type,
-        event.room_name,
-        event.created_at,
-        event.payload,
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
+         on conflict (event_id) do nothing
+         returning event_id",
+        &ids as &[&str],
+        &types as &[&str],
+        &rooms as &[Option<&str>],
+        &created as &[Option<chrono::DateTime<chrono::Utc>>],
+        &payloads as &[&serde_json::Value],
     )
-    .execute(db)
+    .fetch_all(db)
     .await?;
-    Ok(inserted.rows_affected() == 1)
+    let mut new: std::collections::HashSet<String> = stored.into_iter().collect();
+    Ok(events.iter().map(|e| new.remove(&e.event_id)).collect())
 }
 
 /// A stored event, as the worker reads it under lock.

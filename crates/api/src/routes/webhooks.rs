@@ -88,7 +88,7 @@ pub async fn receive(
         metrics::counter!("webhooks_rejected_total", "reason" => "invalid_payload").increment(1);
         Error::Malformed(format!("Signed, but not a LiveKit webhook event: {why}."))
     })?;
-    let stored = estrade_app::webhooks::accept(&state.deps, &envelope).await?;
+    let stored = estrade_app::webhooks::accept(&state.deps, envelope).await?;
     let status = if stored { "stored" } else { "duplicate" };
     metrics::counter!("webhooks_received_total", "outcome" => status).increment(1);
     Ok(Json(Received { status }))
