@@ -34,6 +34,10 @@ export LIVEKIT_URL=http://127.0.0.1:$stub_port LIVEKIT_API_KEY=$key LIVEKIT_API_
 export ESTRADE_LISTEN=127.0.0.1:$port ESTRADE_METRICS_LISTEN=127.0.0.1:0
 export ESTRADE_PUBLIC_URL=http://127.0.0.1:$port ESTRADE_PARTICIPANT_TOKEN_SECRET=$secret ESTRADE_LOG=warn
 export ESTRADE_REDIS_NAMESPACE=bench-e2e-$$
+# The sessions are seeded in PostgreSQL only: the stand-in has no room for
+# them, and scheduled reconciliation would rightly end them all
+# (room_vanished). It is not what this bench measures.
+export ESTRADE_RECONCILE_EVERY_S=0
 target/release/estrade migrate
 echo "seeding $rooms live sessions and $events invited learners"
 psql -q "$DATABASE_URL" <<SQL
