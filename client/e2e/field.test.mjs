@@ -107,6 +107,8 @@ test('a learner behind a firewall that lets only 443/tcp out watches, hears and 
   // Raise, granted, speak: the teacher receives her microphone; the revoke takes it.
   await tabTo(ada, 'button', t.hand.raise)
   await ada.keyboard.press('Enter')
+  // The hand is in line before the teacher grants (the grant goes to the first in line).
+  await said(ada, 'status', t.floor.queued_ordinal_one.replace('{{count}}', '1'))
   await field.call('POST', `/v1/sessions/${session.id}/floor/grant`, { token: field.summary.teacher_key, body: {} })
   await said(ada, 'alert', t.floor.granted)
   await tabTo(ada, 'button', t.mic.open)

@@ -139,7 +139,7 @@ pub struct Deps {
     /// How long a participant LiveKit does not have keeps its seat.
     pub graces: Graces,
     /// Admits joins in batches (group commit).
-    admissions: batch::Batcher<participants::Request, participants::Admitted>,
+    admissions: participants::Admissions,
     /// Stores webhooks in batches (group commit).
     inbox: batch::Batcher<estrade_core::webhook::Envelope, webhooks::Stored>,
 }
@@ -162,7 +162,7 @@ impl Deps {
     ) -> Self {
         let queue = WebhookQueue::new(redis.clone(), &config.redis_namespace);
         Self {
-            admissions: participants::admissions(db.clone(), config.graces),
+            admissions: participants::Admissions::new(db.clone(), config.graces),
             inbox: webhooks::inbox(db.clone(), queue.clone()),
             db,
             livekit: Gateway::new(&config.livekit),

@@ -128,23 +128,48 @@ pub(crate) struct Request {
 /// What a join comes to.
 pub type Admitted = Result<(Session, Participant), Error>;
 
-/// Joins in flight at once: one batch commits while the next is written.
-const JOIN_BATCHES_IN_FLIGHT: usize = 2;
+/// Lanes of batches: a join goes to the lane of its code, so batches that
+/// run at the same time never name the same session (they would wait for
+/// each other's commit on its row lock), and each lane runs one batch at a
+/// time.
+const JOIN_LANES: usize = 4;
 /// Joins in one batch at most.
 const JOIN_BATCH_MAX: usize = 128;
 
-/// Admits joins in batches: see [`join`].
-pub(crate) fn admissions(db: PgPool, graces: Graces) -> Batcher<Request, Admitted> {
-    Batcher::new(JOIN_BATCH_MAX, JOIN_BATCHES_IN_FLIGHT, move |batch| {
-        let db = db.clone();
-        async move {
-            let n = batch.len();
-            admit_batch(&db, graces, batch)
-                .await
-                .unwrap_or_else(|e| failed_all(n, e))
+/// Admits joins in batches, one lane per share of the join codes: see
+/// [`join`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Admissions {
+    lanes: Vec<Batcher<Request, Admitted>>,
+}
+
+impl Admissions {
+    pub(crate) fn new(db: PgPool, graces: Graces) -> Self {
+        let lane = || {
+            let db = db.clone();
+            Batcher::new(JOIN_BATCH_MAX, 1, move |batch| {
+                let db = db.clone();
+                async move {
+                    let n = batch.len();
+                    admit_batch(&db, graces, batch)
+                        .await
+                        .unwrap_or_else(|e| failed_all(n, e))
+                }
+                .boxed()
+            })
+        };
+        Self {
+            lanes: (0..JOIN_LANES).map(|_| lane()).collect(),
         }
-        .boxed()
-    })
+    }
+
+    async fn run(&self, request: Request) -> Result<Admitted, crate::batch::Unanswered> {
+        // A code names at most one session that is not ended.
+        let lane = request.joiner.code.as_str().bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        }) % self.lanes.len();
+        self.lanes[lane].run(request).await
+    }
 }
 
 /// Admits `joiner` to the live, unlocked session its code names, if a seat
@@ -154,10 +179,10 @@ pub(crate) fn admissions(db: PgPool, graces: Graces) -> Batcher<Request, Admitte
 /// [`Error::NotStarted`], [`Error::SessionEnded`], [`Error::Locked`],
 /// [`Error::Full`], or `admit`'s.
 ///
-/// Group commit: the joins that arrive together are admitted in one
-/// transaction (one lock per session touched, one statement for every
-/// participant row and audit entry, one WAL flush) and each is answered
-/// after that commit. Within a batch the joins are decided one after the
+/// Group commit: the joins that arrive together (in the same lane: a share
+/// of the codes) are admitted in one transaction (one lock per session
+/// touched, one statement for every participant row and audit entry, one
+/// WAL flush) and each is answered after that commit. Within a batch the joins are decided one after the
 /// other in arrival order, exactly as if each had its own transaction: the
 /// sessions' row locks serialise batches with each other and with the
 /// teacher's changes (lock, end), so every seat count is exact.
