@@ -125,6 +125,23 @@ pub enum Error {
     },
 }
 
+/// A request whose batch did not answer (its task panicked or shut down):
+/// its outcome is unknown to its caller.
+impl From<batch::Unanswered> for Error {
+    fn from(_: batch::Unanswered) -> Self {
+        Self::Database(sqlx::Error::WorkerCrashed)
+    }
+}
+
+/// The same failure for each of the `n` requests of a batch that failed as
+/// a whole (nothing of it was written).
+pub(crate) fn batch_failed<T>(n: usize, error: sqlx::Error) -> Vec<Result<T, Error>> {
+    let error = std::sync::Arc::new(error);
+    (0..n)
+        .map(|_| Err(Error::BatchFailed(error.clone())))
+        .collect()
+}
+
 /// What every use case may reach. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Deps {

@@ -1,7 +1,6 @@
 //! Participants: joining a class, staying in it, being removed from it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures::FutureExt as _;
@@ -153,7 +152,7 @@ impl Admissions {
                     let n = batch.len();
                     admit_batch(&db, graces, batch)
                         .await
-                        .unwrap_or_else(|e| failed_all(n, e))
+                        .unwrap_or_else(|e| crate::batch_failed(n, e))
                 }
                 .boxed()
             })
@@ -182,19 +181,17 @@ impl Admissions {
 /// Group commit: the joins that arrive together (in the same lane: a share
 /// of the codes) are admitted in one transaction (one lock per session
 /// touched, one statement for every participant row and audit entry, one
-/// WAL flush) and each is answered after that commit. Within a batch the joins are decided one after the
-/// other in arrival order, exactly as if each had its own transaction: the
-/// sessions' row locks serialise batches with each other and with the
-/// teacher's changes (lock, end), so every seat count is exact.
+/// WAL flush) and each is answered after that commit. Within a batch the
+/// joins are decided one after the other in arrival order, exactly as if
+/// each had its own transaction: the sessions' row locks serialise batches
+/// with each other and with the teacher's changes (lock, end), so every
+/// seat count is exact.
 pub async fn join(
     deps: &Deps,
     joiner: Joiner,
     admit: Admit,
 ) -> Result<(Session, Participant), Error> {
-    deps.admissions
-        .run(Request::new(joiner, admit))
-        .await
-        .map_err(|_| Error::Database(sqlx::Error::WorkerCrashed))?
+    deps.admissions.run(Request::new(joiner, admit)).await?
 }
 
 /// Admits `joins` as one batch, in their order, as [`join`] admits the
@@ -207,7 +204,7 @@ pub async fn join_together(deps: &Deps, joins: Vec<(Joiner, Admit)>) -> Vec<Admi
         .collect();
     admit_batch(&deps.db, deps.graces, batch)
         .await
-        .unwrap_or_else(|e| failed_all(n, e))
+        .unwrap_or_else(|e| crate::batch_failed(n, e))
 }
 
 impl Request {
@@ -331,14 +328,6 @@ fn accepts(session: &Session) -> Result<(), Error> {
         SessionStatus::Live if session.locked => Err(Error::Locked),
         SessionStatus::Live => Ok(()),
     }
-}
-
-/// Every request of a batch that failed as a whole gets the same error.
-fn failed_all(n: usize, error: sqlx::Error) -> Vec<Admitted> {
-    let error = Arc::new(error);
-    (0..n)
-        .map(|_| Err(Error::BatchFailed(error.clone())))
-        .collect()
 }
 
 /// A participant still in a live session, and the session, to renew its

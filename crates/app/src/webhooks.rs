@@ -29,7 +29,6 @@ use crate::{Account, Deps, Error};
 use futures::FutureExt as _;
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
-use std::sync::Arc;
 use uuid::Uuid;
 
 /// What applying an event did.
@@ -50,15 +49,11 @@ pub enum Outcome {
 /// statement (one commit, one WAL flush) and queued by one Redis call;
 /// each is answered after the commit.
 pub async fn accept(deps: &Deps, envelope: Envelope) -> Result<bool, Error> {
-    deps.inbox
-        .run(envelope)
-        .await
-        .map_err(|_| Error::Database(sqlx::Error::WorkerCrashed))?
-        .map_err(Error::BatchFailed)
+    deps.inbox.run(envelope).await?
 }
 
 /// Whether each stored event was new, or why its batch failed.
-pub(crate) type Stored = Result<bool, Arc<sqlx::Error>>;
+pub(crate) type Stored = Result<bool, Error>;
 
 /// Events stored in batches of at most this many.
 const INBOX_BATCH_MAX: usize = 256;
@@ -68,6 +63,7 @@ pub(crate) fn inbox(db: PgPool, queue: crate::WebhookQueue) -> Batcher<Envelope,
     Batcher::new(INBOX_BATCH_MAX, 2, move |batch: Vec<Envelope>| {
         let (db, queue) = (db.clone(), queue.clone());
         async move {
+            let n = batch.len();
             match webhooks::insert_all(&db, &batch).await {
                 Ok(new) => {
                     let queued = batch
@@ -79,10 +75,7 @@ pub(crate) fn inbox(db: PgPool, queue: crate::WebhookQueue) -> Batcher<Envelope,
                     queue.push_soon(queued);
                     new.into_iter().map(Ok).collect()
                 }
-                Err(error) => {
-                    let error = Arc::new(error);
-                    batch.iter().map(|_| Err(error.clone())).collect()
-                }
+                Err(error) => crate::batch_failed(n, error),
             }
         }
         .boxed()
