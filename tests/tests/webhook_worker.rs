@@ -926,7 +926,21 @@ async fn joins_that_never_reach_livekit_give_their_seats_and_hands_back_after_th
         app.stub.participant(room, ghost_identity).is_none()
     })
     .await;
-    assert_eq!(presence(&app.db, ghost_id).await.0, "invited");
+    // Its departure (the only one in this room) is applied like any other:
+    // the ghost was in the room for a moment and has left, seatless.
+    until(WAIT, || async {
+        let left = app.stub.deliveries().into_iter().find(|d| {
+            d.room == room
+                && d.event == "participant_left"
+                && d.outcome == estrade_livekit_stub::Outcome::Delivered
+        });
+        match left {
+            Some(d) => app.inbox_status(&d.event_id).await.as_deref() == Some("processed"),
+            None => false,
+        }
+    })
+    .await;
+    assert_eq!(presence(&app.db, ghost_id).await.0, "left");
     let seated: i64 = sqlx::query_scalar(
         "select count(*) from participants where session_id = $1 and presence = 'present'
             and kind in ('learner', 'classroom')",

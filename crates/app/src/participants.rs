@@ -17,7 +17,7 @@ use rand::distr::{Alphanumeric, SampleString as _};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::batch::Batcher;
+use crate::batch::Lanes;
 use crate::{Account, Deps, Error};
 
 /// Kicks participant `pid` of session `session_id` (idempotent), if `by`
@@ -139,35 +139,28 @@ const JOIN_BATCH_MAX: usize = 128;
 /// [`join`]. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Admissions {
-    lanes: Vec<Batcher<Request, Admitted>>,
+    lanes: Lanes<Request, Admitted>,
 }
 
 impl Admissions {
     pub(crate) fn new(db: PgPool, graces: Graces) -> Self {
-        let lane = || {
+        let lanes = Lanes::new(JOIN_LANES, JOIN_BATCH_MAX, move |batch| {
             let db = db.clone();
-            Batcher::new(JOIN_BATCH_MAX, 1, move |batch| {
-                let db = db.clone();
-                async move {
-                    let n = batch.len();
-                    admit_batch(&db, graces, batch)
-                        .await
-                        .unwrap_or_else(|e| crate::batch_failed(n, e))
-                }
-                .boxed()
-            })
-        };
-        Self {
-            lanes: (0..JOIN_LANES).map(|_| lane()).collect(),
-        }
+            async move {
+                let n = batch.len();
+                admit_batch(&db, graces, batch)
+                    .await
+                    .unwrap_or_else(|e| crate::batch_failed(n, e))
+            }
+            .boxed()
+        });
+        Self { lanes }
     }
 
     async fn run(&self, request: Request) -> Result<Admitted, crate::batch::Unanswered> {
         // A code names at most one session that is not ended.
-        let lane = request.joiner.code.as_str().bytes().fold(0usize, |h, b| {
-            h.wrapping_mul(31).wrapping_add(usize::from(b))
-        }) % self.lanes.len();
-        self.lanes[lane].run(request).await
+        let code = request.joiner.code.as_str().as_bytes().to_vec();
+        self.lanes.run(&code, request).await
     }
 }
 

@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 pub struct ApplyWebhook {
     /// LiveKit's event id.
     pub event_id: String,
+    /// The room it concerns, if it names one (jobs pushed before this
+    /// field existed have none): events of one room are applied together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
 }
 
 /// Pushes jobs. Cheap to clone.
@@ -68,6 +72,7 @@ impl WebhookQueue {
     pub async fn push_new(&self, event_id: &str) -> Result<(), PushError> {
         let task = TaskBuilder::new(ApplyWebhook {
             event_id: event_id.to_owned(),
+            room: None,
         })
         .idempotency_key(event_id)
         .build();
@@ -79,24 +84,21 @@ impl WebhookQueue {
     /// durable, and if Redis is slow, down or the push fails, the worker's
     /// sweeper queues them from the inbox a few seconds later. Each job
     /// has its event id as idempotency key, as [`WebhookQueue::push_new`].
-    pub fn push_soon(&self, event_ids: Vec<String>) {
-        if event_ids.is_empty() {
+    pub fn push_soon(&self, jobs: Vec<ApplyWebhook>) {
+        if jobs.is_empty() {
             return;
         }
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
-            metrics::counter!("webhooks_enqueue_skipped_total").increment(event_ids.len() as u64);
+            metrics::counter!("webhooks_enqueue_skipped_total").increment(jobs.len() as u64);
             return;
         };
         let mut storage = self.storage.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let n = event_ids.len() as u64;
-            let tasks = event_ids.into_iter().map(|event_id| {
-                TaskBuilder::new(ApplyWebhook {
-                    event_id: event_id.clone(),
-                })
-                .idempotency_key(event_id)
-                .build()
+            let n = jobs.len() as u64;
+            let tasks = jobs.into_iter().map(|job| {
+                let key = job.event_id.clone();
+                TaskBuilder::new(job).idempotency_key(key).build()
             });
             if let Err(error) = storage.push_all(futures::stream::iter(tasks)).await {
                 metrics::counter!("webhooks_enqueue_failed_total").increment(n);
@@ -111,6 +113,7 @@ impl WebhookQueue {
     pub async fn push_again(&self, event_id: &str) -> Result<(), PushError> {
         let task = TaskBuilder::new(ApplyWebhook {
             event_id: event_id.to_owned(),
+            room: None,
         })
         .build();
         self.push(task).await
@@ -150,3 +153,29 @@ impl WebhookQueue {
 #[derive(Debug, thiserror::Error)]
 #[error("could not queue the event: {0}")]
 pub struct PushError(String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_queued_before_jobs_named_their_room_is_still_read_and_applied_without_one() {
+        let job: ApplyWebhook = serde_json::from_str(r#"{"event_id": "EV_1"}"#).unwrap();
+        assert_eq!(
+            job,
+            ApplyWebhook {
+                event_id: "EV_1".into(),
+                room: None
+            }
+        );
+        let with_room = ApplyWebhook {
+            event_id: "EV_2".into(),
+            room: Some("estrade-x".into()),
+        };
+        let json = serde_json::to_string(&with_room).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ApplyWebhook>(&json).unwrap(),
+            with_room
+        );
+    }
+}

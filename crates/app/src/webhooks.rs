@@ -24,7 +24,8 @@ use estrade_db::webhooks::Via;
 use estrade_db::{floor, participants, sessions, tracks, webhooks};
 use estrade_livekit::Gateway;
 
-use crate::batch::Batcher;
+use crate::batch::{Batcher, Lanes};
+use crate::queue::ApplyWebhook;
 use crate::{Account, Deps, Error};
 use futures::FutureExt as _;
 use serde_json::json;
@@ -70,7 +71,10 @@ pub(crate) fn inbox(db: PgPool, queue: crate::WebhookQueue) -> Batcher<Envelope,
                         .into_iter()
                         .zip(&new)
                         .filter(|(_, new)| **new)
-                        .map(|(e, _)| e.event_id)
+                        .map(|(e, _)| ApplyWebhook {
+                            event_id: e.event_id,
+                            room: e.room_name,
+                        })
                         .collect();
                     queue.push_soon(queued);
                     new.into_iter().map(Ok).collect()
@@ -80,6 +84,52 @@ pub(crate) fn inbox(db: PgPool, queue: crate::WebhookQueue) -> Batcher<Envelope,
         }
         .boxed()
     })
+}
+
+/// Applies queued events in batches, one lane per share of the rooms: the
+/// events of a lane that wait together are applied in one transaction, in
+/// the order they came ([`apply_in_order`]: one commit for all, and if one
+/// of them fails each is applied on its own). Batches in different lanes
+/// never name the same room, so never wait on each other's session locks.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Appliers {
+    lanes: Lanes<String, ()>,
+}
+
+/// Lanes of queued events applied at once.
+const APPLY_LANES: usize = 4;
+/// Queued events applied in one transaction at most.
+const APPLY_BATCH_MAX: usize = 64;
+
+impl Appliers {
+    /// Appliers of queued events for `deps`.
+    pub fn new(deps: Deps) -> Self {
+        let lanes = Lanes::new(APPLY_LANES, APPLY_BATCH_MAX, move |batch: Vec<String>| {
+            let deps = deps.clone();
+            async move {
+                let n = batch.len();
+                // Postgres unreachable: the events stay pending in the
+                // inbox, where the sweeper finds them.
+                if let Err(error) = apply_in_order(&deps, &batch, Via::Queue).await {
+                    tracing::warn!(%error, events = n, "webhooks not applied; left pending");
+                }
+                vec![(); n]
+            }
+            .boxed()
+        });
+        Self { lanes }
+    }
+
+    /// Applies the queued event `event_id` (of `room`, if it names one)
+    /// with the others of its lane waiting now; returns once their batch
+    /// has committed, or failed and left them pending.
+    pub async fn apply(&self, event_id: String, room: Option<&str>) {
+        let key = room.unwrap_or_default().as_bytes();
+        if self.lanes.run(key, event_id).await.is_err() {
+            tracing::warn!("a batch of webhooks did not finish; left pending");
+        }
+    }
 }
 
 /// Makes a dead letter (or a pending event) pending again with a fresh

@@ -134,6 +134,7 @@ async fn consume_webhooks(
     shutdown: &CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(250);
+    let appliers = estrade_app::webhooks::Appliers::new(deps.clone());
     while !shutdown.is_cancelled() {
         let started = Instant::now();
         let worker = WorkerBuilder::new(unique_name("webhooks"))
@@ -144,7 +145,7 @@ async fn consume_webhooks(
                     .storage()
                     .poll_with_interval(Duration::from_millis(10)),
             )
-            .data(deps.clone())
+            .data(appliers.clone())
             .data(health.clone())
             .concurrency(config.concurrency)
             .build(jobs::webhook::handle);

@@ -1,11 +1,11 @@
-//! The webhook queue's job: apply one stored event (`estrade_app::webhooks`).
+//! The webhook queue's job: apply one stored event, batched with the
+//! others of its room waiting now (`estrade_app::webhooks::Appliers`).
 
 use std::sync::Arc;
 
 use apalis::prelude::{BoxDynError, Data};
-use estrade_app::Deps;
 use estrade_app::queue::ApplyWebhook;
-use estrade_db::webhooks::Via;
+use estrade_app::webhooks::Appliers;
 
 use crate::ConsumerHealth;
 
@@ -14,7 +14,7 @@ use crate::ConsumerHealth;
 /// sweeper brings it back.
 pub async fn handle(
     job: ApplyWebhook,
-    deps: Data<Deps>,
+    appliers: Data<Appliers>,
     health: Data<Arc<ConsumerHealth>>,
 ) -> Result<(), BoxDynError> {
     health.handled_one();
@@ -22,8 +22,6 @@ pub async fn handle(
     if health.stands_aside() {
         return Ok(());
     }
-    if let Err(error) = estrade_app::webhooks::apply(&deps, &job.event_id, Via::Queue).await {
-        tracing::warn!(event.id = %job.event_id, %error, "webhook not applied; left pending");
-    }
+    appliers.apply(job.event_id, job.room.as_deref()).await;
     Ok(())
 }
