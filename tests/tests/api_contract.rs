@@ -55,3 +55,11 @@ fn api_md_and_the_openapi_document_name_the_same_operations() {
         "docs/API.md names {only_words:?} that /openapi.json does not; /openapi.json has {only_document:?} that docs/API.md does not"
     );
 }
+
+#[test]
+fn the_report_is_documented_as_json_and_as_csv() {
+    let document = serde_json::to_value(estrade_api::openapi::document()).unwrap();
+    let ok = &document["paths"]["/v1/sessions/{id}/report"]["get"]["responses"]["200"]["content"];
+    assert!(ok.get("application/json").is_some(), "{ok}");
+    assert!(ok.get("text/csv").is_some(), "{ok}");
+}

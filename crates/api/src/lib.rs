@@ -170,6 +170,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::floor::router())
         .merge(routes::events::router())
         .merge(routes::reconcile::router())
+        .merge(routes::report::router())
         .merge(routes::connectivity::router())
         .merge(routes::webhooks::router())
         .merge(openapi::router())

@@ -33,6 +33,7 @@ pub mod floor;
 pub mod participants;
 pub mod queue;
 pub mod reconcile;
+pub mod report;
 pub mod retention;
 pub mod sessions;
 pub mod webhooks;

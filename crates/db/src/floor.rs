@@ -675,3 +675,21 @@ async fn targets(
         })
         .collect())
 }
+
+/// Every turn of a session, open or done, oldest first: the floor's
+/// history, which the fairness report is computed from.
+pub async fn history(
+    db: impl sqlx::PgExecutor<'_>,
+    session_id: Uuid,
+) -> Result<Vec<estrade_core::report::Turn>, sqlx::Error> {
+    sqlx::query_as!(
+        estrade_core::report::Turn,
+        "select participant_id, raised_at, granted_at, ended_at, end_reason
+           from floor_turns
+          where session_id = $1
+          order by coalesce(raised_at, granted_at), id",
+        session_id
+    )
+    .fetch_all(db)
+    .await
+}

@@ -10,5 +10,6 @@ pub mod health;
 pub mod join;
 pub mod participants;
 pub mod reconcile;
+pub mod report;
 pub mod sessions;
 pub mod webhooks;
