@@ -64,6 +64,8 @@ function strings(lang) {
     modeOpen: c.modes.open,
     remove: (name) => fill(c.participants.kick, { name }),
     confirmRemove: c.participants.kick_confirm,
+    reportTable: c.report.table,
+    speakersOf: (count) => c.report[`speakers_of_${new Intl.PluralRules(lang).select(count)}`],
   }
 }
 
@@ -272,6 +274,38 @@ for (const lang of ['en', 'fr']) {
       what: 'the room gone in LiveKit',
     })
     await expectAccessible(teacher, `console class ended, ${lang}`)
+
+    // The report of who got to speak, as the table shows it: the figures
+    // the server stored, and Ada's as the test made them (one hand, given
+    // the floor once, answered).
+    const reported = await world.estrade.call('GET', `/v1/sessions/${session.id}/report`, {
+      token: world.estrade.teacher_key,
+    })
+    const table = teacher.getByRole('table', { name: s.reportTable, exact: true })
+    const cellsOf = (name) =>
+      table
+        .getByRole('row')
+        .filter({ has: teacher.getByRole('rowheader', { name, exact: true }) })
+        .getByRole('cell')
+        .allTextContents()
+    const expected = (name) => {
+      const p = reported.participants.find((x) => x.display_name === name)
+      return [p.hands_raised, p.times_granted].map(String).concat([String(p.hands_unanswered)])
+    }
+    const shown = async (name) => {
+      const cells = await cellsOf(name)
+      return cells.length === 6 ? [cells[0], cells[1], cells[5]] : null
+    }
+    await until(async () => JSON.stringify(await shown('Ada')) === JSON.stringify(['1', '1', '0']), {
+      what: 'Ada in the report: one hand, given the floor once',
+    })
+    assert.deepEqual(await shown('Ada'), expected('Ada'))
+    assert.deepEqual(await shown('Bea'), expected('Bea'))
+    const spoke = reported.session.distinct_speakers
+    await until(() => teacher.getByText(fill(s.speakersOf(spoke), { count: spoke, total: 2 }), { exact: true }).isVisible(), {
+      what: 'how many learners spoke',
+    })
+    await expectAccessible(teacher, `console report, ${lang}`)
 
     // The key reached no storage, no URL and no console line.
     const stored = await teacher.evaluate(() =>

@@ -1,8 +1,8 @@
 // One class, as its teacher runs it: its status and controls, the
-// invitation, the camera and microphone, the raised hands, the floor and
-// the participants, all kept current by the class's live updates (the
-// stream, followed with the console's cookie) and the answers to the
-// teacher's commands. Loaded only when a class is opened.
+// invitation, the camera and microphone, the raised hands, the floor, the
+// participants and the report of who got to speak, all kept current by
+// the class's live updates (the stream, followed with the console's
+// cookie) and the answers to the teacher's commands. Loaded only when a class is opened.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { useTranslation } from 'react-i18next'
@@ -23,6 +23,7 @@ import { Invite } from './Invite'
 import { debounce } from './participants'
 import { Participants } from './Participants'
 import { Publisher } from './Publisher'
+import { ReportSection } from './ReportSection'
 import { laterStatus, statusCues, withEvent } from './session'
 import { CONSOLE_SHORTCUTS, type ConsoleAction } from './shortcuts'
 import { loadHandSound, loadShortcutsEnabled, saveHandSound, saveShortcutsEnabled, type HandSound } from './storage'
@@ -205,6 +206,7 @@ export function ClassPage({ id }: { id: string }) {
               onConfigure={(settings: FloorSettings) => command('floor', () => api.configureFloor(id, settings), true)}
             />
             <Participants participants={participants} failure={failures.participants ?? null} onKick={(p) => void kick(p)} />
+            <ReportSection sessionId={id} status={session.status} floorVersion={floor.view?.version ?? null} />
           </div>
         </>
       )}

@@ -5,6 +5,7 @@
 // itself. The key is never kept: not in storage, the address or a log.
 
 import { createCall, type FloorMode, type FloorView, type SessionStatus } from '../api/client'
+import type { Report } from './report'
 
 export type Role = 'teacher' | 'admin'
 
@@ -115,6 +116,8 @@ export function createConsoleApi(fetchFn: typeof fetch) {
     participants: (id: string) => call<{ participants: Participant[] }>('GET', `${sessionPath(id)}/participants`),
     kick: (id: string, participantId: string) =>
       call<Participant>('POST', `${sessionPath(id)}/participants/${encodeURIComponent(participantId)}/kick`),
+    /** The fairness report, during the class or after it. */
+    report: (id: string) => call<Report>('GET', `${sessionPath(id)}/report`),
   }
 }
 
