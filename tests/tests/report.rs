@@ -183,3 +183,51 @@ async fn only_the_teacher_and_admins_read_a_report(db: PgPool) {
     let (status, _) = app.get_as(&unknown, &c.teacher).await;
     assert_eq!(status, 404);
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn once_names_are_erased_the_report_still_adds_up_without_them(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let c = app
+        .class(json!({"mode": "moderated", "max_speakers": 1}), 2)
+        .await;
+    let ana = &c.learners[0];
+    let (status, _) = app.post_as(&c.path("/hand"), token(ana), json!({})).await;
+    assert_eq!(status, 200);
+    let grant = json!({"participant_id": ana["participant_id"]});
+    let (status, _) = app
+        .post_as(&c.path("/floor/grant"), &c.teacher, grant)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app.post_as(&c.path("/end"), &c.teacher, json!({})).await;
+    assert_eq!(status, 200);
+    let (_, before) = app.get_as(&c.path("/report"), &c.teacher).await;
+
+    let erased = estrade_app::retention::erase_expired(&app.db, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(erased.names, 2);
+    let (status, after) = app.get_as(&c.path("/report"), &c.teacher).await;
+    assert_eq!(status, 200, "{after}");
+    let names: Vec<&str> = after["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["display_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [estrade_db::participants::ERASED_NAME; 2]);
+    assert!(!after.to_string().contains("Learner 0"), "{after}");
+    // Every figure is as it was: only the names went.
+    assert_eq!(after["session"], before["session"]);
+    for (a, b) in after["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(before["participants"].as_array().unwrap())
+    {
+        let mut b = b.clone();
+        b["display_name"] = a["display_name"].clone();
+        assert_eq!(a, &b);
+    }
+    assert_eq!(after["timeline"], before["timeline"]);
+    assert_eq!(after["participants"][0]["times_granted"], 1);
+}
