@@ -65,6 +65,7 @@ function strings(lang) {
     remove: (name) => fill(c.participants.kick, { name }),
     confirmRemove: c.participants.kick_confirm,
     reportTable: c.report.table,
+    reportSpeakers: c.report.speakers,
     speakersOf: (count) => c.report[`speakers_of_${new Intl.PluralRules(lang).select(count)}`],
   }
 }
@@ -346,6 +347,8 @@ test('the console reflows at 320 px, its cookie is HttpOnly and Strict, and a fo
     what: 'the class page',
   })
   await until(() => teacher.getByText(s.statusLive, { exact: true }).isVisible(), { what: 'shown live' })
+  // The report comes by its own request: measure once it is in the page.
+  await until(() => teacher.getByText(s.reportSpeakers, { exact: true }).isVisible(), { what: 'the report shown' })
   assert.ok(await fitsWidth(), 'the class page fits 320 px')
   await expectAccessible(teacher, 'console live class, en, 320 px')
 
