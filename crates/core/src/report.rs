@@ -148,6 +148,8 @@ pub fn compute(
     let end_of = |turn: &Turn| turn.ended_at.unwrap_or(until).min(until);
     let mut all_waits = Vec::new();
     let mut participants = Vec::with_capacity(speakers.len());
+    // Each speaker's talk time in ms, for the concentration.
+    let mut talk = Vec::with_capacity(speakers.len());
     for person in &speakers {
         let theirs = turns.iter().filter(|t| t.participant_id == person.id);
         let (mut raised, mut granted, mut unanswered, mut talk_ms) = (0, 0, 0, 0);
@@ -168,6 +170,7 @@ pub fn compute(
         }
         waits.sort_unstable();
         all_waits.extend_from_slice(&waits);
+        talk.push(talk_ms);
         participants.push(ParticipantFigures {
             participant_id: person.id,
             kind: person.kind,
@@ -209,10 +212,6 @@ pub fn compute(
     let duration_ms = started_at.map_or(0, |s| millis(until - s).max(0));
     let learner_ms = union_length(intervals).min(duration_ms);
     let share = |part: i64| (duration_ms > 0).then(|| round4(part as f64 / duration_ms as f64));
-    let talk: Vec<i64> = participants
-        .iter()
-        .map(|p| (p.talk_time_s * 1000.0).round() as i64)
-        .collect();
     let session = SessionFigures {
         duration_s: seconds(duration_ms),
         learner_floor_s: seconds(learner_ms),
@@ -242,7 +241,7 @@ fn seconds(ms: i64) -> f64 {
 }
 
 fn seconds_f(ms: f64) -> f64 {
-    (ms).round() / 1000.0
+    ms.round() / 1000.0
 }
 
 fn round4(x: f64) -> f64 {
