@@ -173,6 +173,23 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
     ledger.one("floor: grant", "floor.granted").await;
     teacher_command(&deps, session.id, &teacher, Command::Revoke(ana)).await;
     ledger.one("floor: revoke", "floor.revoked").await;
+    // Typed questions go through the same ceremony.
+    let q = estrade_app::questions::ask(&deps, ana, session.id, "Why rest the dough?")
+        .await
+        .unwrap();
+    ledger.one("questions::ask", "floor.question_asked").await;
+    estrade_app::questions::answer(&deps, &teacher, session.id, q.id, false)
+        .await
+        .unwrap();
+    ledger.one("questions::answer", "floor.question_answered").await;
+    let q = estrade_app::questions::ask(&deps, ana, session.id, "And the oven?")
+        .await
+        .unwrap();
+    ledger.one("questions::ask", "floor.question_asked").await;
+    estrade_app::questions::dismiss(&deps, &teacher, session.id, q.id)
+        .await
+        .unwrap();
+    ledger.one("questions::dismiss", "floor.question_dismissed").await;
     let configure = Command::Configure {
         mode: estrade_core::domain::FloorMode::Open,
         max_speakers: 2,

@@ -58,6 +58,10 @@ const LANDED: &[(i64, &str)] = &[
         12,
         "0130d111190cc8de7055e8ed0b18c0fb69e513333628ead993c26dc2a20562c6b6813e4242bacfd8af44371d0163dfa1",
     ),
+    (
+        13,
+        "14fdcab507d35eb036230d2ffd03d80076b99133b316dfffd45ee4d8dfb4fd8fa185584aaf1c8772a73ff5ede7a5ec06",
+    ),
 ];
 
 #[test]
@@ -121,6 +125,7 @@ async fn migrations_apply_to_an_empty_database_and_are_idempotent(db: PgPool) {
             "floor_turns",
             "participant_tracks",
             "participants",
+            "questions",
             "reconcile_reports",
             "session_events",
             "sessions",

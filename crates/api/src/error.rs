@@ -451,6 +451,7 @@ impl From<estrade_app::Error> for Error {
                 Self::conflict("participant_left", "This participant has left the session.")
             }
             E::Refused(refusal) => refused(refusal),
+            E::InvalidQuestion(error) => Self::invalid("invalid_question", error.to_string()),
             E::LiveKit(error) => error.into(),
             E::Database(error) => error.into(),
             E::BatchFailed(error) if is_unavailable(&error) => Self::Unavailable("PostgreSQL"),
@@ -469,6 +470,8 @@ fn refused(refusal: estrade_core::floor::Refusal) -> Error {
         Refusal::AlreadySpeaking => "already_speaking",
         Refusal::QueueEmpty => "queue_empty",
         Refusal::Full => "floor_full",
+        Refusal::QuestionWaiting => "question_waiting",
+        Refusal::QuestionNotWaiting => "question_not_waiting",
         Refusal::InvalidMaxSpeakers => {
             return Error::invalid("invalid_floor", refusal.to_string());
         }

@@ -70,6 +70,8 @@ pub struct Settings {
     pub join_links: auth::JoinLinks,
     /// Failed console sign-ins per client.
     pub sign_in_limits: limits::FailureBudget,
+    /// Typed questions per participant.
+    pub question_limits: limits::QuestionLimits,
     /// The console's sign-in cookie.
     pub console: console::ConsoleCookies,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -100,6 +102,7 @@ impl Settings {
             sign_in_limits: limits::FailureBudget::per_minute(
                 config.limits.sign_in_failures_per_ip_per_min,
             ),
+            question_limits: limits::QuestionLimits::default(),
             console: console::ConsoleCookies::new(&config.public_url, config.console_session_ttl),
             trusted_proxies: config.trusted_proxies.clone(),
             turn: config.turn.clone(),
@@ -168,6 +171,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::join::router())
         .merge(routes::participants::router())
         .merge(routes::floor::router())
+        .merge(routes::questions::router())
         .merge(routes::events::router())
         .merge(routes::reconcile::router())
         .merge(routes::report::router())

@@ -440,9 +440,74 @@ impl JoinLimits {
     }
 }
 
+/// Typed questions a participant may ask per minute (a burst of as many,
+/// then one every 60 / this seconds): enough for any learner, too few to
+/// flood a teacher's line.
+pub const QUESTIONS_PER_MINUTE: u32 = 5;
+
+/// Questions asked per participant ([`QUESTIONS_PER_MINUTE`]), per process.
+pub struct QuestionLimits {
+    asked: DefaultKeyedRateLimiter<uuid::Uuid>,
+    clock: DefaultClock,
+}
+
+impl std::fmt::Debug for QuestionLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuestionLimits").finish_non_exhaustive()
+    }
+}
+
+impl Default for QuestionLimits {
+    fn default() -> Self {
+        Self {
+            asked: RateLimiter::keyed(Quota::per_minute(nonzero(QUESTIONS_PER_MINUTE))),
+            clock: DefaultClock::default(),
+        }
+    }
+}
+
+impl QuestionLimits {
+    /// Counts a question of `participant`; 429 `too_many_questions` past
+    /// the limit, with when to try again.
+    pub fn check(&self, participant: uuid::Uuid) -> Result<(), Error> {
+        if self.asked.len() > PRUNE_ABOVE {
+            self.asked.retain_recent();
+        }
+        self.asked.check_key(&participant).map_err(|not_until| {
+            metrics::counter!("questions_refused_total").increment(1);
+            Error::TooMany {
+                code: "too_many_questions",
+                message: format!(
+                    "At most {QUESTIONS_PER_MINUTE} questions a minute; wait a moment before asking another."
+                ),
+                retry_after: not_until.wait_time_from(self.clock.now()),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_participant_asks_five_questions_a_minute_and_others_are_not_held_back() {
+        let limits = QuestionLimits::default();
+        let (ana, bea) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        for _ in 0..QUESTIONS_PER_MINUTE {
+            limits.check(ana).unwrap();
+        }
+        match limits.check(ana) {
+            Err(Error::TooMany {
+                code, retry_after, ..
+            }) => {
+                assert_eq!(code, "too_many_questions");
+                assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(12));
+            }
+            other => panic!("expected too_many_questions, got {other:?}"),
+        }
+        limits.check(bea).unwrap();
+    }
 
     fn limits(failures: u32) -> JoinLimits {
         JoinLimits::new(

@@ -13,8 +13,8 @@ use crate::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::extract::Json;
 use crate::routes::{
-    accounts, audit, connectivity, console, events, floor, health, join, participants, reconcile,
-    report, sessions, webhooks,
+    accounts, audit, connectivity, console, events, floor, health, join, participants, questions,
+    reconcile, report, sessions, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -30,7 +30,8 @@ use crate::routes::{
         join::join, join::refresh,
         participants::list_participants, participants::kick,
         floor::get_floor, floor::raise_hand, floor::lower_hand, floor::grant, floor::revoke,
-        floor::configure, events::events, reconcile::run_now, reconcile::last,
+        floor::configure, questions::ask, questions::list, questions::answer,
+        questions::dismiss, events::events, reconcile::run_now, reconcile::last,
         connectivity::connectivity,
         console::sign_in, console::signed_in, console::sign_out,
         webhooks::receive, webhooks::list, webhooks::replay,
@@ -66,6 +67,7 @@ impl Modify for NamePatterns {
             ("CreateSession", "title"),
             ("UpdateSession", "title"),
             ("NewAccount", "name"),
+            ("AskRequest", "text"),
         ] {
             let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
                 panic!("the OpenAPI document has no object schema {schema}");

@@ -10,6 +10,7 @@
 //! - [`accounts`] and [`console`]: accounts, keys, console sign-ins.
 //! - [`floor`]: the floor ceremony (lock, check, decide, commit, notify,
 //!   enforce) and the floor's timers.
+//! - [`questions`]: typed questions in the floor's line.
 //! - [`webhooks`]: accepting, replaying and applying LiveKit's events.
 //! - [`reconcile`]: comparing LiveKit with PostgreSQL and repairing.
 //! - [`retention`]: erasing learner data past its retention period.
@@ -31,6 +32,7 @@ pub mod enforce;
 pub mod events;
 pub mod floor;
 pub mod participants;
+pub mod questions;
 pub mod queue;
 pub mod reconcile;
 pub mod report;
@@ -102,6 +104,9 @@ pub enum Error {
     /// The participant has left the session.
     #[error("the participant has left the session")]
     ParticipantLeft,
+    /// A typed question's text is refused.
+    #[error(transparent)]
+    InvalidQuestion(#[from] estrade_core::question::TextError),
     /// The floor's state machine refused the command.
     #[error(transparent)]
     Refused(#[from] estrade_core::floor::Refusal),

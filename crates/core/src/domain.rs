@@ -86,7 +86,7 @@ pub const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f\u061c\u115f\u1160\u180e\u
 /// showing themselves: bidirectional controls (a "\u{202e}redaeT" shows as
 /// "Teacher"), zero-width spaces and joiners of words, the byte-order mark,
 /// invisible operators, fillers and tag characters.
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{061C}' | '\u{180E}' | '\u{200B}' | '\u{200E}' | '\u{200F}'
         | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}'
@@ -97,7 +97,7 @@ fn is_invisible(c: char) -> bool {
 /// The zero-width joiner and non-joiner have a use between two visible
 /// characters (emoji sequences, Persian and Indic writing), and none
 /// anywhere else.
-fn misplaced_joiner(chars: &[char]) -> bool {
+pub(crate) fn misplaced_joiner(chars: &[char]) -> bool {
     let visible = |c: Option<&char>| {
         c.is_some_and(|c| !c.is_whitespace() && !matches!(c, '\u{200C}' | '\u{200D}'))
     };

@@ -25,13 +25,16 @@ pub struct Speaker {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A raised hand.
+/// A place in line: a raised hand, or a typed question.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hand {
     /// The participant.
     pub participant: Uuid,
-    /// Server time the hand went up.
+    /// Server time the hand went up (or the question was asked).
     pub raised_at: DateTime<Utc>,
+    /// The typed question this place is for, if any (`questions.id`). A
+    /// question waits for the teacher even on an open floor.
+    pub question: Option<Uuid>,
 }
 
 /// A session's floor.
@@ -70,6 +73,10 @@ pub enum EndReason {
     ModeClosed,
     /// `max_speakers` went below the number of speakers.
     LimitLowered,
+    /// The teacher answered the typed question aloud.
+    Answered,
+    /// The teacher dismissed the typed question.
+    Dismissed,
 }
 
 impl EndReason {
@@ -85,6 +92,8 @@ impl EndReason {
             Self::SessionEnded => "session_ended",
             Self::ModeClosed => "mode_closed",
             Self::LimitLowered => "limit_lowered",
+            Self::Answered => "answered",
+            Self::Dismissed => "dismissed",
         }
     }
 }
@@ -94,6 +103,24 @@ impl EndReason {
 pub enum Command {
     /// A learner raises a hand.
     Raise(Uuid),
+    /// A learner asks a typed question (already stored as `question`): it
+    /// takes a place in line, or the place of the learner's raised hand.
+    Ask {
+        /// Who asks.
+        participant: Uuid,
+        /// The stored question.
+        question: Uuid,
+    },
+    /// The teacher answers a waiting question: aloud (its place ends), or
+    /// by giving its author the floor (`floor`).
+    Answer {
+        /// The question.
+        question: Uuid,
+        /// Whether its author gets the floor.
+        floor: bool,
+    },
+    /// The teacher dismisses a waiting question.
+    Dismiss(Uuid),
     /// A learner lowers the hand, or gives the floor back.
     Lower(Uuid),
     /// The teacher gives the floor to the first in line.
@@ -126,12 +153,22 @@ pub enum Command {
 /// A change to one participant's turn, to be recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TurnChange {
-    /// A hand went up.
+    /// A hand went up, or a question took a place in line.
     Queued {
         /// Who.
         participant: Uuid,
         /// When.
         raised_at: DateTime<Utc>,
+        /// The question, if it is one.
+        question: Option<Uuid>,
+    },
+    /// A question was attached to the participant's raised hand, which
+    /// keeps its place.
+    Asked {
+        /// Who.
+        participant: Uuid,
+        /// The question.
+        question: Uuid,
     },
     /// The floor was given (from the queue or directly).
     Speaking {
@@ -210,6 +247,12 @@ pub enum Refusal {
     /// `max_speakers` out of range.
     #[error("max_speakers must be between 1 and 16.")]
     InvalidMaxSpeakers,
+    /// The participant's question is still waiting.
+    #[error("Your question is still waiting; withdraw it before asking another.")]
+    QuestionWaiting,
+    /// The question is no longer waiting (answered, dismissed, withdrawn).
+    #[error("This question is no longer waiting for an answer.")]
+    QuestionNotWaiting,
 }
 
 impl Floor {
@@ -243,6 +286,11 @@ impl Floor {
             .iter()
             .map(|s| s.participant)
             .chain(self.queue.iter().map(|h| h.participant))
+    }
+
+    /// The place in line of `question`, with its author.
+    pub fn question(&self, question: Uuid) -> Option<&Hand> {
+        self.queue.iter().find(|h| h.question == Some(question))
     }
 
     fn free_slots(&self) -> usize {
@@ -349,13 +397,14 @@ impl Step {
         false
     }
 
-    /// In open mode, a free slot goes to the first in line at once.
+    /// In open mode, a free slot goes at once to the first raised hand in
+    /// line (questions wait for the teacher's answer).
     fn fill_open_slots(&mut self) {
-        while self.floor.mode == FloorMode::Open
-            && self.floor.free_slots() > 0
-            && !self.floor.queue.is_empty()
-        {
-            let next = self.floor.queue.remove(0);
+        while self.floor.mode == FloorMode::Open && self.floor.free_slots() > 0 {
+            let Some(i) = self.floor.queue.iter().position(|h| h.question.is_none()) else {
+                return;
+            };
+            let next = self.floor.queue.remove(i);
             self.grant(next.participant);
         }
     }
@@ -384,11 +433,71 @@ pub fn apply(floor: &Floor, command: &Command, now: DateTime<Utc>) -> Result<Out
             step.floor.queue.push(Hand {
                 participant: p,
                 raised_at: now,
+                question: None,
             });
             step.changes.push(TurnChange::Queued {
                 participant: p,
                 raised_at: now,
+                question: None,
             });
+        }
+        Command::Ask {
+            participant: p,
+            question,
+        } => {
+            if closed {
+                return Err(Refusal::Closed);
+            }
+            if floor.is_speaking(p) {
+                return Err(Refusal::AlreadySpeaking);
+            }
+            match step.floor.queue.iter_mut().find(|h| h.participant == p) {
+                Some(hand) if hand.question.is_some() => return Err(Refusal::QuestionWaiting),
+                Some(hand) => {
+                    hand.question = Some(question);
+                    step.changes.push(TurnChange::Asked {
+                        participant: p,
+                        question,
+                    });
+                }
+                None => {
+                    step.floor.queue.push(Hand {
+                        participant: p,
+                        raised_at: now,
+                        question: Some(question),
+                    });
+                    step.changes.push(TurnChange::Queued {
+                        participant: p,
+                        raised_at: now,
+                        question: Some(question),
+                    });
+                }
+            }
+        }
+        Command::Answer {
+            question,
+            floor: speak,
+        } => {
+            let p = floor
+                .question(question)
+                .ok_or(Refusal::QuestionNotWaiting)?
+                .participant;
+            if speak {
+                if floor.free_slots() == 0 {
+                    return Err(Refusal::Full);
+                }
+                step.floor.queue.retain(|h| h.participant != p);
+                step.grant(p);
+            } else {
+                step.end(p, EndReason::Answered, false);
+            }
+        }
+        Command::Dismiss(question) => {
+            let p = floor
+                .question(question)
+                .ok_or(Refusal::QuestionNotWaiting)?
+                .participant;
+            step.end(p, EndReason::Dismissed, false);
         }
         Command::Lower(p) => {
             // Idempotent: lowering without a hand changes nothing.
@@ -749,6 +858,95 @@ mod tests {
         assert!(out.floor.queue.is_empty() && out.effects.is_empty());
     }
 
+    fn ask(p: u128, q: u128) -> Command {
+        Command::Ask {
+            participant: id(p),
+            question: id(100 + q),
+        }
+    }
+
+    #[test]
+    fn a_question_takes_a_place_in_the_same_line_as_hands_or_the_place_of_the_raised_hand() {
+        let f = run(
+            &moderated(),
+            &[Command::Raise(id(1)), ask(2, 1), Command::Raise(id(3))],
+        );
+        assert_eq!(f.position(id(2)), Some(2));
+        assert_eq!(f.queue[1].question, Some(id(101)));
+        // Ada's hand becomes a question and keeps its place.
+        let out = apply(&f, &ask(1, 2), t(9)).unwrap();
+        assert_eq!(out.floor.position(id(1)), Some(1));
+        assert_eq!(out.floor.queue[0].raised_at, t(0));
+        assert_eq!(
+            out.changes,
+            [TurnChange::Asked {
+                participant: id(1),
+                question: id(102)
+            }]
+        );
+        assert_eq!(
+            apply(&out.floor, &ask(1, 3), t(10)),
+            Err(Refusal::QuestionWaiting)
+        );
+    }
+
+    #[test]
+    fn answering_aloud_ends_the_place_and_answering_with_the_floor_grants_it() {
+        let f = run(&moderated(), &[ask(1, 1), ask(2, 2)]);
+        let aloud = Command::Answer {
+            question: id(101),
+            floor: false,
+        };
+        let out = apply(&f, &aloud, t(5)).unwrap();
+        assert_eq!(
+            out.changes,
+            [TurnChange::Done {
+                participant: id(1),
+                reason: EndReason::Answered
+            }]
+        );
+        assert!(out.effects.is_empty());
+        assert_eq!(out.floor.position(id(2)), Some(1));
+        assert_eq!(
+            apply(&out.floor, &aloud, t(6)),
+            Err(Refusal::QuestionNotWaiting),
+            "answered once"
+        );
+        let speak = Command::Answer {
+            question: id(102),
+            floor: true,
+        };
+        let out = apply(&out.floor, &speak, t(7)).unwrap();
+        assert!(out.floor.is_speaking(id(2)));
+        assert_eq!(out.effects, [Effect::Grant(id(2))]);
+        let f = run(&out.floor, &[ask(3, 3)]);
+        let full = Command::Answer {
+            question: id(103),
+            floor: true,
+        };
+        assert_eq!(apply(&f, &full, t(20)), Err(Refusal::Full));
+        let out = apply(&f, &Command::Dismiss(id(103)), t(20)).unwrap();
+        assert_eq!(
+            out.changes,
+            [TurnChange::Done {
+                participant: id(3),
+                reason: EndReason::Dismissed
+            }]
+        );
+    }
+
+    #[test]
+    fn an_open_floor_grants_raised_hands_at_once_but_questions_wait_for_the_teacher() {
+        let open = Floor::new(FloorMode::Open, 1, None);
+        let out = apply(&open, &ask(1, 1), t(0)).unwrap();
+        assert!(out.floor.speakers.is_empty() && out.effects.is_empty());
+        let out = apply(&out.floor, &Command::Raise(id(2)), t(1)).unwrap();
+        assert!(out.floor.is_speaking(id(2)), "the hand behind the question");
+        assert_eq!(out.floor.position(id(1)), Some(1));
+        let closed = Floor::new(FloorMode::Closed, 1, None);
+        assert_eq!(apply(&closed, &ask(1, 1), t(0)), Err(Refusal::Closed));
+    }
+
     fn command() -> impl Strategy<Value = Command> {
         let p = (1u128..=6).prop_map(Uuid::from_u128);
         let mode = prop_oneof![
@@ -768,7 +966,12 @@ mod tests {
             }),
             1 => p.clone().prop_map(Command::Left),
             1 => p.clone().prop_map(Command::Kicked),
-            1 => p.prop_map(Command::Expire),
+            1 => p.clone().prop_map(Command::Expire),
+            // The test loop makes question ids fresh, and turns the
+            // index of an answer or a dismissal into a waiting question.
+            2 => p.prop_map(|p| Command::Ask { participant: p, question: Uuid::nil() }),
+            1 => (0u128..8, any::<bool>()).prop_map(|(q, floor)| Command::Answer { question: id(q), floor }),
+            1 => (0u128..8).prop_map(|q| Command::Dismiss(id(q))),
         ]
     }
 
@@ -782,11 +985,27 @@ mod tests {
             let mut floor = moderated();
             let mut gone = std::collections::HashSet::new();
             let mut now = t(0);
+            let mut asked = 0;
             for (c, dt) in commands.iter().zip(steps) {
                 now += chrono::Duration::seconds(dt);
+                let waiting: Vec<Uuid> = floor.queue.iter().filter_map(|h| h.question).collect();
+                let pick = |i: Uuid| {
+                    let n = waiting.len().max(1) as u128;
+                    waiting.get((i.as_u128() % n) as usize).copied().unwrap_or(Uuid::nil())
+                };
+                let c = &match *c {
+                    Command::Ask { participant, .. } => {
+                        asked += 1;
+                        Command::Ask { participant, question: id(1000 + asked) }
+                    }
+                    Command::Answer { question, floor } => Command::Answer { question: pick(question), floor },
+                    Command::Dismiss(question) => Command::Dismiss(pick(question)),
+                    ref c => c.clone(),
+                };
                 // The caller refuses commands for someone gone (404).
                 let subject = match c {
                     Command::Raise(p) | Command::Grant(p) => Some(*p),
+                    Command::Ask { participant, .. } => Some(*participant),
                     _ => None,
                 };
                 if subject.is_some_and(|p| gone.contains(&p)) {
@@ -804,8 +1023,13 @@ mod tests {
                     prop_assert!(f.speakers.is_empty() && f.queue.is_empty());
                 }
                 if f.mode == FloorMode::Open {
-                    prop_assert!(f.queue.is_empty() || f.speakers.len() == f.max_speakers);
+                    prop_assert!(f.queue.iter().all(|h| h.question.is_some()) || f.speakers.len() == f.max_speakers);
                 }
+                let mut questions: Vec<Uuid> = f.queue.iter().filter_map(|h| h.question).collect();
+                let waiting = questions.len();
+                questions.sort();
+                questions.dedup();
+                prop_assert_eq!(questions.len(), waiting, "a question in line twice");
                 if let Command::Left(p) | Command::Kicked(p) = c {
                     gone.insert(*p);
                 }

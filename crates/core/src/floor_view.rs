@@ -24,17 +24,32 @@ pub struct SpeakerView {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A raised hand, as clients see it.
+/// What waits in line: a raised hand or a typed question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A raised hand.
+    Hand,
+    /// A typed question (its text: `GET …/questions`, for the teacher and
+    /// its author only).
+    Question,
+}
+
+/// A place in line, as clients see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HandView {
     /// The participant.
     pub participant_id: Uuid,
     /// Display name.
     pub name: String,
-    /// Server time the hand went up.
+    /// Server time the hand went up (or the question was asked).
     pub raised_at: DateTime<Utc>,
     /// 1 = next in line.
     pub position: usize,
+    /// A hand or a question.
+    pub kind: EntryKind,
+    /// The question, for a question.
+    pub question_id: Option<Uuid>,
 }
 
 /// The floor of a session.
@@ -88,6 +103,12 @@ impl FloorView {
                     name: name(&h.participant),
                     raised_at: h.raised_at,
                     position: i + 1,
+                    kind: if h.question.is_some() {
+                        EntryKind::Question
+                    } else {
+                        EntryKind::Hand
+                    },
+                    question_id: h.question,
                 })
                 .collect(),
             version,
@@ -127,10 +148,12 @@ mod tests {
         floor.queue.push(Hand {
             participant: b,
             raised_at: now,
+            question: None,
         });
         floor.queue.push(Hand {
             participant: c,
             raised_at: now,
+            question: Some(a),
         });
         let names = HashMap::from([(a, "Ada".to_owned()), (c, "Cy".to_owned())]);
         let view = FloorView::render(&floor, 7, &names);
@@ -140,6 +163,11 @@ mod tests {
         assert_eq!(
             view.queue.iter().map(|h| h.position).collect::<Vec<_>>(),
             [1, 2]
+        );
+        assert_eq!(view.queue[0].kind, EntryKind::Hand);
+        assert_eq!(
+            (view.queue[1].kind, view.queue[1].question_id),
+            (EntryKind::Question, Some(a))
         );
         assert_eq!(view.clone().for_participant(c).position, Some(Some(2)));
         assert_eq!(view.clone().for_participant(a).position, Some(None));

@@ -5,12 +5,17 @@
 //! class, after it, and on any replica.
 //!
 //! Definitions (the API documents the same):
-//! - a **hand** is a turn that was raised (`raised_at`); a direct grant is
-//!   a turn without one;
+//! - a **hand** is a turn that was raised (`raised_at`) without a typed
+//!   question; a **question** is a turn that carries one (a hand that
+//!   became a question counts as a question); a direct grant is a turn
+//!   raised by neither;
+//! - a question is **answered** when the teacher answered it aloud or gave
+//!   its author the floor;
 //! - **talk time** is floor time: from a grant to the end of that turn (or
 //!   to now, or to the end of the class, while it lasts);
-//! - a **wait** is from a raised hand to its grant; an **unanswered** hand
-//!   is one raised and never granted (lowered, left, or still waiting);
+//! - a **wait** is from a raised hand or a question to its grant; an
+//!   **unanswered** hand is one raised and never granted (lowered, left,
+//!   or still waiting);
 //! - the **teacher's floor time** is the time of the class during which no
 //!   learner or classroom held the floor (the teacher speaks at will);
 //! - the **concentration** is the Gini coefficient of talk time over every
@@ -50,6 +55,8 @@ pub struct Turn {
     pub ended_at: Option<DateTime<Utc>>,
     /// Why it ended (`released`, `revoked`, …).
     pub end_reason: Option<String>,
+    /// Whether it carried a typed question.
+    pub question: bool,
 }
 
 /// The figures of one learner or classroom.
@@ -77,6 +84,10 @@ pub struct ParticipantFigures {
     pub median_wait_s: Option<f64>,
     /// Hands raised and never granted.
     pub hands_unanswered: u32,
+    /// Typed questions it asked.
+    pub questions_asked: u32,
+    /// Of them, those answered (aloud or with the floor).
+    pub questions_answered: u32,
 }
 
 /// The figures of the class as a whole.
@@ -102,6 +113,10 @@ pub struct SessionFigures {
     pub hands_raised: u32,
     /// Hands raised and never granted, in all.
     pub hands_unanswered: u32,
+    /// Typed questions asked, in all.
+    pub questions_asked: u32,
+    /// Of them, those answered.
+    pub questions_answered: u32,
     /// Median wait from a raised hand to its grant over every granted hand,
     /// in seconds.
     pub median_wait_s: Option<f64>,
@@ -153,15 +168,22 @@ pub fn compute(
     for person in &speakers {
         let theirs = turns.iter().filter(|t| t.participant_id == person.id);
         let (mut raised, mut granted, mut unanswered, mut talk_ms) = (0, 0, 0, 0);
+        let (mut asked, mut answered) = (0, 0);
         let mut waits = Vec::new();
         for turn in theirs {
-            if turn.raised_at.is_some() {
+            if turn.question {
+                asked += 1;
+                if turn.granted_at.is_some() || turn.end_reason.as_deref() == Some("answered") {
+                    answered += 1;
+                }
+            } else if turn.raised_at.is_some() {
                 raised += 1;
+                if turn.granted_at.is_none() {
+                    unanswered += 1;
+                }
             }
-            match (turn.raised_at, turn.granted_at) {
-                (Some(up), Some(given)) => waits.push(millis(given - up)),
-                (Some(_), None) => unanswered += 1,
-                _ => {}
+            if let (Some(up), Some(given)) = (turn.raised_at, turn.granted_at) {
+                waits.push(millis(given - up));
             }
             if let Some(given) = turn.granted_at {
                 granted += 1;
@@ -182,6 +204,8 @@ pub fn compute(
             longest_wait_s: waits.last().map(|&w| seconds(w)),
             median_wait_s: median(&waits).map(seconds_f),
             hands_unanswered: unanswered,
+            questions_asked: asked,
+            questions_answered: answered,
         });
     }
     all_waits.sort_unstable();
@@ -222,6 +246,8 @@ pub fn compute(
         distinct_speakers: participants.iter().filter(|p| p.times_granted > 0).count() as u32,
         hands_raised: participants.iter().map(|p| p.hands_raised).sum(),
         hands_unanswered: participants.iter().map(|p| p.hands_unanswered).sum(),
+        questions_asked: participants.iter().map(|p| p.questions_asked).sum(),
+        questions_answered: participants.iter().map(|p| p.questions_answered).sum(),
         median_wait_s: median(&all_waits).map(seconds_f),
         talk_time_gini: gini(&talk).map(round4),
     };
@@ -329,6 +355,15 @@ mod tests {
             granted_at: granted,
             ended_at: ended,
             end_reason: ended.map(|_| "released".into()),
+            question: false,
+        }
+    }
+
+    fn question(who: u128, asked: DateTime<Utc>, ended: DateTime<Utc>, reason: &str) -> Turn {
+        Turn {
+            end_reason: Some(reason.into()),
+            question: true,
+            ..turn(who, Some(asked), None, Some(ended))
         }
     }
 
@@ -363,6 +398,10 @@ mod tests {
                 end_reason: None,
                 ..turn(3, Some(at(28, 0)), None, None)
             },
+            // Chloé types two questions: one answered aloud, one
+            // dismissed; neither is a hand nor a wait.
+            question(4, at(14, 0), at(15, 0), "answered"),
+            question(4, at(16, 0), at(17, 0), "dismissed"),
         ];
         let report = compute(Some(at(0, 0)), at(30, 0), &people, &turns);
 
@@ -398,6 +437,9 @@ mod tests {
 
         let chloe = &report.participants[3];
         assert_eq!((chloe.hands_raised, chloe.talk_time_s), (0, 0.0));
+        assert_eq!((chloe.questions_asked, chloe.questions_answered), (2, 1));
+        assert_eq!((chloe.hands_unanswered, chloe.median_wait_s), (0, None));
+        assert_eq!((ana.questions_asked, ana.questions_answered), (0, 0));
 
         let s = &report.session;
         assert_eq!(s.duration_s, 1800.0);
@@ -409,6 +451,7 @@ mod tests {
         assert_eq!(s.teacher_share, Some(0.6778)); // 1220 / 1800
         assert_eq!((s.learners, s.distinct_speakers), (4, 3));
         assert_eq!((s.hands_raised, s.hands_unanswered), (5, 2));
+        assert_eq!((s.questions_asked, s.questions_answered), (2, 1));
         // Granted waits 20, 60, 60: median 60 s.
         assert_eq!(s.median_wait_s, Some(60.0));
         // Talk times sorted 0, 120, 220, 300 (sum 640, n 4):

@@ -77,6 +77,8 @@ pub struct OpenTurn {
     pub granted_at: Option<chrono::DateTime<chrono::Utc>>,
     /// When it expires.
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The typed question this place in line is for.
+    pub question_id: Option<Uuid>,
 }
 
 /// The open hands and turns of a session: speakers by grant time, then the
@@ -87,7 +89,7 @@ pub async fn open_turns(
 ) -> Result<Vec<OpenTurn>, sqlx::Error> {
     sqlx::query_as!(
         OpenTurn,
-        r#"select participant_id, state as "state: _", raised_at, granted_at, expires_at
+        r#"select participant_id, state as "state: _", raised_at, granted_at, expires_at, question_id
            from floor_turns
           where session_id = $1 and state <> 'done'
           order by state desc, coalesce(granted_at, raised_at), id"#,
@@ -97,19 +99,38 @@ pub async fn open_turns(
     .await
 }
 
-/// Records a raised hand.
+/// Records a raised hand, or a question's place in line.
 pub async fn queue(
     conn: &mut PgConnection,
     session_id: Uuid,
     participant_id: Uuid,
     raised_at: chrono::DateTime<chrono::Utc>,
+    question_id: Option<Uuid>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "insert into floor_turns (session_id, participant_id, state, raised_at)
-         values ($1, $2, 'queued', $3)",
+        "insert into floor_turns (session_id, participant_id, state, raised_at, question_id)
+         values ($1, $2, 'queued', $3, $4)",
         session_id,
         participant_id,
         raised_at,
+        question_id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Attaches a question to the participant's raised hand, which keeps its
+/// place.
+pub async fn attach_question(
+    conn: &mut PgConnection,
+    participant_id: Uuid,
+    question_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update floor_turns set question_id = $2 where participant_id = $1 and state = 'queued'",
+        participant_id,
+        question_id,
     )
     .execute(conn)
     .await?;
@@ -213,6 +234,7 @@ pub fn build(session: &Session, turns: Vec<OpenTurn>) -> Result<Floor, sqlx::Err
             (TurnState::Queued, _, Some(raised_at)) => floor.queue.push(Hand {
                 participant: turn.participant_id,
                 raised_at,
+                question: turn.question_id,
             }),
             // The table's checks make this unreachable.
             _ => {
@@ -229,6 +251,9 @@ pub fn build(session: &Session, turns: Vec<OpenTurn>) -> Result<Floor, sqlx::Err
 pub fn action(command: &Command) -> &'static str {
     match command {
         Command::Raise(_) => "floor.hand_raised",
+        Command::Ask { .. } => "floor.question_asked",
+        Command::Answer { .. } => "floor.question_answered",
+        Command::Dismiss(_) => "floor.question_dismissed",
         Command::Lower(_) => "floor.hand_lowered",
         Command::GrantNext | Command::Grant(_) => "floor.granted",
         Command::Revoke(_) | Command::RevokeAll => "floor.revoked",
@@ -247,16 +272,28 @@ fn target(command: &Command) -> Option<Uuid> {
         | Command::Revoke(p)
         | Command::Left(p)
         | Command::Kicked(p)
-        | Command::Expire(p) => Some(*p),
+        | Command::Expire(p)
+        | Command::Ask { participant: p, .. } => Some(*p),
         _ => None,
     }
 }
 
 fn change_json(change: &TurnChange) -> serde_json::Value {
     match change {
-        TurnChange::Queued { participant, .. } => {
-            json!({ "participant_id": participant, "to": "queued" })
+        TurnChange::Queued {
+            participant,
+            question: None,
+            ..
+        } => json!({ "participant_id": participant, "to": "queued" }),
+        TurnChange::Queued {
+            participant,
+            question: Some(question),
+            ..
         }
+        | TurnChange::Asked {
+            participant,
+            question,
+        } => json!({ "participant_id": participant, "to": "queued", "question_id": question }),
         TurnChange::Speaking {
             participant,
             expires_at,
@@ -292,7 +329,12 @@ pub async fn record(
             TurnChange::Queued {
                 participant,
                 raised_at,
-            } => queue(conn, session.id, participant, raised_at).await?,
+                question,
+            } => queue(conn, session.id, participant, raised_at, question).await?,
+            TurnChange::Asked {
+                participant,
+                question,
+            } => attach_question(conn, participant, question).await?,
             TurnChange::Speaking {
                 participant,
                 since,
@@ -633,6 +675,9 @@ pub async fn run(
     if outcome.changed() {
         crate::events::append(conn, session.id, "floor", &view).await?;
     }
+    for question in crate::questions::many(&mut *conn, &questions_moved(&before, &outcome)).await? {
+        crate::events::append(conn, session.id, "question", &question).await?;
+    }
     Ok(Ok(Decision {
         outcome,
         version,
@@ -640,6 +685,28 @@ pub async fn run(
         mirrored,
         view,
     }))
+}
+
+/// The questions whose place in line a decision took, granted or ended.
+fn questions_moved(before: &Floor, outcome: &Outcome) -> Vec<Uuid> {
+    let of = |p: Uuid| {
+        before
+            .queue
+            .iter()
+            .find(|h| h.participant == p)
+            .and_then(|h| h.question)
+    };
+    outcome
+        .changes
+        .iter()
+        .filter_map(|change| match *change {
+            TurnChange::Queued { question, .. } => question,
+            TurnChange::Asked { question, .. } => Some(question),
+            TurnChange::Speaking { participant, .. } | TurnChange::Done { participant, .. } => {
+                of(participant)
+            }
+        })
+        .collect()
 }
 
 /// The view of `floor` at `version`, with the participants' names.
@@ -684,10 +751,11 @@ pub async fn history(
 ) -> Result<Vec<estrade_core::report::Turn>, sqlx::Error> {
     sqlx::query_as!(
         estrade_core::report::Turn,
-        "select participant_id, raised_at, granted_at, ended_at, end_reason
+        r#"select participant_id, raised_at, granted_at, ended_at, end_reason,
+                  question_id is not null as "question!"
            from floor_turns
           where session_id = $1
-          order by coalesce(raised_at, granted_at), id",
+          order by coalesce(raised_at, granted_at), id"#,
         session_id
     )
     .fetch_all(db)

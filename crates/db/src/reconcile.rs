@@ -63,7 +63,7 @@ pub async fn live_members(db: impl PgExecutor<'_>) -> Result<Vec<Member>, sqlx::
 pub async fn live_turns(db: impl PgExecutor<'_>) -> Result<Vec<(Uuid, OpenTurn)>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"select t.session_id, t.participant_id, t.state as "state: TurnState", t.raised_at,
-                  t.granted_at, t.expires_at
+                  t.granted_at, t.expires_at, t.question_id
              from floor_turns t join sessions s on s.id = t.session_id
             where s.status = 'live' and t.state <> 'done'
             order by t.session_id, t.state desc, coalesce(t.granted_at, t.raised_at), t.id"#
@@ -81,6 +81,7 @@ pub async fn live_turns(db: impl PgExecutor<'_>) -> Result<Vec<(Uuid, OpenTurn)>
                     raised_at: r.raised_at,
                     granted_at: r.granted_at,
                     expires_at: r.expires_at,
+                    question_id: r.question_id,
                 },
             )
         })

@@ -1,5 +1,6 @@
 //! `GET /v1/sessions/{id}/events`: the session's live updates as
-//! server-sent events (`floor`, `session`, `presence`, `turn_ending`).
+//! server-sent events (`floor`, `session`, `presence`, `turn_ending`,
+//! `question`).
 //!
 //! A stream opens with the state now (a `session` and a `floor` event), or,
 //! with `Last-Event-ID`, with exactly the events missed since. Then it
@@ -49,7 +50,10 @@ pub(crate) fn router() -> Router<AppState> {
 /// session's status), `floor` (the same object as `GET …/floor`, with the
 /// participant's `position`), `presence` (`{participant_id, kind, name,
 /// presence: present|left|kicked}`), `turn_ending` (`{participant_id,
-/// expires_at, seconds_left}`, 10 s before a limited turn ends). Each event
+/// expires_at, seconds_left}`, 10 s before a limited turn ends), `question`
+/// (the same object as `GET …/questions` gives, each time one is asked,
+/// answered, dismissed, withdrawn or closed; to staff and to its author
+/// only: a participant's stream skips others' ids). Each event
 /// id is its place in the session's log: reconnect with `Last-Event-ID` to
 /// receive exactly what was missed.
 #[utoipa::path(get, path = "/v1/sessions/{id}/events", tag = "floor",
@@ -235,6 +239,9 @@ impl Watch {
             if let Some(event) = self.pending.pop_front() {
                 self.sent = self.sent.max(event.seq);
                 self.done = self.done || self.ends_stream(&event);
+                if !self.shows(&event) {
+                    continue;
+                }
                 return Some(self.render(&event));
             }
             if self.done {
@@ -283,6 +290,15 @@ impl Watch {
                         .is_some_and(|me| event.data["participant_id"] == me.to_string())
             }
             _ => false,
+        }
+    }
+
+    /// Whether this stream shows `event`: a `question` (its text is the
+    /// author's) only to staff and to its author; everything else to all.
+    fn shows(&self, event: &StoredEvent) -> bool {
+        match (event.event.as_str(), self.viewer) {
+            ("question", Some(me)) => event.data["participant_id"] == me.to_string(),
+            _ => true,
         }
     }
 

@@ -77,6 +77,8 @@ fn csv(report: &Report) -> Result<String, csv::Error> {
         "longest_wait_s",
         "median_wait_s",
         "hands_unanswered",
+        "questions_asked",
+        "questions_answered",
     ])?;
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for p in &report.participants {
@@ -95,6 +97,8 @@ fn csv(report: &Report) -> Result<String, csv::Error> {
             opt(p.longest_wait_s),
             opt(p.median_wait_s),
             p.hands_unanswered.to_string(),
+            p.questions_asked.to_string(),
+            p.questions_answered.to_string(),
         ])?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;

@@ -165,7 +165,7 @@ pub async fn by_participant(
 }
 
 /// Only learners and classrooms still in the session take the floor.
-fn takes_the_floor(p: &Participant) -> Result<(), Error> {
+pub(crate) fn takes_the_floor(p: &Participant) -> Result<(), Error> {
     if !p.kind.takes_the_floor() {
         return Err(Error::NotALearner);
     }

@@ -275,6 +275,7 @@ mod tests {
         floor.queue.push(Hand {
             participant: people[2].id,
             raised_at: now,
+            question: None,
         });
         (people, floor)
     }
