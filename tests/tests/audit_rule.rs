@@ -181,7 +181,9 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
     estrade_app::questions::answer(&deps, &teacher, session.id, q.id, false)
         .await
         .unwrap();
-    ledger.one("questions::answer", "floor.question_answered").await;
+    ledger
+        .one("questions::answer", "floor.question_answered")
+        .await;
     let q = estrade_app::questions::ask(&deps, ana, session.id, "And the oven?")
         .await
         .unwrap();
@@ -189,7 +191,27 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
     estrade_app::questions::dismiss(&deps, &teacher, session.id, q.id)
         .await
         .unwrap();
-    ledger.one("questions::dismiss", "floor.question_dismissed").await;
+    ledger
+        .one("questions::dismiss", "floor.question_dismissed")
+        .await;
+    // Polls: opened, answered, closed (closing again changes nothing).
+    let choices = ["Yes".to_owned(), "No".to_owned()];
+    let poll = estrade_app::polls::open(&deps, &teacher, session.id, "Ready?", &choices)
+        .await
+        .unwrap();
+    ledger.one("polls::open", "poll.opened").await;
+    estrade_app::polls::answer(&deps, ana, session.id, poll.id, 0)
+        .await
+        .unwrap();
+    ledger.one("polls::answer", "poll.answered").await;
+    estrade_app::polls::close(&deps, &teacher, session.id, poll.id, false)
+        .await
+        .unwrap();
+    ledger.one("polls::close", "poll.closed").await;
+    estrade_app::polls::close(&deps, &teacher, session.id, poll.id, false)
+        .await
+        .unwrap();
+    ledger.none("polls::close of a closed poll").await;
     let configure = Command::Configure {
         mode: estrade_core::domain::FloorMode::Open,
         max_speakers: 2,

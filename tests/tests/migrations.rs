@@ -62,6 +62,10 @@ const LANDED: &[(i64, &str)] = &[
         13,
         "14fdcab507d35eb036230d2ffd03d80076b99133b316dfffd45ee4d8dfb4fd8fa185584aaf1c8772a73ff5ede7a5ec06",
     ),
+    (
+        14,
+        "e65641a70408f834a1174fbfac471f4b323c598f307e3ab7964162f4ad5e175795841abf562494dd3ab199a446fd50f5",
+    ),
 ];
 
 #[test]
@@ -125,6 +129,8 @@ async fn migrations_apply_to_an_empty_database_and_are_idempotent(db: PgPool) {
             "floor_turns",
             "participant_tracks",
             "participants",
+            "poll_answers",
+            "polls",
             "questions",
             "reconcile_reports",
             "session_events",

@@ -452,6 +452,13 @@ impl From<estrade_app::Error> for Error {
             }
             E::Refused(refusal) => refused(refusal),
             E::InvalidQuestion(error) => Self::invalid("invalid_question", error.to_string()),
+            E::InvalidPoll(error) => Self::invalid("invalid_poll", error.to_string()),
+            E::PollOpen => Self::conflict(
+                "poll_open",
+                "A poll is open in this session; close it before opening another.",
+            ),
+            E::PollClosed => Self::conflict("poll_closed", "This poll is closed."),
+            E::InvalidChoice => Self::invalid("invalid_choice", "This poll has no such choice."),
             E::LiveKit(error) => error.into(),
             E::Database(error) => error.into(),
             E::BatchFailed(error) if is_unavailable(&error) => Self::Unavailable("PostgreSQL"),

@@ -13,8 +13,8 @@ use crate::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::extract::Json;
 use crate::routes::{
-    accounts, audit, connectivity, console, events, floor, health, join, participants, questions,
-    reconcile, report, sessions, webhooks,
+    accounts, audit, connectivity, console, events, floor, health, join, participants, polls,
+    questions, reconcile, report, sessions, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -31,7 +31,8 @@ use crate::routes::{
         participants::list_participants, participants::kick,
         floor::get_floor, floor::raise_hand, floor::lower_hand, floor::grant, floor::revoke,
         floor::configure, questions::ask, questions::list, questions::answer,
-        questions::dismiss, events::events, reconcile::run_now, reconcile::last,
+        questions::dismiss, polls::open, polls::list, polls::answer, polls::close,
+        events::events, reconcile::run_now, reconcile::last,
         connectivity::connectivity,
         console::sign_in, console::signed_in, console::sign_out,
         webhooks::receive, webhooks::list, webhooks::replay,
@@ -52,14 +53,15 @@ struct ApiDoc;
 
 pub use estrade_core::domain::NAME_PATTERN;
 
-/// Puts [`NAME_PATTERN`] on every name and title a request carries (a
-/// derive attribute takes only a literal, and the pattern is one).
+/// Puts [`NAME_PATTERN`] on every name, title and typed text a request
+/// carries (a derive attribute takes only a literal, and the pattern is
+/// one), a poll's choices included.
 struct NamePatterns;
 
 impl Modify for NamePatterns {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::RefOr;
-        use utoipa::openapi::schema::Schema;
+        use utoipa::openapi::schema::{ArrayItems, Schema};
         let Some(components) = openapi.components.as_mut() else {
             return;
         };
@@ -68,6 +70,7 @@ impl Modify for NamePatterns {
             ("UpdateSession", "title"),
             ("NewAccount", "name"),
             ("AskRequest", "text"),
+            ("OpenPoll", "question"),
         ] {
             let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
                 panic!("the OpenAPI document has no object schema {schema}");
@@ -77,6 +80,22 @@ impl Modify for NamePatterns {
             };
             field.pattern = Some(NAME_PATTERN.to_owned());
         }
+        // A poll's choices: each a name-like line of 1–100 characters.
+        let Some(RefOr::T(Schema::Object(poll))) = components.schemas.get_mut("OpenPoll") else {
+            panic!("the OpenAPI document has no object schema OpenPoll");
+        };
+        let Some(RefOr::T(Schema::Array(choices))) = poll.properties.get_mut("choices") else {
+            panic!("OpenPoll has no array property choices");
+        };
+        let ArrayItems::RefOrSchema(item) = &mut choices.items else {
+            panic!("OpenPoll.choices has no item schema");
+        };
+        let RefOr::T(Schema::Object(item)) = item.as_mut() else {
+            panic!("OpenPoll.choices items are not a string schema");
+        };
+        item.pattern = Some(NAME_PATTERN.to_owned());
+        item.min_length = Some(1);
+        item.max_length = Some(estrade_core::poll::MAX_CHOICE_CHARS);
     }
 }
 

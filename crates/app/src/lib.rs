@@ -11,6 +11,7 @@
 //! - [`floor`]: the floor ceremony (lock, check, decide, commit, notify,
 //!   enforce) and the floor's timers.
 //! - [`questions`]: typed questions in the floor's line.
+//! - [`polls`]: quick polls, answered anonymously.
 //! - [`webhooks`]: accepting, replaying and applying LiveKit's events.
 //! - [`reconcile`]: comparing LiveKit with PostgreSQL and repairing.
 //! - [`retention`]: erasing learner data past its retention period.
@@ -32,6 +33,7 @@ pub mod enforce;
 pub mod events;
 pub mod floor;
 pub mod participants;
+pub mod polls;
 pub mod questions;
 pub mod queue;
 pub mod reconcile;
@@ -45,6 +47,7 @@ use std::time::Duration;
 use estrade_core::domain::Graces;
 use estrade_livekit::Gateway;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 pub use account::Account;
 pub use queue::WebhookQueue;
@@ -107,6 +110,18 @@ pub enum Error {
     /// A typed question's text is refused.
     #[error(transparent)]
     InvalidQuestion(#[from] estrade_core::question::TextError),
+    /// A new poll is refused.
+    #[error(transparent)]
+    InvalidPoll(#[from] estrade_core::poll::PollError),
+    /// A poll is open in the session already.
+    #[error("a poll is open already")]
+    PollOpen,
+    /// The poll is closed: it takes no answer.
+    #[error("the poll is closed")]
+    PollClosed,
+    /// The answer names no choice of the poll.
+    #[error("no such choice")]
+    InvalidChoice,
     /// The floor's state machine refused the command.
     #[error(transparent)]
     Refused(#[from] estrade_core::floor::Refusal),
@@ -129,6 +144,16 @@ pub enum Error {
         /// When the code's minute ends.
         retry_after: Duration,
     },
+}
+
+/// Who reads a session's questions or polls.
+#[derive(Debug, Clone, Copy)]
+pub enum Reader<'a> {
+    /// The teacher or an admin: everything.
+    Staff(&'a Account),
+    /// A participant of the session: its own questions; polls as learners
+    /// see them.
+    Participant(Uuid),
 }
 
 /// A request whose batch did not answer (its task panicked or shut down):

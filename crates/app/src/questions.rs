@@ -16,16 +16,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::floor::{self, require_live, takes_the_floor};
-use crate::{Account, Deps, Error};
-
-/// Who reads a session's questions.
-#[derive(Debug, Clone, Copy)]
-pub enum Reader<'a> {
-    /// The teacher or an admin: every question.
-    Staff(&'a Account),
-    /// A participant of the session: its own.
-    Participant(Uuid),
-}
+use crate::{Account, Deps, Error, Reader};
 
 /// `participant` of session `session_id` asks `typed`. Refused, nothing is
 /// stored: invalid text, the session not live, not a learner or classroom

@@ -18,6 +18,8 @@
 //!   or still waiting);
 //! - the **teacher's floor time** is the time of the class during which no
 //!   learner or classroom held the floor (the teacher speaks at will);
+//! - **polls answered** counts the polls of the class a learner or
+//!   classroom answered (the poll rows, not the floor);
 //! - the **concentration** is the Gini coefficient of talk time over every
 //!   learner and classroom of the session: 0 when all spoke as long, near 1
 //!   when one spoke and the others did not.
@@ -59,6 +61,15 @@ pub struct Turn {
     pub question: bool,
 }
 
+/// The class's polls, as the report counts them.
+#[derive(Debug, Clone, Default)]
+pub struct PollParticipation {
+    /// Polls opened in the class.
+    pub polls: u32,
+    /// How many of them each participant answered (absent: none).
+    pub answered: Vec<(Uuid, u32)>,
+}
+
 /// The figures of one learner or classroom.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ParticipantFigures {
@@ -88,6 +99,8 @@ pub struct ParticipantFigures {
     pub questions_asked: u32,
     /// Of them, those answered (aloud or with the floor).
     pub questions_answered: u32,
+    /// Polls of the class it answered.
+    pub polls_answered: u32,
 }
 
 /// The figures of the class as a whole.
@@ -117,6 +130,8 @@ pub struct SessionFigures {
     pub questions_asked: u32,
     /// Of them, those answered.
     pub questions_answered: u32,
+    /// Polls opened in the class.
+    pub polls: u32,
     /// Median wait from a raised hand to its grant over every granted hand,
     /// in seconds.
     pub median_wait_s: Option<f64>,
@@ -152,12 +167,13 @@ pub struct Report {
 
 /// The report of a class that started at `started_at` (none if it has
 /// not) and ends at `until` (its end, or now while it lasts), for `people`
-/// (in join order) and their `turns`.
+/// (in join order), their `turns` and the class's `polls`.
 pub fn compute(
     started_at: Option<DateTime<Utc>>,
     until: DateTime<Utc>,
     people: &[Person],
     turns: &[Turn],
+    polls: &PollParticipation,
 ) -> Report {
     let speakers: Vec<&Person> = people.iter().filter(|p| p.kind.takes_the_floor()).collect();
     let end_of = |turn: &Turn| turn.ended_at.unwrap_or(until).min(until);
@@ -206,6 +222,11 @@ pub fn compute(
             hands_unanswered: unanswered,
             questions_asked: asked,
             questions_answered: answered,
+            polls_answered: polls
+                .answered
+                .iter()
+                .find(|(id, _)| *id == person.id)
+                .map_or(0, |(_, n)| *n),
         });
     }
     all_waits.sort_unstable();
@@ -248,6 +269,7 @@ pub fn compute(
         hands_unanswered: participants.iter().map(|p| p.hands_unanswered).sum(),
         questions_asked: participants.iter().map(|p| p.questions_asked).sum(),
         questions_answered: participants.iter().map(|p| p.questions_answered).sum(),
+        polls: polls.polls,
         median_wait_s: median(&all_waits).map(seconds_f),
         talk_time_gini: gini(&talk).map(round4),
     };
@@ -403,7 +425,12 @@ mod tests {
             question(4, at(14, 0), at(15, 0), "answered"),
             question(4, at(16, 0), at(17, 0), "dismissed"),
         ];
-        let report = compute(Some(at(0, 0)), at(30, 0), &people, &turns);
+        // Two polls: Ana answered both, the classroom one.
+        let polls = PollParticipation {
+            polls: 2,
+            answered: vec![(Uuid::from_u128(1), 2), (Uuid::from_u128(3), 1)],
+        };
+        let report = compute(Some(at(0, 0)), at(30, 0), &people, &turns, &polls);
 
         let ana = &report.participants[0];
         assert_eq!(
@@ -452,6 +479,13 @@ mod tests {
         assert_eq!((s.learners, s.distinct_speakers), (4, 3));
         assert_eq!((s.hands_raised, s.hands_unanswered), (5, 2));
         assert_eq!((s.questions_asked, s.questions_answered), (2, 1));
+        assert_eq!(s.polls, 2);
+        let answered: Vec<u32> = report
+            .participants
+            .iter()
+            .map(|p| p.polls_answered)
+            .collect();
+        assert_eq!(answered, [2, 0, 1, 0]);
         // Granted waits 20, 60, 60: median 60 s.
         assert_eq!(s.median_wait_s, Some(60.0));
         // Talk times sorted 0, 120, 220, 300 (sum 640, n 4):
@@ -475,7 +509,13 @@ mod tests {
             .map(|n| person(n, ParticipantKind::Learner, "L"))
             .collect();
         let turns = [turn(1, None, Some(at(0, 0)), Some(at(10, 0)))];
-        let report = compute(Some(at(0, 0)), at(10, 0), &people, &turns);
+        let report = compute(
+            Some(at(0, 0)),
+            at(10, 0),
+            &people,
+            &turns,
+            &PollParticipation::default(),
+        );
         // One of n holds everything: (n − 1) / n.
         assert_eq!(report.session.talk_time_gini, Some(0.75));
         assert_eq!(report.session.teacher_share, Some(0.0));
@@ -490,7 +530,13 @@ mod tests {
         let turns: Vec<Turn> = (1..=3u32)
             .map(|n| turn(n.into(), None, Some(at(n, 0)), Some(at(n, 30))))
             .collect();
-        let report = compute(Some(at(0, 0)), at(10, 0), &people, &turns);
+        let report = compute(
+            Some(at(0, 0)),
+            at(10, 0),
+            &people,
+            &turns,
+            &PollParticipation::default(),
+        );
         assert_eq!(report.session.talk_time_gini, Some(0.0));
         assert_eq!(report.session.learner_floor_s, 90.0);
     }
@@ -498,7 +544,7 @@ mod tests {
     #[test]
     fn a_class_that_has_not_started_has_no_shares_and_nobody_spoke() {
         let people = [person(1, ParticipantKind::Learner, "Ana")];
-        let report = compute(None, at(0, 0), &people, &[]);
+        let report = compute(None, at(0, 0), &people, &[], &PollParticipation::default());
         let s = &report.session;
         assert_eq!(
             (s.duration_s, s.teacher_share, s.learner_share),

@@ -8,6 +8,7 @@ pub mod console;
 pub mod events;
 pub mod floor;
 pub mod participants;
+pub mod polls;
 pub mod questions;
 pub mod reconcile;
 pub mod sessions;

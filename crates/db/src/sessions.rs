@@ -379,9 +379,10 @@ pub async fn end(
         crate::events::append(conn, id, "floor", &view).await?;
     }
     let left = crate::participants::mark_all_left(conn, id).await?;
-    let entry = Entry::new(actor, "session.ended")
-        .session(id)
-        .details(json!({ "reason": reason, "floor_closed": closed, "participants_left": left }));
+    let polls = crate::polls::close_open(conn, id).await?;
+    let entry = Entry::new(actor, "session.ended").session(id).details(json!({
+        "reason": reason, "floor_closed": closed, "participants_left": left, "polls_closed": polls,
+    }));
     crate::audit::record(conn, entry).await?;
     crate::events::append(conn, id, "session", &ended.event()).await?;
     Ok(ended)

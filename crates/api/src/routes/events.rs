@@ -1,6 +1,6 @@
 //! `GET /v1/sessions/{id}/events`: the session's live updates as
 //! server-sent events (`floor`, `session`, `presence`, `turn_ending`,
-//! `question`).
+//! `question`, `poll`).
 //!
 //! A stream opens with the state now (a `session` and a `floor` event), or,
 //! with `Last-Event-ID`, with exactly the events missed since. Then it
@@ -53,7 +53,10 @@ pub(crate) fn router() -> Router<AppState> {
 /// expires_at, seconds_left}`, 10 s before a limited turn ends), `question`
 /// (the same object as `GET …/questions` gives, each time one is asked,
 /// answered, dismissed, withdrawn or closed; to staff and to its author
-/// only: a participant's stream skips others' ids). Each event
+/// only: a participant's stream skips others' ids), `poll` (the poll object
+/// of `GET …/polls` with `change: opened|answered|closed`; for a
+/// participant without the counts until they are shown, and without the
+/// `answered` ones). Each event
 /// id is its place in the session's log: reconnect with `Last-Event-ID` to
 /// receive exactly what was missed.
 #[utoipa::path(get, path = "/v1/sessions/{id}/events", tag = "floor",
@@ -294,10 +297,12 @@ impl Watch {
     }
 
     /// Whether this stream shows `event`: a `question` (its text is the
-    /// author's) only to staff and to its author; everything else to all.
+    /// author's) only to staff and to its author; a `poll` whose counts
+    /// changed (an answer) only to staff; everything else to all.
     fn shows(&self, event: &StoredEvent) -> bool {
         match (event.event.as_str(), self.viewer) {
             ("question", Some(me)) => event.data["participant_id"] == me.to_string(),
+            ("poll", Some(_)) => event.data["change"] != "answered",
             _ => true,
         }
     }
@@ -316,6 +321,15 @@ impl Watch {
                         .map(|hand| hand["position"].clone())
                 });
                 data["position"] = position.unwrap_or(serde_json::Value::Null);
+                sse.data(data.to_string())
+            }
+            // Counts reach participants only once the teacher shows them.
+            ("poll", Some(_)) if event.data["results_shown"] != true => {
+                let mut data = event.data.clone();
+                if let Some(poll) = data.as_object_mut() {
+                    poll.remove("answers");
+                    poll.remove("results");
+                }
                 sse.data(data.to_string())
             }
             _ => sse.data(event.data.to_string()),

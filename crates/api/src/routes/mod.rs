@@ -9,6 +9,7 @@ pub mod floor;
 pub mod health;
 pub mod join;
 pub mod participants;
+pub mod polls;
 pub mod questions;
 pub mod reconcile;
 pub mod report;

@@ -79,6 +79,7 @@ fn csv(report: &Report) -> Result<String, csv::Error> {
         "hands_unanswered",
         "questions_asked",
         "questions_answered",
+        "polls_answered",
     ])?;
     let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
     for p in &report.participants {
@@ -99,6 +100,7 @@ fn csv(report: &Report) -> Result<String, csv::Error> {
             p.hands_unanswered.to_string(),
             p.questions_asked.to_string(),
             p.questions_answered.to_string(),
+            p.polls_answered.to_string(),
         ])?;
     }
     let bytes = out.into_inner().map_err(|e| e.into_error())?;
