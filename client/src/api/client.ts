@@ -7,6 +7,7 @@
 // the console's cookie itself (fetch's default, same-origin credentials).
 
 import type { MessageKey } from '../i18n'
+import type { Poll } from '../live/polls'
 
 export interface Joined {
   session_id: string
@@ -117,6 +118,8 @@ const MESSAGES: Record<string, MessageKey> = {
   session_not_live: 'errors.session_not_live',
   participant_left: 'errors.participant_left',
   unavailable: 'errors.unavailable',
+  poll_closed: 'poll.errors.poll_closed',
+  invalid_choice: 'poll.errors.invalid_choice',
 }
 
 export type JoinField = 'code' | 'name' | 'headcount'
@@ -222,6 +225,12 @@ export function createApi(fetchFn: Fetch) {
     /** Lowers the hand, or gives the floor back when speaking. */
     lowerHand: (sessionId: string, token: string) =>
       call<FloorView>('DELETE', `/v1/sessions/${sessionId}/hand`, token),
+    /** The class's polls as this learner sees them (counts once shown, its own choice). */
+    polls: (sessionId: string, token: string) =>
+      call<{ polls: Poll[] }>('GET', `/v1/sessions/${sessionId}/polls`, token),
+    /** Chooses (or changes to) `choice` in an open poll. */
+    answerPoll: (sessionId: string, pollId: string, choice: number, token: string) =>
+      call<Poll>('POST', `/v1/sessions/${sessionId}/polls/${encodeURIComponent(pollId)}/answer`, token, { choice }),
     /** The participant token is optional: staff or anonymous checks may be allowed. */
     connectivity: (token: string | null) =>
       call<Connectivity>('GET', '/v1/connectivity', token ?? undefined),

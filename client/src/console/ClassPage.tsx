@@ -11,6 +11,7 @@ import { useCues } from '../a11y/AnnouncerProvider'
 import { useKeyShortcuts } from '../a11y/useShortcuts'
 import type { FloorView } from '../api/client'
 import { Link } from '../app/Link'
+import type { Poll } from '../live/polls'
 import { usePage } from '../app/usePage'
 import type { FloorSettings, Participant, Session } from './api'
 import { ClassControls } from './ClassControls'
@@ -22,6 +23,7 @@ import { sortedQueue } from './hands'
 import { Invite } from './Invite'
 import { debounce } from './participants'
 import { Participants } from './Participants'
+import { PollsSection } from './PollsSection'
 import { Publisher } from './Publisher'
 import { ReportSection } from './ReportSection'
 import { laterStatus, statusCues, withEvent } from './session'
@@ -50,6 +52,7 @@ export function ClassPage({ id }: { id: string }) {
   const [participants, setParticipants] = useState<Participant[]>([])
   const [failures, setFailures] = useState<Partial<Record<Section, Said>>>({})
   const grantNext = useRef<HTMLButtonElement>(null)
+  const [incomingPoll, setIncomingPoll] = useState<Poll | null>(null)
 
   const heading = usePage<HTMLHeadingElement>(
     session ? t('console.class.page_title', { title: session.title }) : t('console.class.loading_title'),
@@ -112,6 +115,7 @@ export function ClassPage({ id }: { id: string }) {
       if (latest.current) showSession(withEvent(latest.current, event))
     },
     onPresence: () => presence.call(),
+    onPoll: setIncomingPoll,
     // Refused: the sign-in expired (the guard takes the teacher back) or the class is not theirs.
     onRefused: () => void api.session(id).then(showSession, lost),
   })
@@ -206,6 +210,7 @@ export function ClassPage({ id }: { id: string }) {
               onConfigure={(settings: FloorSettings) => command('floor', () => api.configureFloor(id, settings), true)}
             />
             <Participants participants={participants} failure={failures.participants ?? null} onKick={(p) => void kick(p)} />
+            <PollsSection sessionId={id} status={session.status} runsFloor={runsFloor} incoming={incomingPoll} />
             <ReportSection sessionId={id} status={session.status} floorVersion={floor.view?.version ?? null} />
           </div>
         </>

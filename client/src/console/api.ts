@@ -5,6 +5,7 @@
 // itself. The key is never kept: not in storage, the address or a log.
 
 import { createCall, type FloorMode, type FloorView, type SessionStatus } from '../api/client'
+import type { Poll } from '../live/polls'
 import type { Report } from './report'
 
 export type Role = 'teacher' | 'admin'
@@ -118,6 +119,12 @@ export function createConsoleApi(fetchFn: typeof fetch) {
       call<Participant>('POST', `${sessionPath(id)}/participants/${encodeURIComponent(participantId)}/kick`),
     /** The fairness report, during the class or after it. */
     report: (id: string) => call<Report>('GET', `${sessionPath(id)}/report`),
+    polls: (id: string) => call<{ polls: Poll[] }>('GET', `${sessionPath(id)}/polls`),
+    openPoll: (id: string, poll: { question: string; choices: string[] }) =>
+      call<Poll>('POST', `${sessionPath(id)}/polls`, undefined, poll),
+    /** Closes (if open) and, with `show`, shows the counts to everyone. */
+    closePoll: (id: string, pollId: string, show: boolean) =>
+      call<Poll>('POST', `${sessionPath(id)}/polls/${encodeURIComponent(pollId)}/close`, undefined, { show_results: show }),
   }
 }
 

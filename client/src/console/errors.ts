@@ -32,6 +32,9 @@ const MESSAGES: Record<string, MessageKey> = {
   invalid_title: 'console.form.invalid_title',
   invalid_max_learners: 'console.form.invalid_max_learners',
   invalid_floor: 'console.form.invalid_floor',
+  poll_open: 'console.errors.poll_open',
+  invalid_poll: 'console.polls.invalid',
+  poll_closed: 'console.errors.poll_closed',
 }
 
 /** Anything thrown by a call, as an ApiError (an unexpected throw is a network failure). */

@@ -1,17 +1,21 @@
 // Follows a class's live updates (live/events.ts) with the console's cookie:
 // no token, no renewal (a 401 is final: the sign-in expired, or this class
 // is not the teacher's). `floor` events update the floor, `session` events
-// the status, `presence` events ask for the participants again.
+// the status, `presence` events ask for the participants again, `poll` events update
+// the polls.
 
 import { useEffect, useRef, useState } from 'react'
 
 import type { FloorView, SessionEvent } from '../api/client'
 import { followEvents, type StreamEnd, type StreamState } from '../live/events'
+import { pollOfEvent, type Poll } from '../live/polls'
 
 export interface StreamHandlers {
   onFloor: (view: FloorView) => void
   onSession: (event: SessionEvent) => void
   onPresence: () => void
+  /** A poll opened, got an answer, closed. */
+  onPoll?: (poll: Poll) => void
   /** The server refused the stream (401, 403, 404): find out why. */
   onRefused: () => void
 }
@@ -34,6 +38,7 @@ export function useClassStream(sessionId: string, handlers: StreamHandlers): Cla
         if (event.event === 'floor') latest.current.onFloor(event.data as FloorView)
         else if (event.event === 'session') latest.current.onSession(event.data as SessionEvent)
         else if (event.event === 'presence') latest.current.onPresence()
+        else if (event.event === 'poll') latest.current.onPoll?.(pollOfEvent(event.data))
       },
     }).then((end) => {
       if (controller.signal.aborted) return

@@ -13,9 +13,13 @@ import { initialSession, phaseOf, sessionStep, type End } from '../live/session'
 import { useLiveRoom, closeMic, muteMic, openMic, type MicOpening } from '../live/useLiveRoom'
 import { useMachine } from '../live/useMachine'
 import { useMutedTalking } from '../live/useMutedTalking'
+import { pollChanges, pollToAsk, type Poll } from '../live/polls'
 import { useStream } from '../live/useStream'
 import { useTeacher } from '../live/useTeacher'
 import { FloorPanel } from './FloorPanel'
+import { PollDialog } from './PollDialog'
+import { PollPanel } from './PollPanel'
+import { usePolls } from './usePolls'
 import type { ShortcutAction } from './shortcuts'
 import { ShortcutsDialog } from './ShortcutsDialog'
 import { SoundUnlock } from './SoundUnlock'
@@ -47,12 +51,43 @@ export function Classroom({ joined, code, onEnd }: Props) {
   const [floor, onFloor] = useMachine(floorStep, () => initialFloor(me))
   const seat = useSeat(joined, code, onSession)
   const room = useLiveRoom(joined.livekit_url, joined.livekit_token, onSession, onFloor)
-  useStream(joined.session_id, me, seat, onFloor, onSession)
+  const polls = usePolls(joined.session_id, seat)
+  useStream(joined.session_id, me, seat, onFloor, onSession, polls.onPoll)
   const teacher = useTeacher(room)
   const permission = useMicrophonePermission()
   const primary = useRef<HTMLButtonElement>(null)
   const [shortcuts, setShortcuts] = useState(loadShortcutsEnabled)
   const phase = phaseOf(session)
+  const [putOff, setPutOff] = useState<ReadonlySet<string>>(() => new Set())
+  const [reopened, setReopened] = useState<string | null>(null)
+  const [pollError, setPollError] = useState<MessageKey | null>(null)
+  const asked =
+    polls.polls.find((p) => p.id === reopened && p.closed_at === null) ?? pollToAsk(polls.polls, putOff) ?? null
+  const latestPoll = polls.polls.find((p) => p.closed_at === null) ?? polls.polls.at(-1)
+
+  // Said as they happen: a poll opened, closed, its results shown.
+  const seenPolls = useRef<Poll[]>([])
+  useEffect(() => {
+    const changes = pollChanges(seenPolls.current, polls.polls)
+    seenPolls.current = polls.polls
+    for (const { kind, poll } of changes) {
+      cue([{ key: `poll.said_${kind}`, values: { question: poll.question }, politeness: 'polite', topic: `poll:${kind}` }])
+    }
+  }, [polls.polls, cue])
+
+  async function answerPoll(poll: Poll, choice: number) {
+    try {
+      await polls.answer(poll.id, choice)
+      setPollError(null)
+      setReopened(null)
+      cue([{ key: 'poll.said_answered', values: { choice: poll.choices[choice] ?? '' }, politeness: 'polite', topic: 'poll:answer' }])
+    } catch (error) {
+      const failure = error instanceof ApiError ? error : new ApiError(0, 'network')
+      setPollError(failure.messageKey())
+      say(failure.messageKey(), failure.values())
+      throw error
+    }
+  }
 
   const teacherCamera = teacher.camera !== null
   useEffect(() => {
@@ -169,8 +204,24 @@ export function Classroom({ joined, code, onEnd }: Props) {
             onToggleMic={toggleMic}
             onGiveBack={giveBack}
           />
+          <PollPanel
+            poll={latestPoll}
+            onOpen={() => {
+              if (latestPoll) setReopened(latestPoll.id)
+            }}
+          />
           <Speakers room={room} view={floor.view} me={me} teacherName={teacher.name} />
         </div>
+        <PollDialog
+          poll={asked}
+          error={pollError}
+          onAnswer={(choice) => (asked ? answerPoll(asked, choice) : Promise.resolve())}
+          onLater={() => {
+            if (asked) setPutOff((s) => new Set(s).add(asked.id))
+            setReopened(null)
+            setPollError(null)
+          }}
+        />
       </div>
     </RoomContext.Provider>
   )

@@ -4,6 +4,7 @@ import { useEffect } from 'react'
 
 import { actionsFor, followEvents } from './events'
 import type { FloorAction } from './floor'
+import { pollOfEvent, type Poll } from './polls'
 import type { SessionAction } from './session'
 
 /** The participant token to follow with and how to renew it (the learner's: learner/useSeat.ts). */
@@ -19,6 +20,7 @@ export function useStream(
   seat: SeatAccess,
   onFloor: (action: FloorAction) => void,
   onSession: (action: SessionAction) => void,
+  onPoll?: (poll: Poll) => void,
 ): void {
   const { token, renew } = seat
   useEffect(() => {
@@ -36,6 +38,7 @@ export function useStream(
         const { floor, session } = actionsFor(event, participantId)
         if (floor) onFloor(floor)
         if (session) onSession(session)
+        if (event.event === 'poll') onPoll?.(pollOfEvent(event.data))
       },
     }).then((end) => {
       if (end === 'kicked') onSession({ type: 'kicked' })
@@ -44,5 +47,5 @@ export function useStream(
       else if (end === 'refused') onFloor({ type: 'stream_down' })
     })
     return () => controller.abort()
-  }, [sessionId, participantId, token, renew, onFloor, onSession])
+  }, [sessionId, participantId, token, renew, onFloor, onSession, onPoll])
 }
