@@ -114,8 +114,16 @@ for (const [lang, t] of [
     const [me] = await named(session, 'Ada')
 
     const requests = recordApiRequests(page)
-    await world.estrade.call('POST', `/v1/sessions/${session.id}/participants/${me.id}/kick`, {
-      token: world.estrade.teacher_key,
+    const kick = () =>
+      world.estrade.call('POST', `/v1/sessions/${session.id}/participants/${me.id}/kick`, {
+        token: world.estrade.teacher_key,
+      })
+    // A 503 means LiveKit did not answer in time (it may still be catching
+    // up after the previous test's cut): the kick stands, and calling again
+    // completes it (API.md). Anything else fails the test.
+    await kick().catch((error) => {
+      if (!/: 503 /.test(error.message)) throw error
+      return kick()
     })
     await until(() => page.getByRole('heading', { name: t.over.kicked_title, exact: true }).isVisible(), {
       what: 'the kicked screen',

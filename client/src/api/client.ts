@@ -40,11 +40,35 @@ export interface Speaker {
   expires_at: string | null
 }
 
+/** A place in line: a raised hand, or a typed question. */
 export interface Hand {
   participant_id: string
   name: string
+  /** When the hand went up, or the question was asked. */
   raised_at: string
   position: number
+  /** What waits (absent from a server older than typed questions: a hand). */
+  kind?: 'hand' | 'question'
+  /** The question, for a question (its text: `GET …/questions`). */
+  question_id?: string | null
+}
+
+export type QuestionStatus = 'waiting' | 'answered' | 'dismissed' | 'withdrawn' | 'closed'
+
+/** A typed question (`POST`/`GET …/questions`, the `question` event): plain text, never HTML. */
+export interface Question {
+  id: string
+  session_id: string
+  participant_id: string
+  /** The author's display name. */
+  name: string
+  text: string
+  asked_at: string
+  status: QuestionStatus
+  /** Answered by giving its author the floor. */
+  answered_with_floor: boolean
+  /** When it stopped waiting; null while waiting. */
+  ended_at: string | null
 }
 
 /** `GET …/floor`, the hand answers and every `floor` event. */
@@ -119,6 +143,9 @@ const MESSAGES: Record<string, MessageKey> = {
   participant_left: 'errors.participant_left',
   unavailable: 'errors.unavailable',
   poll_closed: 'poll.errors.poll_closed',
+  question_waiting: 'questions.errors.question_waiting',
+  too_many_questions: 'questions.errors.too_many_questions',
+  invalid_question: 'questions.errors.invalid_question',
   invalid_choice: 'poll.errors.invalid_choice',
 }
 
@@ -159,7 +186,7 @@ export class ApiError extends Error {
 
   /** The sentence's values (the wait, for a 429). */
   values(): Record<string, number> {
-    return this.code === 'rate_limited' ? { count: this.retryAfterS ?? 60 } : {}
+    return this.code === 'rate_limited' || this.code === 'too_many_questions' ? { count: this.retryAfterS ?? 60 } : {}
   }
 
   /** The join form's field the learner should fix, if any. */
@@ -225,6 +252,12 @@ export function createApi(fetchFn: Fetch) {
     /** Lowers the hand, or gives the floor back when speaking. */
     lowerHand: (sessionId: string, token: string) =>
       call<FloorView>('DELETE', `/v1/sessions/${sessionId}/hand`, token),
+    /** A typed question: it takes a place in line (or the place of the raised hand). */
+    ask: (sessionId: string, token: string, text: string) =>
+      call<Question>('POST', `/v1/sessions/${sessionId}/questions`, token, { text }),
+    /** The learner's own questions, oldest first. */
+    questions: (sessionId: string, token: string) =>
+      call<{ questions: Question[] }>('GET', `/v1/sessions/${sessionId}/questions`, token),
     /** The class's polls as this learner sees them (counts once shown, its own choice). */
     polls: (sessionId: string, token: string) =>
       call<{ polls: Poll[] }>('GET', `/v1/sessions/${sessionId}/polls`, token),

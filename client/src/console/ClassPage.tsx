@@ -1,15 +1,16 @@
 // One class, as its teacher runs it: its status and controls, the
-// invitation, the camera and microphone, the raised hands, the floor, the
-// participants and the report of who got to speak, all kept current by
-// the class's live updates (the stream, followed with the console's
-// cookie) and the answers to the teacher's commands. Loaded only when a class is opened.
+// invitation, the camera and microphone, the raised hands and typed
+// questions, the floor, the participants, the polls and the report of who
+// got to speak, all kept current by the class's live updates (the stream,
+// followed with the console's cookie) and the answers to the teacher's
+// commands. Loaded only when a class is opened.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { useTranslation } from 'react-i18next'
 
 import { useCues } from '../a11y/AnnouncerProvider'
 import { useKeyShortcuts } from '../a11y/useShortcuts'
-import type { FloorView } from '../api/client'
+import type { FloorView, Question } from '../api/client'
 import { Link } from '../app/Link'
 import type { Poll } from '../live/polls'
 import { usePage } from '../app/usePage'
@@ -29,6 +30,7 @@ import { ReportSection } from './ReportSection'
 import { laterStatus, statusCues, withEvent } from './session'
 import { CONSOLE_SHORTCUTS, type ConsoleAction } from './shortcuts'
 import { loadHandSound, loadShortcutsEnabled, saveHandSound, saveShortcutsEnabled, type HandSound } from './storage'
+import { useClassQuestions } from './useClassQuestions'
 import { useClassStream } from './useClassStream'
 import { useConsoleFloor } from './useConsoleFloor'
 
@@ -53,6 +55,7 @@ export function ClassPage({ id }: { id: string }) {
   const [failures, setFailures] = useState<Partial<Record<Section, Said>>>({})
   const grantNext = useRef<HTMLButtonElement>(null)
   const [incomingPoll, setIncomingPoll] = useState<Poll | null>(null)
+  const [questions, takeQuestions] = useClassQuestions(api, id)
 
   const heading = usePage<HTMLHeadingElement>(
     session ? t('console.class.page_title', { title: session.title }) : t('console.class.loading_title'),
@@ -116,6 +119,7 @@ export function ClassPage({ id }: { id: string }) {
     },
     onPresence: () => presence.call(),
     onPoll: setIncomingPoll,
+    onQuestion: (q) => takeQuestions([q]),
     // Refused: the sign-in expired (the guard takes the teacher back) or the class is not theirs.
     onRefused: () => void api.session(id).then(showSession, lost),
   })
@@ -136,6 +140,23 @@ export function ClassPage({ id }: { id: string }) {
     },
     [applyFloor, cue],
   )
+
+  /** Answers or sets aside a typed question; the floor's change comes by the stream. */
+  const questionCommand = async (call: () => Promise<Question>) => {
+    try {
+      const q = await call()
+      takeQuestions([q])
+      setFailures((f) => ({ ...f, hands: undefined }))
+      if (q.status === 'answered') {
+        cue([{ key: 'console.hands.answered', values: { name: q.name }, politeness: 'polite', topic: 'question' }])
+      }
+    } catch (thrown) {
+      if (isExpiry(thrown)) return
+      const said = consoleMessage(thrown)
+      setFailures((f) => ({ ...f, hands: said }))
+      cue([{ key: said.key, values: said.values, politeness: 'assertive', topic: 'command:hands' }])
+    }
+  }
 
   const grantNextInLine = () => void command('hands', () => api.grant(id))
   const revokeAll = () =>
@@ -184,11 +205,14 @@ export function ClassPage({ id }: { id: string }) {
             <Hands
               runsFloor={runsFloor}
               queue={sortedQueue(floor.view)}
+              questions={questions}
               participants={participants}
               failure={failures.hands ?? null}
               grantNextRef={grantNext}
               onGrant={(pid) => void command('hands', () => api.grant(id, pid))}
               onLower={(pid) => void command('hands', () => api.revoke(id, { participant_id: pid }))}
+              onAnswer={(qid) => void questionCommand(() => api.answerQuestion(id, qid, false))}
+              onDismiss={(qid) => void questionCommand(() => api.dismissQuestion(id, qid))}
               onGrantNext={grantNextInLine}
               onRevokeAll={revokeAll}
               sound={sound}

@@ -1,6 +1,8 @@
-// The raised hands, live, in the server's order: each row its place, name
-// (a classroom says how many it stands for), how long it has waited, and
-// Grant / Lower. "Next in line" and "everyone's floor back" stay one key
+// The raised hands and typed questions, live, in the server's one order:
+// each row its place, name (a classroom says how many it stands for), the
+// question's text for a question (as text, never HTML), how long it has
+// waited, and Grant / Lower, or for a question Grant / Answered aloud /
+// Set aside. "Next in line" and "everyone's floor back" stay one key
 // away (Alt+Shift+N, Alt+Shift+R). Rows are keyed by participant, and when
 // the list changes under the focus, the focus stays with the same
 // participant's button, or the next row's, or "next in line" (hands.ts).
@@ -12,6 +14,7 @@ import { useTranslation } from 'react-i18next'
 import { ShortcutsDialog } from '../a11y/ShortcutsDialog'
 import { focusLost, useFocusWatch } from '../a11y/useFocusRescue'
 import type { Hand } from '../api/client'
+import type { Questions } from '../live/questions'
 import type { Participant } from './api'
 import type { Said } from './errors'
 import { elapsed, focusTarget, formatClock, handName, isoDuration, type RowAction, type RowFocus } from './hands'
@@ -23,11 +26,16 @@ interface Props {
   /** The class's own teacher: the only one who gives and takes the floor. */
   runsFloor: boolean
   queue: Hand[]
+  /** The typed questions by id (their text). */
+  questions: Questions
   participants: Participant[]
   failure: Said | null
   grantNextRef: RefObject<HTMLButtonElement | null>
   onGrant: (participantId: string) => void
   onLower: (participantId: string) => void
+  /** A typed question answered aloud. */
+  onAnswer: (questionId: string) => void
+  onDismiss: (questionId: string) => void
   onGrantNext: () => void
   onRevokeAll: () => void
   sound: HandSound
@@ -53,7 +61,8 @@ export function Hands(props: Props) {
     if (inside.current && last && focusLost()) {
       const target = focusTarget(last, before.current, order)
       if (target === 'grant_next') grantNextRef.current?.focus()
-      else buttons.current.get(`${target.id}:${target.action}`)?.focus()
+      // A hand's row has no "answered aloud": its Grant then.
+      else (buttons.current.get(`${target.id}:${target.action}`) ?? buttons.current.get(`${target.id}:grant`))?.focus()
     }
     before.current = order
     // The order is what matters, not the array's identity.
@@ -99,10 +108,17 @@ export function Hands(props: Props) {
         {queue.map((hand) => {
           const wait = elapsed(hand.raised_at, now)
           const name = handName(hand, participants)
+          const questionId = hand.kind === 'question' ? (hand.question_id ?? null) : null
+          const text = questionId === null ? null : (props.questions[questionId]?.text ?? null)
           return (
             <li key={hand.participant_id} className="hand-row">
               <span className="hand-place">{t('console.hands.place', { position: hand.position })}</span>
               <span className="hand-name">{t(name.key, name.values)}</span>
+              {questionId !== null && (
+                <span className="hand-question">
+                  {t('console.hands.question')} <q>{text ?? t('console.hands.question_unknown')}</q>
+                </span>
+              )}
               <span className="hand-wait">
                 {t('console.hands.waiting')} <time dateTime={isoDuration(wait)}>{formatClock(wait)}</time>
               </span>
@@ -111,9 +127,20 @@ export function Hands(props: Props) {
                   <button type="button" {...button(hand, 'grant')} onClick={() => props.onGrant(hand.participant_id)}>
                     {t('console.hands.grant', { name: hand.name })}
                   </button>
-                  <button type="button" {...button(hand, 'lower')} onClick={() => props.onLower(hand.participant_id)}>
-                    {t('console.hands.lower', { name: hand.name })}
-                  </button>
+                  {questionId === null ? (
+                    <button type="button" {...button(hand, 'lower')} onClick={() => props.onLower(hand.participant_id)}>
+                      {t('console.hands.lower', { name: hand.name })}
+                    </button>
+                  ) : (
+                    <>
+                      <button type="button" {...button(hand, 'answer')} onClick={() => props.onAnswer(questionId)}>
+                        {t('console.hands.answer', { name: hand.name })}
+                      </button>
+                      <button type="button" {...button(hand, 'lower')} onClick={() => props.onDismiss(questionId)}>
+                        {t('console.hands.dismiss', { name: hand.name })}
+                      </button>
+                    </>
+                  )}
                 </span>
               )}
             </li>

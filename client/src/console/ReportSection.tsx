@@ -89,6 +89,8 @@ export function ReportSection({ sessionId, status, floorVersion }: Props) {
             <dd>{length(s.median_wait_s)}</dd>
             <dt>{t('console.report.unanswered')}</dt>
             <dd>{s.hands_unanswered}</dd>
+            <dt>{t('console.report.questions')}</dt>
+            <dd>{t('console.report.questions_of', { count: s.questions_asked, answered: s.questions_answered })}</dd>
             <dt>{t('console.report.concentration')}</dt>
             <dd>{concentration(s.talk_time_gini, lang) ?? t('console.report.none')}</dd>
           </dl>
@@ -109,6 +111,8 @@ export function ReportSection({ sessionId, status, floorVersion }: Props) {
                       <th scope="col">{t('console.report.col_longest_wait')}</th>
                       <th scope="col">{t('console.report.col_median_wait')}</th>
                       <th scope="col">{t('console.report.col_unanswered')}</th>
+                      <th scope="col">{t('console.report.col_questions')}</th>
+                      <th scope="col">{t('console.report.col_questions_answered')}</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -121,6 +125,8 @@ export function ReportSection({ sessionId, status, floorVersion }: Props) {
                         <td>{length(p.longest_wait_s)}</td>
                         <td>{length(p.median_wait_s)}</td>
                         <td>{p.hands_unanswered}</td>
+                        <td>{p.questions_asked}</td>
+                        <td>{p.questions_answered}</td>
                       </tr>
                     ))}
                   </tbody>

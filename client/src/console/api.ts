@@ -4,7 +4,7 @@
 // HttpOnly cookie that the browser sends with every same-origin request by
 // itself. The key is never kept: not in storage, the address or a log.
 
-import { createCall, type FloorMode, type FloorView, type SessionStatus } from '../api/client'
+import { createCall, type FloorMode, type FloorView, type Question, type SessionStatus } from '../api/client'
 import type { Poll } from '../live/polls'
 import type { Report } from './report'
 
@@ -119,6 +119,13 @@ export function createConsoleApi(fetchFn: typeof fetch) {
       call<Participant>('POST', `${sessionPath(id)}/participants/${encodeURIComponent(participantId)}/kick`),
     /** The fairness report, during the class or after it. */
     report: (id: string) => call<Report>('GET', `${sessionPath(id)}/report`),
+    /** Every typed question of the class, oldest first. */
+    questions: (id: string) => call<{ questions: Question[] }>('GET', `${sessionPath(id)}/questions`),
+    /** Answered aloud (`floor` false), or by giving its author the floor. */
+    answerQuestion: (id: string, questionId: string, floor: boolean) =>
+      call<Question>('POST', `${sessionPath(id)}/questions/${encodeURIComponent(questionId)}/answer`, undefined, { floor }),
+    dismissQuestion: (id: string, questionId: string) =>
+      call<Question>('POST', `${sessionPath(id)}/questions/${encodeURIComponent(questionId)}/dismiss`),
     polls: (id: string) => call<{ polls: Poll[] }>('GET', `${sessionPath(id)}/polls`),
     openPoll: (id: string, poll: { question: string; choices: string[] }) =>
       call<Poll>('POST', `${sessionPath(id)}/polls`, undefined, poll),

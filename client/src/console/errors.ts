@@ -35,6 +35,7 @@ const MESSAGES: Record<string, MessageKey> = {
   poll_open: 'console.errors.poll_open',
   invalid_poll: 'console.polls.invalid',
   poll_closed: 'console.errors.poll_closed',
+  question_not_waiting: 'console.errors.question_not_waiting',
 }
 
 /** Anything thrown by a call, as an ApiError (an unexpected throw is a network failure). */

@@ -38,6 +38,12 @@ describe('the console’s floor', () => {
     expect(said).toEqual(['console.hands.raised {"name":"N-b","count":2} ♪hand'])
   })
 
+  it('says a new typed question as a question', () => {
+    const question: Hand = { ...hand('q', 2), kind: 'question', question_id: 'q1' }
+    const { said } = run([view(1, [hand('a', 1)]), view(2, [hand('a', 1), question])])
+    expect(said).toEqual(['console.hands.asked {"name":"N-q","count":2} ♪hand'])
+  })
+
   it('rings once for several new hands at once, naming the newest', () => {
     const { said } = run([view(1, []), view(5, [hand('a', 1), hand('b', 2), hand('c', 3)])])
     expect(said).toEqual(['console.hands.raised {"name":"N-c","count":3} ♪hand'])

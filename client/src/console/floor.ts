@@ -26,7 +26,7 @@ export function consoleFloorStep(state: ConsoleFloor, view: FloorView): { state:
   const newest = fresh[fresh.length - 1]
   if (newest) {
     cues.push({
-      key: 'console.hands.raised',
+      key: newest.kind === 'question' ? 'console.hands.asked' : 'console.hands.raised',
       values: { name: newest.name, count: queue.length },
       politeness: 'polite',
       topic: 'hand',

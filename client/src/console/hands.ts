@@ -54,7 +54,7 @@ export function handName(hand: Hand, participants: readonly Participant[]): { ke
   return { key: 'console.hands.name', values: { name: hand.name } }
 }
 
-export type RowAction = 'grant' | 'lower'
+export type RowAction = 'grant' | 'answer' | 'lower'
 
 /** The row button that had the focus. */
 export interface RowFocus {

@@ -32,6 +32,8 @@ describe('the report as the console shows it', () => {
         distinct_speakers: 1,
         hands_raised: 1,
         hands_unanswered: 0,
+        questions_asked: 0,
+        questions_answered: 0,
         median_wait_s: 5,
         talk_time_gini: 0,
       },
@@ -46,6 +48,8 @@ describe('the report as the console shows it', () => {
           longest_wait_s: 5,
           median_wait_s: 5,
           hands_unanswered: 0,
+          questions_asked: 0,
+          questions_answered: 0,
         },
       ],
       timeline: [

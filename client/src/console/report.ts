@@ -16,6 +16,8 @@ export interface ParticipantFigures {
   longest_wait_s: number | null
   median_wait_s: number | null
   hands_unanswered: number
+  questions_asked: number
+  questions_answered: number
 }
 
 export interface SessionFigures {
@@ -28,6 +30,8 @@ export interface SessionFigures {
   distinct_speakers: number
   hands_raised: number
   hands_unanswered: number
+  questions_asked: number
+  questions_answered: number
   median_wait_s: number | null
   talk_time_gini: number | null
 }

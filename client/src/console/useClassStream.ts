@@ -2,11 +2,11 @@
 // no token, no renewal (a 401 is final: the sign-in expired, or this class
 // is not the teacher's). `floor` events update the floor, `session` events
 // the status, `presence` events ask for the participants again, `poll` events update
-// the polls.
+// the polls, `question` events the typed questions.
 
 import { useEffect, useRef, useState } from 'react'
 
-import type { FloorView, SessionEvent } from '../api/client'
+import type { FloorView, Question, SessionEvent } from '../api/client'
 import { followEvents, type StreamEnd, type StreamState } from '../live/events'
 import { pollOfEvent, type Poll } from '../live/polls'
 
@@ -16,6 +16,8 @@ export interface StreamHandlers {
   onPresence: () => void
   /** A poll opened, got an answer, closed. */
   onPoll?: (poll: Poll) => void
+  /** A typed question asked, answered, set aside, withdrawn. */
+  onQuestion?: (question: Question) => void
   /** The server refused the stream (401, 403, 404): find out why. */
   onRefused: () => void
 }
@@ -39,6 +41,7 @@ export function useClassStream(sessionId: string, handlers: StreamHandlers): Cla
         else if (event.event === 'session') latest.current.onSession(event.data as SessionEvent)
         else if (event.event === 'presence') latest.current.onPresence()
         else if (event.event === 'poll') latest.current.onPoll?.(pollOfEvent(event.data))
+        else if (event.event === 'question') latest.current.onQuestion?.(event.data as Question)
       },
     }).then((end) => {
       if (controller.signal.aborted) return

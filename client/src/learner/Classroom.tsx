@@ -19,7 +19,9 @@ import { useTeacher } from '../live/useTeacher'
 import { FloorPanel } from './FloorPanel'
 import { PollDialog } from './PollDialog'
 import { PollPanel } from './PollPanel'
+import { QuestionForm } from './QuestionForm'
 import { usePolls } from './usePolls'
+import { useQuestions } from './useQuestions'
 import type { ShortcutAction } from './shortcuts'
 import { ShortcutsDialog } from './ShortcutsDialog'
 import { SoundUnlock } from './SoundUnlock'
@@ -52,7 +54,11 @@ export function Classroom({ joined, code, onEnd }: Props) {
   const seat = useSeat(joined, code, onSession)
   const room = useLiveRoom(joined.livekit_url, joined.livekit_token, onSession, onFloor)
   const polls = usePolls(joined.session_id, seat)
-  useStream(joined.session_id, me, seat, onFloor, onSession, polls.onPoll)
+  const questions = useQuestions(joined.session_id, me, seat)
+  useStream(joined.session_id, me, seat, onFloor, onSession, {
+    onPoll: polls.onPoll,
+    onQuestion: questions.onQuestion,
+  })
   const teacher = useTeacher(room)
   const permission = useMicrophonePermission()
   const primary = useRef<HTMLButtonElement>(null)
@@ -134,6 +140,15 @@ export function Classroom({ joined, code, onEnd }: Props) {
 
   const raise = () => send('raise', (token) => api.raiseHand(joined.session_id, token))
   const lower = () => send('lower', (token) => api.lowerHand(joined.session_id, token))
+  const learner = floor.learner
+  const canAsk =
+    questions.waiting === null && (learner.kind === 'idle' || (learner.kind === 'queued' && !learner.question))
+  async function ask(text: string) {
+    const asked = await questions.ask(text)
+    // The form goes while the question waits: the focus goes to where it can be withdrawn.
+    primary.current?.focus()
+    return asked
+  }
   const giveBack = () => {
     void closeMic(room)
     return send('give_back', (token) => api.lowerHand(joined.session_id, token))
@@ -150,7 +165,8 @@ export function Classroom({ joined, code, onEnd }: Props) {
   function onShortcut(action: ShortcutAction) {
     const l = floor.learner
     if (action === 'hand' && (l.kind === 'idle' || l.kind === 'unknown')) void raise()
-    else if (action === 'hand' && l.kind === 'queued') void lower()
+    // A typed question is withdrawn with its button, not by the hand's key.
+    else if (action === 'hand' && l.kind === 'queued' && !l.question) void lower()
     else if (action === 'mic' && maySpeak(l)) void toggleMic()
     else if (action === 'give_back' && maySpeak(l)) void giveBack()
     else cue([{ key: 'shortcuts.not_now', politeness: 'polite', topic: 'shortcut' }])
@@ -204,6 +220,7 @@ export function Classroom({ joined, code, onEnd }: Props) {
             onToggleMic={toggleMic}
             onGiveBack={giveBack}
           />
+          <QuestionForm questions={questions.list} canAsk={canAsk} onAsk={ask} />
           <PollPanel
             poll={latestPoll}
             onOpen={() => {

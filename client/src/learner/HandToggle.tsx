@@ -1,5 +1,6 @@
 // Raise or lower the hand: one toggle (aria-pressed; its label says what
-// pressing does), with the place in line while the hand is up.
+// pressing does), with the place in line while the hand is up. While a
+// typed question holds the place instead, the same button withdraws it.
 
 import type { RefObject } from 'react'
 import { useTranslation } from 'react-i18next'
@@ -20,6 +21,7 @@ export function HandToggle({ learner, busy, buttonRef, onRaise, onLower }: Props
   const { t } = useTranslation()
   const cue = useCues()
   const raised = learner.kind === 'queued'
+  const question = learner.kind === 'queued' && learner.question
   const closed = learner.kind === 'closed'
 
   function press() {
@@ -35,18 +37,18 @@ export function HandToggle({ learner, busy, buttonRef, onRaise, onLower }: Props
         ref={buttonRef}
         type="button"
         className="primary hand-toggle"
-        aria-pressed={raised}
+        aria-pressed={question ? undefined : raised}
         aria-disabled={closed || undefined}
         aria-describedby={raised || closed ? 'hand-state' : undefined}
         onClick={press}
       >
-        {raised ? t('hand.lower') : t('hand.raise')}
+        {question ? t('hand.withdraw') : raised ? t('hand.lower') : t('hand.raise')}
       </button>
       {learner.kind === 'queued' && (
         <p id="hand-state" className="hand-position">
           {learner.position === null
-            ? t('hand.waiting')
-            : t('hand.position', { count: learner.position, ordinal: true })}
+            ? t(learner.question ? 'hand.question_waiting' : 'hand.waiting')
+            : t(learner.question ? 'hand.question_position' : 'hand.position', { count: learner.position, ordinal: true })}
         </p>
       )}
       {closed && (

@@ -14,7 +14,9 @@ const ME = 'me'
 const OTHER = 'other'
 
 let version = 0
-function view(parts: { speakers?: string[]; queue?: string[]; mode?: FloorView['mode'] } = {}): FloorView {
+function view(
+  parts: { speakers?: string[]; queue?: string[]; questions?: string[]; mode?: FloorView['mode'] } = {},
+): FloorView {
   version += 1
   return {
     mode: parts.mode ?? 'moderated',
@@ -31,6 +33,8 @@ function view(parts: { speakers?: string[]; queue?: string[]; mode?: FloorView['
       name: id === ME ? 'Me' : 'Ana',
       raised_at: '2025-01-01T10:00:00Z',
       position: i + 1,
+      kind: parts.questions?.includes(id) ? ('question' as const) : ('hand' as const),
+      question_id: parts.questions?.includes(id) ? `q-${id}` : null,
     })),
     version,
   }
@@ -74,7 +78,7 @@ describe('the learner floor', () => {
       ],
       idle(),
     )
-    expect(state.learner).toEqual({ kind: 'queued', position: 1 })
+    expect(state.learner).toEqual({ kind: 'queued', position: 1, question: false })
     expect(keys).toEqual(['floor.queued', 'floor.moved', 'floor.moved'])
     expect(state.pending).toBeNull()
   })
@@ -239,6 +243,36 @@ describe('the learner floor', () => {
   })
 })
 
+describe('a typed question in line', () => {
+  it('says its place as a question, and says nothing of its own when it stops waiting', () => {
+    const asked = run([answer(view({ queue: [OTHER, ME], questions: [ME] })), stream(view({ queue: [ME], questions: [ME] }))], idle())
+    expect(asked.state.learner).toEqual({ kind: 'queued', position: 1, question: true })
+    expect(asked.keys).toEqual(['floor.question_queued', 'floor.question_moved'])
+    // Answered aloud or dismissed: the question's own news says it (learner/questions.ts).
+    const answered = run([stream(view())], asked.state)
+    expect(answered.state.learner).toEqual({ kind: 'idle' })
+    expect(answered.keys).toEqual([])
+    expect(answered.state.notice).toBeNull()
+  })
+
+  it('turns a raised hand into a question in the same place, and a grant from it is a grant', () => {
+    const hand = run([stream(view({ queue: [OTHER, ME] }))], idle())
+    const question = run([answer(view({ queue: [OTHER, ME], questions: [ME] }))], hand.state)
+    expect(question.keys).toEqual(['floor.question_queued'])
+    expect(run([stream(view({ speakers: [ME] }))], question.state).keys).toEqual(['floor.granted'])
+  })
+
+  it('stays a question while only the attributes speak', () => {
+    const asked = run([stream(view({ queue: [OTHER, ME], questions: [ME] }))], idle()).state
+    const down = run(
+      [{ type: 'stream_down' }, { type: 'attributes', attributes: { 'estrade.hand': 'raised', 'estrade.queue_position': '1' } }],
+      asked,
+    )
+    expect(down.state.learner).toEqual({ kind: 'queued', position: 1, question: true })
+    expect(down.keys).toEqual(['floor.question_moved'])
+  })
+})
+
 describe('the attributes', () => {
   it('say nothing before the server set them', () => {
     expect(statusFromAttributes({})).toBeNull()
@@ -249,8 +283,9 @@ describe('the attributes', () => {
     expect(statusFromAttributes({ 'estrade.hand': 'raised', 'estrade.queue_position': '3' })).toEqual({
       kind: 'queued',
       position: 3,
+      question: false,
     })
-    expect(statusFromAttributes({ 'estrade.hand': 'raised' })).toEqual({ kind: 'queued', position: null })
+    expect(statusFromAttributes({ 'estrade.hand': 'raised' })).toEqual({ kind: 'queued', position: null, question: false })
     expect(statusFromAttributes({ 'estrade.hand': 'none', 'estrade.floor': 'none' })).toEqual({ kind: 'none' })
   })
 })

@@ -23,13 +23,14 @@ import type { MessageKey } from '../i18n'
 
 export type ServerStatus =
   | { kind: 'none' }
-  | { kind: 'queued'; position: number | null }
+  /** `question`: the place is a typed question's, not a raised hand's. */
+  | { kind: 'queued'; position: number | null; question: boolean }
   | { kind: 'speaking' }
 
 export function statusInView(view: FloorView, me: string): ServerStatus {
   if (view.speakers.some((s) => s.participant_id === me)) return { kind: 'speaking' }
   const hand = view.queue.find((h) => h.participant_id === me)
-  if (hand) return { kind: 'queued', position: hand.position }
+  if (hand) return { kind: 'queued', position: hand.position, question: hand.kind === 'question' }
   return { kind: 'none' }
 }
 
@@ -39,7 +40,9 @@ export const ATTRIBUTES = {
   position: 'estrade.queue_position',
 } as const
 
-/** The floor as the attributes say it; null when they say nothing yet. */
+/** The floor as the attributes say it; null when they say nothing yet. They
+ * do not say whether a place is a question's: `derive` takes that from the
+ * last view. */
 export function statusFromAttributes(attributes: Readonly<Record<string, string>>): ServerStatus | null {
   const floor = attributes[ATTRIBUTES.floor]
   const hand = attributes[ATTRIBUTES.hand]
@@ -47,7 +50,7 @@ export function statusFromAttributes(attributes: Readonly<Record<string, string>
   if (floor === 'speaking') return { kind: 'speaking' }
   if (hand === 'raised') {
     const position = Number.parseInt(attributes[ATTRIBUTES.position] ?? '', 10)
-    return { kind: 'queued', position: position >= 1 ? position : null }
+    return { kind: 'queued', position: position >= 1 ? position : null, question: false }
   }
   return { kind: 'none' }
 }
@@ -61,7 +64,7 @@ export type LearnerFloor =
   /** The floor is closed: no hands. */
   | { kind: 'closed' }
   | { kind: 'idle' }
-  | { kind: 'queued'; position: number | null }
+  | { kind: 'queued'; position: number | null; question: boolean }
   /** May speak; the microphone is not open yet. */
   | { kind: 'granted' }
   | { kind: 'speaking'; mic: 'live' | 'muted' }
@@ -145,15 +148,20 @@ function apply(s: FloorState, action: FloorAction, now: number): FloorState {
 
 function derive(s: FloorState): LearnerFloor {
   let status: ServerStatus
+  const fromView = s.view ? statusInView(s.view, s.me) : null
   if (s.attributesNewer && s.attributes) status = s.attributes
-  else if (s.view) status = statusInView(s.view, s.me)
+  else if (fromView) status = fromView
   else return { kind: 'unknown' }
   const mode: FloorMode = s.view?.mode ?? 'moderated'
   switch (status.kind) {
     case 'speaking':
       return s.mic === 'off' ? { kind: 'granted' } : { kind: 'speaking', mic: s.mic }
     case 'queued':
-      return { kind: 'queued', position: status.position }
+      return {
+        kind: 'queued',
+        position: status.position,
+        question: status.question || (fromView?.kind === 'queued' && fromView.question),
+      }
     case 'none':
       return mode === 'closed' ? { kind: 'closed' } : { kind: 'idle' }
   }
@@ -170,9 +178,10 @@ const floorCue = (key: MessageKey, politeness: Cue['politeness'], extra: Partial
   ...extra,
 })
 
-function queuedCue(position: number | null, key: 'floor.queued' | 'floor.moved'): Cue {
-  if (position === null) return floorCue('floor.queued_unknown', 'polite')
-  return floorCue(key, 'polite', { values: { count: position, ordinal: true } })
+function queuedCue(l: { position: number | null; question: boolean }, moved: boolean): Cue {
+  if (l.position === null) return floorCue(l.question ? 'floor.question_queued_unknown' : 'floor.queued_unknown', 'polite')
+  const key = l.question ? (moved ? 'floor.question_moved' : 'floor.question_queued') : moved ? 'floor.moved' : 'floor.queued'
+  return floorCue(key, 'polite', { values: { count: l.position, ordinal: true } })
 }
 
 function transition(prev: LearnerFloor, s: FloorState, now: number): Cue[] {
@@ -180,7 +189,7 @@ function transition(prev: LearnerFloor, s: FloorState, now: number): Cue[] {
   if (prev.kind === 'unknown') {
     // First news (a join, a reload): a held turn or a raised hand is worth saying.
     if (maySpeak(next)) return [floorCue('floor.granted', 'assertive', { sound: 'granted' })]
-    if (next.kind === 'queued') return [queuedCue(next.position, 'floor.queued')]
+    if (next.kind === 'queued') return [queuedCue(next, false)]
     return []
   }
   if (!maySpeak(prev) && maySpeak(next)) {
@@ -197,12 +206,12 @@ function transition(prev: LearnerFloor, s: FloorState, now: number): Cue[] {
     return [floorCue(next.mic === 'live' ? 'mic.live' : 'mic.muted', 'polite')]
   }
   if (next.kind === 'queued') {
-    if (prev.kind !== 'queued') return [queuedCue(next.position, 'floor.queued')]
-    if (prev.position !== next.position && next.position !== null) {
-      return [queuedCue(next.position, 'floor.moved')]
-    }
+    if (prev.kind !== 'queued' || prev.question !== next.question) return [queuedCue(next, false)]
+    if (prev.position !== next.position && next.position !== null) return [queuedCue(next, true)]
     return []
   }
+  // A question that stopped waiting is said by its own news (learner/questions.ts).
+  if (prev.kind === 'queued' && prev.question) return []
   if (prev.kind === 'queued') {
     if (s.pending === 'lower') return [floorCue('floor.lowered', 'polite')]
     if (next.kind === 'closed') return [floorCue('floor.closed_hand', 'polite')]

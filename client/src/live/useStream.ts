@@ -1,7 +1,8 @@
 // Follows the session's live updates for as long as the classroom is shown.
 
-import { useEffect } from 'react'
+import { useEffect, useRef } from 'react'
 
+import type { Question } from '../api/client'
 import { actionsFor, followEvents } from './events'
 import type { FloorAction } from './floor'
 import { pollOfEvent, type Poll } from './polls'
@@ -14,15 +15,25 @@ export interface SeatAccess {
   renew: () => Promise<boolean>
 }
 
+/** The class's other news: polls, and the learner's own typed questions. */
+export interface ClassNews {
+  onPoll?: (poll: Poll) => void
+  onQuestion?: (question: Question) => void
+}
+
 export function useStream(
   sessionId: string,
   participantId: string,
   seat: SeatAccess,
   onFloor: (action: FloorAction) => void,
   onSession: (action: SessionAction) => void,
-  onPoll?: (poll: Poll) => void,
+  news: ClassNews = {},
 ): void {
   const { token, renew } = seat
+  const latest = useRef(news)
+  useEffect(() => {
+    latest.current = news
+  })
   useEffect(() => {
     const controller = new AbortController()
     void followEvents({
@@ -38,7 +49,8 @@ export function useStream(
         const { floor, session } = actionsFor(event, participantId)
         if (floor) onFloor(floor)
         if (session) onSession(session)
-        if (event.event === 'poll') onPoll?.(pollOfEvent(event.data))
+        if (event.event === 'poll') latest.current.onPoll?.(pollOfEvent(event.data))
+        else if (event.event === 'question') latest.current.onQuestion?.(event.data as Question)
       },
     }).then((end) => {
       if (end === 'kicked') onSession({ type: 'kicked' })
@@ -47,5 +59,5 @@ export function useStream(
       else if (end === 'refused') onFloor({ type: 'stream_down' })
     })
     return () => controller.abort()
-  }, [sessionId, participantId, token, renew, onFloor, onSession, onPoll])
+  }, [sessionId, participantId, token, renew, onFloor, onSession])
 }
