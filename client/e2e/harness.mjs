@@ -47,13 +47,23 @@ export async function until(condition, { timeout = 20_000, every = 100, what = '
 
 /** A free TCP port on loopback. */
 async function freePort() {
+  // Below Linux's ephemeral range (32768–60999): `estrade dev` binds this
+  // port only after starting PostgreSQL, Redis and LiveKit and connecting
+  // to them, and one of those connections could take an ephemeral port as
+  // its own local port meanwhile.
   const { createServer } = await import('node:net')
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address()
-  server.close()
-  return port
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    const server = createServer()
+    const bound = await new Promise((resolve) => {
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (bound) {
+      await new Promise((resolve) => server.close(resolve))
+      return port
+    }
+  }
 }
 
 /**

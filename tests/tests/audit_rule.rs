@@ -160,6 +160,15 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
     ledger
         .one("sessions::teacher_token", "participant.joined")
         .await;
+    // An admin's observer token: one entry each time it is asked for.
+    for _ in 0..2 {
+        estrade_app::sessions::observer_token(&deps, &admin, session.id, || Ok::<(), Error>(()))
+            .await
+            .unwrap();
+        ledger
+            .one("sessions::observer_token", "observer.token")
+            .await;
+    }
 
     let ana = join(&deps, &session.join_code, "Ana").await;
     ledger.one("participants::join", "participant.joined").await;

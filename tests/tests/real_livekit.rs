@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use estrade_tests::bot::Bot;
-use estrade_tests::{LIVEKIT_KEY, LIVEKIT_SECRET, Options, TestApp, until};
+use estrade_tests::{LIVEKIT_KEY, LIVEKIT_SECRET, Options, SseStream, TestApp, until};
 use livekit_api::services::room::RoomClient;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -362,6 +362,97 @@ mod media {
         teacher_bot.expect("disconnected", WAIT, |_| true).await;
         let room = session["room_name"].as_str().unwrap();
         assert!(!room_exists(&app, room).await, "ending deleted the room");
+    }
+
+    #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+    #[ignore = "carries media: scripts/test runs it, as root, in a loopback-only network namespace"]
+    async fn an_admin_observer_watches_the_teacher_unseen_by_learners_and_cannot_publish(
+        db: PgPool,
+    ) {
+        let app = app(db).await;
+        let (_teacher, session, mut teacher_bot) = class_with_teacher(&app).await;
+        let teacher_identity =
+            teacher_bot.wait(WAIT, |e| e["event"] == "connected").await["identity"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        let id = session["id"].as_str().unwrap().to_owned();
+        let (joined, _ada) = learner(&app, &session, "Ada").await;
+        let base = app.url("");
+        let ada_token = joined["participant_token"].as_str().unwrap().to_owned();
+        let mut ada_stream = SseStream::open(&base, &id, &ada_token, None).await.unwrap();
+        ada_stream.expect("session", WAIT).await;
+        ada_stream.expect("floor", WAIT).await;
+
+        let admin = app.admin_key().await;
+        let (status, token) = app
+            .post_as(
+                &format!("/v1/sessions/{id}/observer-token"),
+                &admin,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{token}");
+        let observer_identity = token["identity"].as_str().unwrap().to_owned();
+        let mut observer = Bot::start("observer").await;
+        observer
+            .connect(
+                token["livekit_url"].as_str().unwrap(),
+                token["token"].as_str().unwrap(),
+            )
+            .await;
+        // It watches and hears the teacher.
+        observer
+            .wait(WAIT, frames_from(&teacher_identity, "camera"))
+            .await;
+        observer
+            .wait(WAIT, frames_from(&teacher_identity, "microphone"))
+            .await;
+        // LiveKit refuses its microphone.
+        assert!(
+            observer.publish("microphone").await.is_err(),
+            "an observer never publishes"
+        );
+        // LiveKit's own webhook made it present in PostgreSQL.
+        let observer_id: String = sqlx::query_scalar(
+            "select id::text from participants where identity = $1 and kind = 'observer'",
+        )
+        .bind(&observer_identity)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        wait_presence(&app, &observer_id, "present").await;
+
+        // A learner arriving after it is not told of it by LiveKit, and
+        // Ada's stream said nothing of it: her next event is her own hand.
+        let (_, mut bea) = learner(&app, &session, "Bea").await;
+        let connected = bea.wait(WAIT, |e| e["event"] == "connected").await;
+        let remote: Vec<&str> = connected["remote"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(remote.contains(&teacher_identity.as_str()), "{remote:?}");
+        assert!(
+            !remote.contains(&observer_identity.as_str()),
+            "a learner's LiveKit does not list the observer: {remote:?}"
+        );
+        let (status, _) = app
+            .post_as(&format!("/v1/sessions/{id}/hand"), &ada_token, json!({}))
+            .await;
+        assert_eq!(status, 200);
+        loop {
+            let event = ada_stream.next(WAIT).await.expect("the stream goes on");
+            assert!(
+                event.data["kind"] != "observer",
+                "a learner's stream never shows the observer: {:?}",
+                event.data
+            );
+            if event.event == "floor" {
+                break;
+            }
+        }
     }
 
     #[sqlx::test(migrator = "estrade_db::MIGRATOR")]

@@ -475,6 +475,7 @@ async fn the_openapi_document_lists_every_endpoint_with_its_errors(db: PgPool) {
         ("/v1/sessions/{id}/start", "post"),
         ("/v1/sessions/{id}/end", "post"),
         ("/v1/sessions/{id}/publish-token", "post"),
+        ("/v1/sessions/{id}/observer-token", "post"),
         ("/v1/join", "post"),
         ("/v1/participant/refresh", "post"),
         ("/v1/sessions/{id}/participants", "get"),
@@ -715,4 +716,85 @@ async fn once_a_session_ends_its_participant_tokens_get_410_everywhere(db: PgPoo
     // The teacher still reads the ended session.
     let (status, ended) = app.get_as(&format!("/v1/sessions/{id}"), &teacher).await;
     assert_eq!((status, &ended["status"]), (200, &json!("ended")));
+}
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn an_admin_observes_a_live_class_hidden_and_unable_to_publish_and_nobody_else_may(
+    db: PgPool,
+) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "Chef").await;
+    let (status, scheduled) = app
+        .post_as("/v1/sessions", &teacher, json!({"title": "Later"}))
+        .await;
+    assert_eq!(status, 201);
+    let observe = |id: &str| format!("/v1/sessions/{id}/observer-token");
+
+    // Not live yet: nothing to watch, and nothing written.
+    let before = audit_actions(&app).await.len();
+    let (status, body) = app
+        .post_as(&observe(s(&scheduled["id"])), &admin, json!({}))
+        .await;
+    assert_eq!(
+        (status, s(&body["error"]["code"])),
+        (409, "session_not_live")
+    );
+    assert_eq!(audit_actions(&app).await.len(), before);
+
+    let session = app.live_session(&teacher, json!({"title": "Bread"})).await;
+    let id = s(&session["id"]);
+    let (_, joined) = app.join(s(&session["join_code"]), "Ana").await;
+    // Neither the class's teacher nor a learner may observe.
+    for (who, bearer) in [
+        ("teacher", teacher.as_str()),
+        ("learner", s(&joined["participant_token"])),
+    ] {
+        let (status, body) = app.post_as(&observe(id), bearer, json!({})).await;
+        assert_eq!(status, 403, "{who}: {body}");
+    }
+
+    // The admin's token: subscribe only, hidden, short-lived, audited.
+    let (status, token) = app.post_as(&observe(id), &admin, json!({})).await;
+    assert_eq!(status, 200, "{token}");
+    assert!(s(&token["identity"]).starts_with("o-"));
+    let expires = chrono::DateTime::parse_from_rfc3339(s(&token["expires_at"])).unwrap();
+    let left = expires.signed_duration_since(chrono::Utc::now());
+    assert!(
+        left <= chrono::Duration::minutes(5) && left > chrono::Duration::minutes(4),
+        "five minutes to connect: {left}"
+    );
+    let info = app
+        .stub
+        .connect(s(&token["token"]))
+        .expect("LiveKit accepts the observer token");
+    let permission = info.permission.expect("a permission");
+    assert!(permission.hidden, "learners do not see IT in the room");
+    assert!(permission.can_subscribe && !permission.can_publish && !permission.can_publish_data);
+    assert!(
+        app.stub
+            .publish(
+                s(&session["room_name"]),
+                s(&token["identity"]),
+                TrackSource::Microphone
+            )
+            .is_err(),
+        "an observer never publishes"
+    );
+    let kind: String = sqlx::query_scalar("select kind from participants where identity = $1")
+        .bind(s(&token["identity"]))
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(kind, "observer");
+    // Asked again: the same seat, one more audit entry.
+    let (status, again) = app.post_as(&observe(id), &admin, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["identity"], token["identity"]);
+    let observed = audit_actions(&app)
+        .await
+        .iter()
+        .filter(|a| *a == "observer.token")
+        .count();
+    assert_eq!(observed, 2);
 }

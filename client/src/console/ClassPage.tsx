@@ -1,7 +1,7 @@
 // One class, as its teacher runs it: its status and controls, the
 // invitation, the camera and microphone, the raised hands and typed
-// questions, the floor, the participants, the polls and the report of who
-// got to speak, all kept current by the class's live updates (the stream,
+// questions, the floor, the participants, the polls, the report of who
+// got to speak and, for an admin, watching unseen, all kept current by the class's live updates (the stream,
 // followed with the console's cookie) and the answers to the teacher's
 // commands. Loaded only when a class is opened.
 
@@ -22,6 +22,7 @@ import { FloorSection } from './FloorSection'
 import { Hands } from './Hands'
 import { sortedQueue } from './hands'
 import { Invite } from './Invite'
+import { Observe } from './Observe'
 import { debounce } from './participants'
 import { Participants } from './Participants'
 import { PollsSection } from './PollsSection'
@@ -202,6 +203,7 @@ export function ClassPage({ id }: { id: string }) {
           <div className="console-grid">
             {session.status !== 'ended' && <Invite session={session} onSession={showSession} />}
             <Publisher session={session} />
+            {account.role === 'admin' && session.status === 'live' && <Observe sessionId={id} />}
             <Hands
               runsFloor={runsFloor}
               queue={sortedQueue(floor.view)}

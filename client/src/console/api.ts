@@ -104,6 +104,8 @@ export function createConsoleApi(fetchFn: typeof fetch) {
     start: (id: string) => call<Session>('POST', `${sessionPath(id)}/start`),
     end: (id: string) => call<Session>('POST', `${sessionPath(id)}/end`),
     publishToken: (id: string) => call<PublishToken>('POST', `${sessionPath(id)}/publish-token`),
+    /** Admins: a hidden, subscribe-only token to watch the class. */
+    observerToken: (id: string) => call<PublishToken>('POST', `${sessionPath(id)}/observer-token`),
 
     floor: (id: string) => call<FloorView>('GET', `${sessionPath(id)}/floor`),
     /** To `participantId`, or to the next in line. */

@@ -26,7 +26,7 @@ use crate::routes::{
         accounts::create_key, accounts::revoke_key, audit::list,
         sessions::create_session, sessions::list_sessions, sessions::get_session,
         sessions::update_session, sessions::start_session, sessions::end_session,
-        sessions::publish_token, report::report,
+        sessions::publish_token, sessions::observer_token, report::report,
         join::join, join::refresh,
         participants::list_participants, participants::kick,
         floor::get_floor, floor::raise_hand, floor::lower_hand, floor::grant, floor::revoke,

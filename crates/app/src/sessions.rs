@@ -1,7 +1,9 @@
-//! Sessions: created, changed, started, ended, and the teacher's token to
-//! publish. Each use case checks who may act, writes its rows and its one
+//! Sessions: created, changed, started, ended, the teacher's token to
+//! publish, and an admin's hidden token to observe. Each use case checks who may act, writes its rows and its one
 //! audit entry in one transaction, then tells the live streams and
 //! LiveKit.
+
+use std::time::Duration;
 
 use estrade_core::domain::{self, AccountRole, SessionStatus};
 use estrade_db::audit::{self, Entry};
@@ -221,6 +223,67 @@ async fn seat_teacher(
     let token = deps
         .livekit
         .mint(Role::Teacher, &session.room_name, &identity, &display)?;
+    Ok(TeacherToken { identity, token })
+}
+
+/// How long an observer token is accepted for a new connection (capped by
+/// the configured TTL): IT asks again for each visit, and each is audited.
+pub const OBSERVER_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// A LiveKit token for `admin` to watch live session `id` unseen: it
+/// subscribes, never publishes, and LiveKit hides it from the room (see
+/// `estrade_livekit::grants`). Admins only, once `admit` lets it through.
+/// The observer's participant row is written the first time, one audit
+/// entry every time.
+pub async fn observer_token<E: From<Error>>(
+    deps: &Deps,
+    admin: &Account,
+    id: Uuid,
+    admit: impl FnOnce() -> Result<(), E>,
+) -> Result<TeacherToken, E> {
+    if admin.role != AccountRole::Admin {
+        return Err(Error::Forbidden.into());
+    }
+    let session = estrade_db::sessions::get(&deps.db, id)
+        .await
+        .map_err(Error::from)?
+        .ok_or(Error::NotFound)?;
+    if session.status != SessionStatus::Live {
+        return Err(Error::NotLive.into());
+    }
+    admit()?;
+    Ok(seat_observer(deps, admin, &session).await?)
+}
+
+async fn seat_observer(
+    deps: &Deps,
+    admin: &Account,
+    session: &Session,
+) -> Result<TeacherToken, Error> {
+    // One seat per admin and session; the schema allows 64 characters
+    // after the prefix, so 96 bits of the account id follow the session's.
+    let account = admin.id.simple().to_string();
+    let identity = format!("o-{}-{}", session.id.simple(), &account[..24]);
+    let display: String = admin
+        .name
+        .chars()
+        .take(domain::DisplayName::MAX_CHARS)
+        .collect();
+    let mut tx = deps.db.begin().await?;
+    let observer =
+        estrade_db::participants::seat_observer(&mut tx, session.id, &identity, &display).await?;
+    let entry = Entry::new(admin.actor(), "observer.token")
+        .session(session.id)
+        .target(observer);
+    audit::record(&mut tx, entry).await?;
+    tx.commit().await?;
+    let token = deps.livekit.mint_within(
+        Role::Observer,
+        &session.room_name,
+        &identity,
+        &display,
+        OBSERVER_TOKEN_TTL,
+    )?;
     Ok(TeacherToken { identity, token })
 }
 

@@ -75,6 +75,27 @@ pub async fn insert_teacher(
     .await
 }
 
+/// An admin's observer row for a session (created the first time, its
+/// name kept current after): its id.
+pub async fn seat_observer(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    identity: &str,
+    name: &str,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar!(
+        "insert into participants (session_id, kind, identity, display_name)
+         values ($1, 'observer', $2, $3)
+         on conflict (identity) do update set display_name = excluded.display_name
+         returning id",
+        session_id,
+        identity,
+        name,
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// One participant.
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Participant>, sqlx::Error> {
     sqlx::query_as!(

@@ -124,12 +124,25 @@ impl Gateway {
         identity: &str,
         name: &str,
     ) -> Result<MintedToken, Error> {
+        self.mint_within(role, room, identity, name, self.token_ttl)
+    }
+
+    /// Like [`Gateway::mint`], valid for at most `longest` (never longer
+    /// than the configured TTL).
+    pub fn mint_within(
+        &self,
+        role: Role,
+        room: &str,
+        identity: &str,
+        name: &str,
+        longest: Duration,
+    ) -> Result<MintedToken, Error> {
         let spec = TokenSpec {
             role,
             room,
             identity,
             name,
-            ttl: self.token_ttl,
+            ttl: longest.min(self.token_ttl),
         };
         grants::mint(&self.api_key, &self.api_secret, spec).map_err(|e| Error::Token(e.to_string()))
     }

@@ -298,11 +298,13 @@ impl Watch {
 
     /// Whether this stream shows `event`: a `question` (its text is the
     /// author's) only to staff and to its author; a `poll` whose counts
-    /// changed (an answer) only to staff; everything else to all.
+    /// changed (an answer) only to staff; an observer's `presence` only to
+    /// staff (IT watches unseen); everything else to all.
     fn shows(&self, event: &StoredEvent) -> bool {
         match (event.event.as_str(), self.viewer) {
             ("question", Some(me)) => event.data["participant_id"] == me.to_string(),
             ("poll", Some(_)) => event.data["change"] != "answered",
+            ("presence", Some(_)) => event.data["kind"] != "observer",
             _ => true,
         }
     }

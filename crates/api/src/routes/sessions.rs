@@ -1,5 +1,5 @@
-//! Sessions: create, read, start, end, lock, rotate the code, and the
-//! teacher's publish token.
+//! Sessions: create, read, start, end, lock, rotate the code, the
+//! teacher's publish token and an admin's observer token.
 
 use std::time::SystemTime;
 
@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{Caller, Staff};
+use crate::auth::{Admin, Caller, Staff};
 use crate::error::{Error, ErrorBody};
 use crate::extract::Json;
 
@@ -26,6 +26,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/sessions/{id}/start", post(start_session))
         .route("/v1/sessions/{id}/end", post(end_session))
         .route("/v1/sessions/{id}/publish-token", post(publish_token))
+        .route("/v1/sessions/{id}/observer-token", post(observer_token))
 }
 
 /// Floor settings.
@@ -344,6 +345,43 @@ pub async fn publish_token(
     let admit = || state.settings.limits.check_mint(1);
     let minted = estrade_app::sessions::teacher_token(&state.deps, &caller, id, admit).await?;
     Ok(Json(PublishToken {
+        livekit_url: state.settings.livekit_url.clone(),
+        token: minted.token.jwt,
+        identity: minted.identity,
+        expires_at: to_utc(minted.token.expires_at),
+    }))
+}
+
+/// An admin's token to watch a class unseen.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObserverToken {
+    /// LiveKit's URL.
+    pub livekit_url: String,
+    /// LiveKit access token: subscribe only, hidden from the room's
+    /// participants, accepted for a new connection for 5 minutes.
+    pub token: String,
+    /// The observer's LiveKit identity in this session (`o-…`).
+    pub identity: String,
+    /// When the token stops being accepted for a new connection.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A LiveKit token to watch a live session without being seen (admin):
+/// it subscribes and never publishes, LiveKit hides it from the learners;
+/// short-lived, audited each time.
+#[utoipa::path(post, path = "/v1/sessions/{id}/observer-token", tag = "sessions", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Session id")),
+    responses((status = 200, body = ObserverToken), (status = 404, body = ErrorBody),
+        (status = 409, description = "`session_not_live`", body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "not an admin", body = ErrorBody)))]
+pub async fn observer_token(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ObserverToken>, Error> {
+    let admit = || state.settings.limits.check_mint(1);
+    let minted = estrade_app::sessions::observer_token(&state.deps, &caller, id, admit).await?;
+    Ok(Json(ObserverToken {
         livekit_url: state.settings.livekit_url.clone(),
         token: minted.token.jwt,
         identity: minted.identity,
