@@ -164,6 +164,11 @@ pub fn test_config(stub_url: &str, options: &Options) -> Config {
         // A departed learner's hand is lowered at the next tick of the
         // floor timers; the tests of the grace itself set their own.
         ("ESTRADE_DEPARTURE_GRACE_S", "0".to_owned()),
+        // Tests start many classes of one teacher; the tests of the
+        // admission limits set their own.
+        ("ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER", "100".to_owned()),
+        ("ESTRADE_MAX_LIVE_SESSIONS", "100000".to_owned()),
+        ("ESTRADE_MAX_PARTICIPANTS", "10000000".to_owned()),
     ]
     .into_iter()
     .collect();
@@ -346,6 +351,18 @@ impl TestApp {
             (
                 "ESTRADE_ARRIVAL_GRACE_S",
                 self.config.graces.arrival.as_secs().to_string(),
+            ),
+            (
+                "ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER",
+                self.config.capacity.live_sessions_per_teacher.to_string(),
+            ),
+            (
+                "ESTRADE_MAX_LIVE_SESSIONS",
+                self.config.capacity.live_sessions.to_string(),
+            ),
+            (
+                "ESTRADE_MAX_PARTICIPANTS",
+                self.config.capacity.participants.to_string(),
             ),
         ]
     }

@@ -18,6 +18,8 @@ describe('what the teacher is told', () => {
     [404, 'not_found', 'console.errors.not_found'],
     [409, 'session_not_live', 'console.errors.session_not_live'],
     [409, 'floor_full', 'console.errors.floor_full'],
+    [409, 'too_many_live_sessions', 'console.errors.too_many_live_sessions'],
+    [503, 'too_many_sessions', 'console.errors.too_many_sessions'],
     [409, 'queue_empty', 'console.errors.queue_empty'],
     [409, 'participant_left', 'console.errors.participant_left'],
     [409, 'cannot_kick_teacher', 'console.errors.cannot_kick_teacher'],

@@ -36,6 +36,8 @@ const MESSAGES: Record<string, MessageKey> = {
   invalid_poll: 'console.polls.invalid',
   poll_closed: 'console.errors.poll_closed',
   question_not_waiting: 'console.errors.question_not_waiting',
+  too_many_live_sessions: 'console.errors.too_many_live_sessions',
+  too_many_sessions: 'console.errors.too_many_sessions',
 }
 
 /** Anything thrown by a call, as an ApiError (an unexpected throw is a network failure). */

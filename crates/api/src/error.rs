@@ -405,7 +405,7 @@ fn is_unavailable(e: &sqlx::Error) -> bool {
 /// The use cases' refusals as the API answers them.
 impl From<estrade_app::Error> for Error {
     fn from(error: estrade_app::Error) -> Self {
-        use estrade_app::Error as E;
+        use estrade_app::{CapacityLimit, Error as E};
         match error {
             E::NotFound => Self::NotFound,
             E::NoSuchCode { ended: true } => Self::session_ended(),
@@ -464,6 +464,34 @@ impl From<estrade_app::Error> for Error {
             E::BatchFailed(error) if is_unavailable(&error) => Self::Unavailable("PostgreSQL"),
             E::BatchFailed(error) => Self::Internal(anyhow::Error::new(error)),
             E::TooManyJoins { retry_after } => Self::RateLimited(retry_after),
+            E::TooManyLiveSessions { limit } => Self::conflict(
+                "too_many_live_sessions",
+                format!(
+                    "This account already runs {limit} live session{}; end one before starting another.",
+                    if limit == 1 { "" } else { "s" }
+                ),
+            ),
+            E::AtCapacity(limit) => {
+                let (code, message) = match limit {
+                    CapacityLimit::LiveSessions(n) => (
+                        "too_many_sessions",
+                        format!(
+                            "Estrade is running its limit of {n} live sessions; try again when one ends."
+                        ),
+                    ),
+                    CapacityLimit::Participants(n) => (
+                        "at_capacity",
+                        format!(
+                            "Estrade is holding its limit of {n} participants across live sessions; try again in a minute."
+                        ),
+                    ),
+                };
+                Self::Saturated {
+                    code,
+                    message,
+                    retry_after: std::time::Duration::from_secs(60),
+                }
+            }
         }
     }
 }

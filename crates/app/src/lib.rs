@@ -138,12 +138,30 @@ pub enum Error {
     /// nothing of the batch was written.
     #[error("the batch failed: {0}")]
     BatchFailed(std::sync::Arc<sqlx::Error>),
+    /// The teacher already runs as many live sessions as one account may.
+    #[error("this teacher already runs {limit} live sessions")]
+    TooManyLiveSessions {
+        /// The configured limit.
+        limit: i64,
+    },
+    /// The deployment is at its configured capacity.
+    #[error("at capacity: {0:?}")]
+    AtCapacity(CapacityLimit),
     /// More joins on this code than its seats allow within a minute.
     #[error("too many joins on this code; retry after {retry_after:?}")]
     TooManyJoins {
         /// When the code's minute ends.
         retry_after: Duration,
     },
+}
+
+/// Which of the deployment's limits was reached (`estrade_core::domain::Capacity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapacityLimit {
+    /// Live sessions in all.
+    LiveSessions(i64),
+    /// Seated learners and classrooms across live sessions.
+    Participants(i64),
 }
 
 /// Who reads a session's questions or polls.
@@ -186,6 +204,8 @@ pub struct Deps {
     pub queue: WebhookQueue,
     /// How long a participant LiveKit does not have keeps its seat.
     pub graces: Graces,
+    /// What the deployment admits at once.
+    pub capacity: estrade_core::domain::Capacity,
     /// Admits joins in batches (group commit).
     admissions: participants::Admissions,
     /// Stores webhooks in batches (group commit).
@@ -210,13 +230,14 @@ impl Deps {
     ) -> Self {
         let queue = WebhookQueue::new(redis.clone(), &config.redis_namespace);
         Self {
-            admissions: participants::Admissions::new(db.clone(), config.graces),
+            admissions: participants::Admissions::new(db.clone(), config.graces, config.capacity),
             inbox: webhooks::inbox(db.clone(), queue.clone()),
             db,
             livekit: Gateway::new(&config.livekit),
             notifier: events::Notifier::new(redis, &config.redis_namespace),
             queue,
             graces: config.graces,
+            capacity: config.capacity,
         }
     }
 }

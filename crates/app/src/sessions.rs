@@ -96,10 +96,12 @@ pub async fn update(
     Ok(session)
 }
 
-/// Starts session `id` (owner, admin; idempotent): its LiveKit room first,
-/// so a session is never live without one, then the session marked live.
-/// CreateRoom is idempotent, so a retry after a failure is safe; a room
-/// left behind by one is deleted by reconciliation.
+/// Starts session `id` (owner, admin; idempotent): if the deployment's
+/// limits admit one more live session ([`Error::TooManyLiveSessions`],
+/// [`Error::AtCapacity`] otherwise, with nothing created), its LiveKit room
+/// first, so a session is never live without one, then the session marked
+/// live. CreateRoom is idempotent, so a retry after a failure is safe; a
+/// room left behind by one is deleted by reconciliation.
 pub async fn start(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error> {
     let session = estrade_db::sessions::get(&deps.db, id)
         .await?
@@ -108,12 +110,24 @@ pub async fn start(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error
     if session.status == SessionStatus::Ended {
         return Err(Error::SessionEnded);
     }
+    let mut tx = deps.db.begin().await?;
+    // Starts are decided one at a time (every replica's), so the live
+    // counts stay exact until this one commits. The room is created inside
+    // the transaction: a refusal or a failure leaves no room behind, and a
+    // commit that fails after it leaves one that reconciliation deletes.
+    estrade_db::sessions::lock_starts(&mut tx).await?;
+    let locked = lock_managed(&mut tx, by, id).await?;
+    match locked.status {
+        SessionStatus::Ended => return Err(Error::SessionEnded),
+        SessionStatus::Scheduled => {
+            admits_one_more(&mut tx, deps.capacity, locked.teacher_id).await?;
+        }
+        SessionStatus::Live => {}
+    }
     let room = deps
         .livekit
         .create_room(&session.room_name, room_settings(session.max_learners))
         .await?;
-    let mut tx = deps.db.begin().await?;
-    let locked = lock_managed(&mut tx, by, id).await?;
     let session = match locked.status {
         // Already live: the room may have been re-created; remember which.
         SessionStatus::Live if locked.room_sid.as_deref() == Some(room.sid.as_str()) => locked,
@@ -126,6 +140,30 @@ pub async fn start(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error
     tx.commit().await?;
     deps.notifier.notify(id);
     Ok(session)
+}
+
+/// Whether one more live session fits: the teacher's own limit, then the
+/// deployment's (each refusal counted in `admissions_refused_total`).
+async fn admits_one_more(
+    tx: &mut sqlx::PgConnection,
+    capacity: domain::Capacity,
+    teacher_id: Uuid,
+) -> Result<(), Error> {
+    let (teacher, all) = estrade_db::sessions::live_counts(tx, teacher_id).await?;
+    if teacher >= capacity.live_sessions_per_teacher {
+        metrics::counter!("admissions_refused_total", "limit" => "live_sessions_per_teacher")
+            .increment(1);
+        return Err(Error::TooManyLiveSessions {
+            limit: capacity.live_sessions_per_teacher,
+        });
+    }
+    if all >= capacity.live_sessions {
+        metrics::counter!("admissions_refused_total", "limit" => "live_sessions").increment(1);
+        return Err(Error::AtCapacity(crate::CapacityLimit::LiveSessions(
+            capacity.live_sessions,
+        )));
+    }
+    Ok(())
 }
 
 /// Ends session `id` (owner, admin; idempotent): everyone leaves, the floor

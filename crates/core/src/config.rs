@@ -13,7 +13,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use crate::domain::Graces;
+use crate::domain::{Capacity, Graces};
 
 /// Everything `estrade serve` and `estrade worker` need.
 #[derive(Debug, Clone)]
@@ -88,6 +88,8 @@ pub struct Config {
     /// its place on the floor (`ESTRADE_ARRIVAL_GRACE_S`,
     /// `ESTRADE_DEPARTURE_GRACE_S`).
     pub graces: Graces,
+    /// What the deployment admits at once.
+    pub capacity: Capacity,
 }
 
 impl Config {
@@ -497,6 +499,15 @@ impl Config {
         };
         let console_session_ttl =
             Duration::from_secs(r.ranged("ESTRADE_CONSOLE_SESSION_TTL_S", 8 * 3600, 300, 86_400));
+        // Sized from the field figure (docs/SCALING.md): a class of 60 takes
+        // about 14 % of a 4 vCPU / 8 GB box, so 300 seated connections (five
+        // such classes) keep a margin on one box.
+        let capacity = Capacity {
+            live_sessions_per_teacher: r.ranged("ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER", 2, 1, 100)
+                as i64,
+            live_sessions: r.ranged("ESTRADE_MAX_LIVE_SESSIONS", 10, 1, 100_000) as i64,
+            participants: r.ranged("ESTRADE_MAX_PARTICIPANTS", 300, 1, 10_000_000) as i64,
+        };
 
         let turn_ttl = Duration::from_secs(r.ranged("ESTRADE_TURN_TTL_S", 600, 60, 86_400));
         let turn = match r.raw("ESTRADE_TURN_SECRET") {
@@ -581,6 +592,7 @@ impl Config {
                 client_dir,
                 console_session_ttl,
                 graces,
+                capacity,
             })
         })();
         r.finish(config)
@@ -658,6 +670,14 @@ mod tests {
         assert_eq!(cfg.livekit.api_url(), "https://lk.example.org");
         assert_eq!(cfg.livekit.client_url(), "wss://lk.example.org");
         assert_eq!(cfg.body_limit_bytes, 65_536);
+        assert_eq!(
+            cfg.capacity,
+            Capacity {
+                live_sessions_per_teacher: 2,
+                live_sessions: 10,
+                participants: 300,
+            }
+        );
     }
 
     #[test]

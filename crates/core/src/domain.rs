@@ -429,6 +429,22 @@ pub struct Graces {
     pub departure: std::time::Duration,
 }
 
+/// What one deployment admits at once (docs/CONFIGURATION.md): live
+/// classes per teacher account (`ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER`),
+/// live classes in all (`ESTRADE_MAX_LIVE_SESSIONS`), and learners and
+/// classrooms holding a seat across every live class
+/// (`ESTRADE_MAX_PARTICIPANTS`; a classroom is one connection, whatever its
+/// headcount).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    /// Live sessions one teacher account runs at once.
+    pub live_sessions_per_teacher: i64,
+    /// Live sessions at once.
+    pub live_sessions: i64,
+    /// Seated learners and classrooms at once, across live sessions.
+    pub participants: i64,
+}
+
 /// Limits on a session's settings (mirrored by the schema's checks).
 pub mod limits {
     /// Most learners a session admits.

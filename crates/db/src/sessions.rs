@@ -402,3 +402,27 @@ pub async fn start(
     crate::events::append(conn, id, "session", &live.event()).await?;
     Ok(live)
 }
+
+/// Serialises session starts for the rest of the caller's transaction, so
+/// the live-session counts it reads stay exact until it commits.
+pub async fn lock_starts(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query!("select pg_advisory_xact_lock(hashtext('estrade.session_starts'))")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Live sessions: of one teacher, and in all.
+pub async fn live_counts(
+    conn: &mut PgConnection,
+    teacher_id: Uuid,
+) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select count(*) filter (where teacher_id = $1) as "teacher!", count(*) as "all!"
+             from sessions where status = 'live'"#,
+        teacher_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((row.teacher, row.all))
+}

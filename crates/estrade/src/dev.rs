@@ -95,6 +95,12 @@ pub async fn run(args: DevArgs, shutdown: CancellationToken) -> anyhow::Result<(
     );
     overrides.insert("ESTRADE_PUBLIC_URL", format!("http://{listen}"));
     overrides.insert("ESTRADE_PARTICIPANT_TOKEN_SECRET", random_secret());
+    // A developer's machine (and the browser tests) start classes by the
+    // hundred and never end most: the deployment's admission limits are
+    // lifted here unless the environment sets them.
+    overrides.insert("ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER", "100".into());
+    overrides.insert("ESTRADE_MAX_LIVE_SESSIONS", "100000".into());
+    overrides.insert("ESTRADE_MAX_PARTICIPANTS", "10000000".into());
     // What the environment sets wins over these defaults.
     let config = Config::from_lookup(|k| env(k).or_else(|| overrides.get(k).cloned()))?;
 
