@@ -291,13 +291,15 @@ for (const lang of ['en', 'fr']) {
         .allTextContents()
     const expected = (name) => {
       const p = reported.participants.find((x) => x.display_name === name)
-      return [p.hands_raised, p.times_granted].map(String).concat([String(p.hands_unanswered)])
+      return [p.hands_raised, p.times_granted, p.hands_unanswered, p.questions_asked, p.questions_answered].map(String)
     }
+    // Hands, given the floor, speaking time, longest and median wait, hands
+    // never answered, typed questions, questions answered.
     const shown = async (name) => {
       const cells = await cellsOf(name)
-      return cells.length === 6 ? [cells[0], cells[1], cells[5]] : null
+      return cells.length === 8 ? [cells[0], cells[1], cells[5], cells[6], cells[7]] : null
     }
-    await until(async () => JSON.stringify(await shown('Ada')) === JSON.stringify(['1', '1', '0']), {
+    await until(async () => JSON.stringify(await shown('Ada')) === JSON.stringify(['1', '1', '0', '0', '0']), {
       what: 'Ada in the report: one hand, given the floor once',
     })
     assert.deepEqual(await shown('Ada'), expected('Ada'))

@@ -238,6 +238,18 @@ mod media {
             sources == ["camera", "microphone"]
         })
         .await;
+        // The real server's webhooks gave the start-up delays.
+        let (status, report) = app
+            .get_as(&format!("/v1/sessions/{id}/report"), &teacher)
+            .await;
+        assert_eq!(status, 200, "{report}");
+        assert!(
+            report["startup"]["teacher_first_track_s"]
+                .as_f64()
+                .is_some(),
+            "{report}"
+        );
+        assert_eq!(report["startup"]["learners_connected"], 1, "{report}");
 
         // Without the floor LiveKit refuses the learner's microphone.
         assert!(

@@ -954,3 +954,138 @@ async fn joins_that_never_reach_livekit_give_their_seats_and_hands_back_after_th
         "only Ana is in the room; Bea's seat waits for her"
     );
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn start_up_delays_are_taken_once_from_livekits_webhooks_and_reported(db: PgPool) {
+    let app = app_with_worker(db, false).await;
+    let admin = app.admin_key().await;
+    let (_, teacher) = app.teacher(&admin, "Chef").await;
+    let session = app.live_session(&teacher, json!({"title": "Bread"})).await;
+    let id = session["id"].as_str().unwrap();
+    let room = session["room_name"].as_str().unwrap();
+    let publish = app.publish_token(&teacher, id).await;
+    let teacher_identity = publish["identity"].as_str().unwrap();
+    let (_, joined) = app
+        .join(session["join_code"].as_str().unwrap(), "Ana")
+        .await;
+    let learner = id_of(&joined, "participant_id");
+    let identity = joined["identity"].as_str().unwrap();
+    // As if the class started 5 s ago and Ana joined through the API 2 s ago.
+    sqlx::query("update sessions set started_at = now() - interval '5 s' where id = $1::uuid")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("update participants set created_at = now() - interval '2 s' where id = $1")
+        .bind(learner)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let t = 1_790_000_000_000;
+    let camera = {
+        let mut e = participant_event(
+            "track_published",
+            "EV_cam",
+            room,
+            teacher_identity,
+            "PA_t",
+            t,
+        );
+        e["track"] = json!({"sid": "TR_cam", "type": "VIDEO", "source": "CAMERA"});
+        e
+    };
+    let applied = |event_id: &'static str| {
+        let app = &app;
+        async move {
+            until(WAIT, || async {
+                app.inbox_status(event_id).await.as_deref() == Some("processed")
+            })
+            .await;
+        }
+    };
+    for (event, event_id) in [
+        (
+            participant_event("participant_joined", "EV_j1", room, identity, "PA_1", t),
+            "EV_j1",
+        ),
+        (camera, "EV_cam"),
+    ] {
+        assert_eq!(app.deliver(&event).await, 200);
+        applied(event_id).await;
+    }
+    let first: (Option<chrono::DateTime<chrono::Utc>>,) =
+        sqlx::query_as("select first_connected_at from participants where id = $1")
+            .bind(learner)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(first.0.is_some());
+
+    // A reconnection later, and a second track: neither moves the marks.
+    let mut microphone = participant_event(
+        "track_published",
+        "EV_mic",
+        room,
+        teacher_identity,
+        "PA_t",
+        t + 3_000,
+    );
+    microphone["track"] = json!({"sid": "TR_mic", "type": "AUDIO", "source": "MICROPHONE"});
+    for (event, event_id) in [
+        (
+            participant_event("participant_left", "EV_l1", room, identity, "PA_1", t),
+            "EV_l1",
+        ),
+        (
+            participant_event(
+                "participant_joined",
+                "EV_j2",
+                room,
+                identity,
+                "PA_2",
+                t + 5_000,
+            ),
+            "EV_j2",
+        ),
+        (microphone, "EV_mic"),
+    ] {
+        assert_eq!(app.deliver(&event).await, 200);
+        applied(event_id).await;
+    }
+    let again: (Option<chrono::DateTime<chrono::Utc>>,) =
+        sqlx::query_as("select first_connected_at from participants where id = $1")
+            .bind(learner)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(again, first, "the first connection stays the first");
+
+    let (status, report) = app
+        .get_as(&format!("/v1/sessions/{id}/report"), &admin)
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let startup = &report["startup"];
+    assert_eq!(startup["learners_connected"], 1);
+    let connect = startup["learner_connect_max_s"].as_f64().unwrap();
+    assert!(
+        (2.0..2.0 + WAIT.as_secs_f64()).contains(&connect),
+        "{startup}"
+    );
+    assert_eq!(
+        startup["learner_connect_median_s"],
+        startup["learner_connect_max_s"]
+    );
+    let first_track = startup["teacher_first_track_s"].as_f64().unwrap();
+    assert!(
+        (5.0..5.0 + 2.0 * WAIT.as_secs_f64()).contains(&first_track),
+        "{startup}"
+    );
+    let metrics = estrade_serve::metrics::handle().render();
+    for histogram in [
+        "participant_connect_seconds_count",
+        "session_first_track_seconds_count",
+    ] {
+        assert!(metrics.contains(histogram), "{histogram} in {metrics}");
+    }
+}

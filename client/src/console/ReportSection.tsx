@@ -14,7 +14,7 @@ import { useConsole } from './context'
 import { consoleMessage, isExpiry, type Said } from './errors'
 import { isoDuration } from './hands'
 import { debounce } from './participants'
-import { clock, concentration, fractions, percent, turns, type Report } from './report'
+import { clock, concentration, delay, fractions, percent, turns, type Report } from './report'
 
 /** Floor changes come in bursts: one read after the last. */
 const FLOOR_DEBOUNCE_MS = 1_000
@@ -93,6 +93,17 @@ export function ReportSection({ sessionId, status, floorVersion }: Props) {
             <dd>{t('console.report.questions_of', { count: s.questions_asked, answered: s.questions_answered })}</dd>
             <dt>{t('console.report.concentration')}</dt>
             <dd>{concentration(s.talk_time_gini, lang) ?? t('console.report.none')}</dd>
+            <dt>{t('console.report.first_track')}</dt>
+            <dd>{delay(report.startup?.teacher_first_track_s, lang) ?? t('console.report.none')}</dd>
+            <dt>{t('console.report.connect')}</dt>
+            <dd>
+              {report.startup?.learner_connect_median_s != null
+                ? t('console.report.connect_of', {
+                    median: delay(report.startup.learner_connect_median_s, lang),
+                    max: delay(report.startup.learner_connect_max_s, lang),
+                  })
+                : t('console.report.none')}
+            </dd>
           </dl>
           {people.length === 0 ? (
             <p className="hint">{t('console.report.nobody')}</p>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 
-import { clock, concentration, fractions, percent, turns, type Report } from './report'
+import { clock, concentration, delay, fractions, percent, turns, type Report } from './report'
 
 describe('the report as the console shows it', () => {
   it('says lengths as clocks and shares as whole percentages in each language', () => {
@@ -62,5 +62,13 @@ describe('the report as the console shows it', () => {
       { name: 'Ana', from: '2026-12-04T10:00:00Z', until: '2026-12-04T10:01:00Z', seconds: 60 },
       { name: 'Ana', from: '2026-12-04T10:03:00Z', until: null, seconds: null },
     ])
+  })
+})
+
+describe('start-up delays', () => {
+  it('are written in seconds, to one decimal, in the language', () => {
+    expect(delay(4.25, 'en')).toBe('4.3 sec')
+    expect(delay(null, 'fr')).toBeNull()
+    expect(delay(undefined, 'en')).toBeNull()
   })
 })

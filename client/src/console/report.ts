@@ -43,10 +43,26 @@ export interface TimelineEntry {
   end_reason?: string
 }
 
+/** How long the class took to come up (from LiveKit's webhooks). */
+export interface Startup {
+  teacher_first_track_s: number | null
+  learners_connected: number
+  learner_connect_median_s: number | null
+  learner_connect_max_s: number | null
+}
+
 export interface Report {
   session: SessionFigures
   participants: ParticipantFigures[]
   timeline: TimelineEntry[]
+  /** Absent from a server older than the start-up figures. */
+  startup?: Startup
+}
+
+/** A delay in seconds, to one decimal in the language ("4.2 s"); null stays null. */
+export function delay(seconds: number | null | undefined, lang: string): string | null {
+  if (seconds === null || seconds === undefined) return null
+  return new Intl.NumberFormat(lang, { style: 'unit', unit: 'second', maximumFractionDigits: 1 }).format(seconds)
 }
 
 /** A length in seconds as "mm:ss"; null stays null (nothing to show). */

@@ -1,9 +1,9 @@
 //! The fairness report of a class (owner, admin), from what PostgreSQL
 //! stores: the session's times, its participants and its floor history,
-//! read in one snapshot with the class's polls. The computation itself is pure
+//! read in one snapshot with the class's polls and its start-up delays. The computation itself is pure
 //! (`estrade_core::report`).
 
-use estrade_core::report::{self, Person, PollParticipation, Report};
+use estrade_core::report::{self, Person, PollParticipation, Report, Startup};
 use uuid::Uuid;
 
 use crate::{Account, Deps, Error};
@@ -29,14 +29,12 @@ pub async fn of_session(deps: &Deps, by: &Account, id: Uuid) -> Result<Report, E
         .collect();
     let turns = estrade_db::floor::history(&mut *tx, id).await?;
     let (polls, answered) = estrade_db::polls::participation(&mut tx, id).await?;
+    let first_track = estrade_db::sessions::first_track_ms(&mut *tx, id).await?;
+    let connects = estrade_db::participants::connect_delays_ms(&mut *tx, id).await?;
     tx.rollback().await?;
     let until = session.ended_at.unwrap_or_else(chrono::Utc::now);
     let polls = PollParticipation { polls, answered };
-    Ok(report::compute(
-        session.started_at,
-        until,
-        &people,
-        &turns,
-        &polls,
-    ))
+    let mut report = report::compute(session.started_at, until, &people, &turns, &polls);
+    report.startup = Startup::of(first_track, connects);
+    Ok(report)
 }

@@ -13,7 +13,8 @@
 //! applies it from the inbox when due; after `MAX_ATTEMPTS`, or at once for an event
 //! that can never apply, it becomes a dead letter.
 
-use estrade_core::domain::{Graces, InboxStatus, SessionStatus};
+use chrono::{DateTime, Utc};
+use estrade_core::domain::{Graces, InboxStatus, ParticipantKind, SessionStatus};
 use estrade_core::floor::Command as FloorCommand;
 use estrade_core::webhook::{
     self, Connection, Envelope, LiveKitEvent, MAX_ATTEMPTS, PresenceDecision, Seen, Track,
@@ -170,7 +171,7 @@ pub async fn apply(deps: &Deps, event_id: &str, via: Via) -> Result<Outcome, sql
     let mut applied = Applied::default();
     let failure = match LiveKitEvent::from_json(&row.payload) {
         Err(malformed) => Some((malformed.to_string(), true)),
-        Ok(event) => match effect(&mut tx, graces, event).await {
+        Ok(event) => match effect(&mut tx, graces, event, row.received_at).await {
             Ok(done) => {
                 applied = done;
                 None
@@ -230,7 +231,7 @@ pub async fn apply_in_order(
     let mut after = Vec::with_capacity(rows.len());
     for row in rows {
         let effect = match LiveKitEvent::from_json(&row.payload) {
-            Ok(event) => effect(&mut tx, graces, event).await.ok(),
+            Ok(event) => effect(&mut tx, graces, event, row.received_at).await.ok(),
             Err(_) => None,
         };
         let Some(applied) = effect else {
@@ -266,6 +267,17 @@ async fn after_commit(deps: &Deps, applied: Vec<Applied>) {
         }
         if let Some(e) = applied.eject {
             eject(&deps.livekit, e).await;
+        }
+        match applied.delay {
+            Some(Delay::FirstTrack(ms)) => {
+                metrics::histogram!("session_first_track_seconds")
+                    .record(ms.max(0) as f64 / 1000.0);
+            }
+            Some(Delay::Connect(ms)) => {
+                metrics::histogram!("participant_connect_seconds")
+                    .record(ms.max(0) as f64 / 1000.0);
+            }
+            None => {}
         }
     }
 }
@@ -312,6 +324,17 @@ struct Applied {
     enforcement: Option<Enforcement>,
     /// A participant to remove from its room.
     eject: Option<Eject>,
+    /// A start-up delay to record.
+    delay: Option<Delay>,
+}
+
+/// A start-up delay, in milliseconds, recorded once its change is
+/// committed (so an event applied again after a failed batch counts once).
+enum Delay {
+    /// The session's start to the teacher's first published track.
+    FirstTrack(i64),
+    /// A learner's or classroom's join to its first connection.
+    Connect(i64),
 }
 
 /// A participant LiveKit has and must not.
@@ -335,6 +358,7 @@ impl Applied {
             session: Some(session),
             enforcement: None,
             eject: None,
+            delay: None,
         }
     }
 }
@@ -346,19 +370,19 @@ struct Enforcement {
     decision: floor::Decision,
 }
 
+/// What `event`, received at `received_at`, changes.
 async fn effect(
     conn: &mut PgConnection,
     graces: Graces,
     event: LiveKitEvent,
+    received_at: DateTime<Utc>,
 ) -> Result<Applied, sqlx::Error> {
     match event {
         LiveKitEvent::RoomFinished { room, sid } => room_finished(conn, &room, sid).await,
-        LiveKitEvent::Joined(c) => presence(conn, graces, true, &c).await,
-        LiveKitEvent::Left(c) => presence(conn, graces, false, &c).await,
-        LiveKitEvent::TrackPublished(t) => track(conn, true, &t).await.map(|()| Applied::default()),
-        LiveKitEvent::TrackUnpublished(t) => {
-            track(conn, false, &t).await.map(|()| Applied::default())
-        }
+        LiveKitEvent::Joined(c) => presence(conn, graces, true, &c, received_at).await,
+        LiveKitEvent::Left(c) => presence(conn, graces, false, &c, received_at).await,
+        LiveKitEvent::TrackPublished(t) => track(conn, true, &t, received_at).await,
+        LiveKitEvent::TrackUnpublished(t) => track(conn, false, &t, received_at).await,
         // Our own start created the room; nothing to change.
         LiveKitEvent::RoomStarted { .. } | LiveKitEvent::Ignored => Ok(Applied::default()),
     }
@@ -400,6 +424,7 @@ async fn presence(
     graces: Graces,
     joined: bool,
     event: &Connection,
+    received_at: DateTime<Utc>,
 ) -> Result<Applied, sqlx::Error> {
     // Identities we did not issue (or already purged) concern us not.
     let Some(found) = participants::by_identity(&mut *conn, &event.identity).await? else {
@@ -456,6 +481,15 @@ async fn presence(
         PresenceDecision::Join => {
             participants::record_connection(conn, current.id, true, &event.sid, event.joined_at_ms)
                 .await?;
+            if current.kind.takes_the_floor()
+                && let Some(ms) =
+                    participants::mark_first_connection(conn, current.id, received_at).await?
+            {
+                return Ok(Applied {
+                    delay: Some(Delay::Connect(ms)),
+                    ..Applied::session(session.id)
+                });
+            }
         }
         PresenceDecision::Leave => {
             participants::record_connection(
@@ -486,7 +520,7 @@ async fn presence(
                 return Ok(Applied {
                     session: Some(session.id),
                     enforcement: Some(Enforcement { session, decision }),
-                    eject: None,
+                    ..Applied::default()
                 });
             }
         }
@@ -494,15 +528,20 @@ async fn presence(
     Ok(Applied::session(session.id))
 }
 
-async fn track(conn: &mut PgConnection, published: bool, event: &Track) -> Result<(), sqlx::Error> {
+async fn track(
+    conn: &mut PgConnection,
+    published: bool,
+    event: &Track,
+    received_at: DateTime<Utc>,
+) -> Result<Applied, sqlx::Error> {
     let Some(found) = participants::by_identity(&mut *conn, &event.connection.identity).await?
     else {
-        return Ok(());
+        return Ok(Applied::default());
     };
     // The session's lock first, as every floor writer takes it: whether
     // the participant holds the floor is then not changing under us.
     if sessions::lock(conn, found.session_id).await?.is_none() {
-        return Ok(());
+        return Ok(Applied::default());
     }
     let row = TrackEvent {
         track_sid: &event.sid,
@@ -510,7 +549,9 @@ async fn track(conn: &mut PgConnection, published: bool, event: &Track) -> Resul
         source: event.source,
     };
     if !published {
-        return tracks::unpublished(conn, row).await;
+        return tracks::unpublished(conn, row)
+            .await
+            .map(|()| Applied::default());
     }
     // A learner's or classroom's microphone needs the floor. Flag it for
     // reconciliation, which revokes it at the SFU.
@@ -525,5 +566,14 @@ async fn track(conn: &mut PgConnection, published: bool, event: &Track) -> Resul
             .details(json!({ "track_sid": event.sid, "source": event.source }));
         audit::record(conn, entry).await?;
     }
-    Ok(())
+    // The teacher's first track of the session: the class is up.
+    if found.kind == ParticipantKind::Teacher
+        && let Some(ms) = sessions::mark_first_track(conn, found.session_id, received_at).await?
+    {
+        return Ok(Applied {
+            delay: Some(Delay::FirstTrack(ms)),
+            ..Applied::default()
+        });
+    }
+    Ok(Applied::default())
 }

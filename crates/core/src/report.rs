@@ -163,6 +163,40 @@ pub struct Report {
     pub participants: Vec<ParticipantFigures>,
     /// Every grant, in order.
     pub timeline: Vec<TimelineEntry>,
+    /// How long the class took to come up.
+    pub startup: Startup,
+}
+
+/// How long a class took to come up, from LiveKit's webhooks as Estrade
+/// received them: the session's start to the teacher's first published
+/// track, and each learner's or classroom's join to its first connection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct Startup {
+    /// Seconds from the start to the teacher's first track; none before it.
+    pub teacher_first_track_s: Option<f64>,
+    /// Learners and classrooms whose first connection LiveKit reported.
+    pub learners_connected: u32,
+    /// Median seconds from a join to its first connection.
+    pub learner_connect_median_s: Option<f64>,
+    /// The slowest of them.
+    pub learner_connect_max_s: Option<f64>,
+}
+
+impl Startup {
+    /// From the teacher's first-track delay and each learner's connect
+    /// delay, in milliseconds (negative ones, from a clock step, count as 0).
+    pub fn of(first_track_ms: Option<i64>, mut connect_ms: Vec<i64>) -> Self {
+        for ms in &mut connect_ms {
+            *ms = (*ms).max(0);
+        }
+        connect_ms.sort_unstable();
+        Self {
+            teacher_first_track_s: first_track_ms.map(|ms| seconds(ms.max(0))),
+            learners_connected: connect_ms.len() as u32,
+            learner_connect_median_s: median(&connect_ms).map(seconds_f),
+            learner_connect_max_s: connect_ms.last().map(|&ms| seconds(ms)),
+        }
+    }
 }
 
 /// The report of a class that started at `started_at` (none if it has
@@ -277,6 +311,8 @@ pub fn compute(
         session,
         participants,
         timeline,
+        // From other rows than the floor's: the caller fills it in.
+        startup: Startup::default(),
     }
 }
 
@@ -553,5 +589,32 @@ mod tests {
         assert_eq!((s.talk_time_gini, s.median_wait_s), (None, None));
         assert_eq!(report.participants[0].talk_time_s, 0.0);
         assert!(report.timeline.is_empty());
+    }
+
+    #[test]
+    fn start_up_takes_the_median_and_the_slowest_connection_and_the_teachers_first_track() {
+        // Joins connected after 0.8 s, 1.2 s, 3 s and 1 s; the teacher's
+        // camera came 6.5 s after the start.
+        let startup = Startup::of(Some(6_500), vec![800, 1_200, 3_000, 1_000]);
+        assert_eq!(
+            startup,
+            Startup {
+                teacher_first_track_s: Some(6.5),
+                learners_connected: 4,
+                // The middle two, 1 s and 1.2 s.
+                learner_connect_median_s: Some(1.1),
+                learner_connect_max_s: Some(3.0),
+            }
+        );
+        // Nothing reported yet; a clock stepped back counts as no delay.
+        assert_eq!(Startup::of(None, vec![]), Startup::default());
+        assert_eq!(
+            Startup::of(Some(-5), vec![-10]).learner_connect_max_s,
+            Some(0.0)
+        );
+        assert_eq!(
+            Startup::of(Some(-5), vec![]).teacher_first_track_s,
+            Some(0.0)
+        );
     }
 }

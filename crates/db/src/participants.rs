@@ -434,6 +434,42 @@ pub async fn record_connection(
     Ok(())
 }
 
+/// Records participant `id`'s first LiveKit connection, reported at `at`,
+/// unless one was recorded before: the milliseconds since its join when
+/// this one is the first.
+pub async fn mark_first_connection(
+    conn: &mut PgConnection,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"update participants set first_connected_at = $2
+            where id = $1 and first_connected_at is null
+        returning (extract(epoch from ($2 - created_at)) * 1000)::int8 as "ms!""#,
+        id,
+        at,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// For each learner and classroom of a session whose first connection
+/// was reported, the milliseconds from its join to it.
+pub async fn connect_delays_ms(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select (extract(epoch from (first_connected_at - created_at)) * 1000)::int8 as "ms!"
+             from participants
+            where session_id = $1 and kind in ('learner', 'classroom')
+              and first_connected_at is not null"#,
+        session_id
+    )
+    .fetch_all(db)
+    .await
+}
+
 /// Display names of some participants of a session.
 pub async fn names(
     conn: &mut PgConnection,

@@ -426,3 +426,35 @@ pub async fn live_counts(
     .await?;
     Ok((row.teacher, row.all))
 }
+
+/// Records the teacher's first published track of session `id`, reported
+/// at `at`, unless one was recorded before: the milliseconds since the
+/// start when this one is the first.
+pub async fn mark_first_track(
+    conn: &mut PgConnection,
+    id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query_scalar!(
+        r#"update sessions set first_track_at = $2
+            where id = $1 and first_track_at is null and started_at is not null
+        returning (extract(epoch from ($2 - started_at)) * 1000)::int8 as "ms!""#,
+        id,
+        at,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row)
+}
+
+/// Milliseconds from session `id`'s start to the teacher's first track;
+/// none before it.
+pub async fn first_track_ms(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select (extract(epoch from (first_track_at - started_at)) * 1000)::int8 as "ms"
+             from sessions where id = $1"#,
+        id
+    )
+    .fetch_one(db)
+    .await
+}

@@ -54,6 +54,8 @@ pub struct Stored {
     pub attempts: i32,
     /// The event as LiveKit sent it.
     pub payload: Value,
+    /// When Estrade received it.
+    pub received_at: DateTime<Utc>,
 }
 
 /// Locks an event for applying it. `None` when it does not exist, another
@@ -63,7 +65,7 @@ pub struct Stored {
 pub async fn lock(conn: &mut PgConnection, event_id: &str) -> Result<Option<Stored>, sqlx::Error> {
     sqlx::query_as!(
         Stored,
-        r#"select status as "status: _", attempts, payload from webhook_inbox
+        r#"select status as "status: _", attempts, payload, received_at from webhook_inbox
           where event_id = $1 and next_attempt_at <= now()
             for update skip locked"#,
         event_id,
@@ -81,6 +83,8 @@ pub struct Locked {
     pub attempts: i32,
     /// The event as LiveKit sent it.
     pub payload: Value,
+    /// When Estrade received it.
+    pub received_at: DateTime<Utc>,
 }
 
 /// Locks those of `event_ids` that are pending and due, skipping any that
@@ -91,7 +95,7 @@ pub async fn lock_pending(
 ) -> Result<Vec<Locked>, sqlx::Error> {
     sqlx::query_as!(
         Locked,
-        "select event_id, attempts, payload from webhook_inbox
+        "select event_id, attempts, payload, received_at from webhook_inbox
           where event_id = any($1) and status = 'pending' and next_attempt_at <= now()
             for update skip locked",
         event_ids,
