@@ -261,6 +261,13 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
         .unwrap();
     ledger.none("sessions::end repeated").await;
 
+    // An admin's export on request: one entry (its erasure comes after
+    // the retention pass, which it would leave with nothing to do).
+    estrade_app::privacy::export(&deps, &admin, session.id)
+        .await
+        .unwrap();
+    ledger.one("privacy::export", "session.exported").await;
+
     // Retention, once the session is over: its names go, once.
     let now = std::time::Duration::ZERO;
     let erased = estrade_app::retention::erase_expired(&db, now)
@@ -276,6 +283,11 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
     ledger
         .none("retention::erase_expired with nothing left")
         .await;
+    // An erasure on request, even with nothing left: one entry.
+    estrade_app::privacy::erase(&deps, &admin, session.id)
+        .await
+        .unwrap();
+    ledger.one("privacy::erase", "session.erased").await;
 
     // Webhooks: a dead letter replayed.
     let body = br#"{"id": "EV_audit", "event": "room_started", "room": {"name": "x"}}"#;

@@ -427,6 +427,10 @@ impl From<estrade_app::Error> for Error {
                 "The floor is only open while the session is live.",
             ),
             E::SessionEnded => Self::conflict("session_ended", "This session has ended."),
+            E::SessionNotEnded => Self::conflict(
+                "session_not_ended",
+                "This session has not ended; end it before erasing its data.",
+            ),
             E::OwnerOnly => Self::OwnerOnly,
             E::Forbidden => Self::Forbidden,
             E::CannotKickTeacher => Self::conflict(

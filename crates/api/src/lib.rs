@@ -173,6 +173,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::floor::router())
         .merge(routes::questions::router())
         .merge(routes::polls::router())
+        .merge(routes::privacy::router())
         .merge(routes::events::router())
         .merge(routes::reconcile::router())
         .merge(routes::report::router())

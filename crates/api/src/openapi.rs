@@ -14,7 +14,7 @@ use crate::error::{ErrorBody, ErrorDetail};
 use crate::extract::Json;
 use crate::routes::{
     accounts, audit, connectivity, console, events, floor, health, join, participants, polls,
-    questions, reconcile, report, sessions, webhooks,
+    privacy, questions, reconcile, report, sessions, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -32,6 +32,7 @@ use crate::routes::{
         floor::get_floor, floor::raise_hand, floor::lower_hand, floor::grant, floor::revoke,
         floor::configure, questions::ask, questions::list, questions::answer,
         questions::dismiss, polls::open, polls::list, polls::answer, polls::close,
+        privacy::erase, privacy::export,
         events::events, reconcile::run_now, reconcile::last,
         connectivity::connectivity,
         console::sign_in, console::signed_in, console::sign_out,
@@ -42,7 +43,7 @@ use crate::routes::{
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "console", description = "Signing in to the teacher console (a cookie instead of the key)"),
-        (name = "admin", description = "Accounts, API keys and stored webhooks (admins)"),
+        (name = "admin", description = "Accounts, API keys, stored webhooks and sessions' personal data (admins)"),
         (name = "sessions", description = "Teaching sessions"),
         (name = "participants", description = "Joining, tokens and participants"),
         (name = "floor", description = "Voice floor control: hands, grants, settings"),

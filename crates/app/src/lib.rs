@@ -34,6 +34,7 @@ pub mod events;
 pub mod floor;
 pub mod participants;
 pub mod polls;
+pub mod privacy;
 pub mod questions;
 pub mod queue;
 pub mod reconcile;
@@ -80,6 +81,9 @@ pub enum Error {
     /// The participant was removed from the session.
     #[error("the participant was removed from the session")]
     Kicked,
+    /// The session has not ended: its personal data is still in use.
+    #[error("the session has not ended")]
+    SessionNotEnded,
     /// The session has ended: nothing about it changes any more.
     #[error("the session has ended")]
     SessionEnded,

@@ -96,3 +96,15 @@ pub async fn purge_ended(db: impl PgExecutor<'_>, retention: Duration) -> Result
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Deletes session `id`'s live-update log now (an erasure request: its
+/// events carry names). Returns how many.
+pub async fn purge_session(db: impl PgExecutor<'_>, session_id: Uuid) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "delete from session_events where session_id = $1",
+        session_id
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -201,6 +201,20 @@ pub async fn erase_names_after(
     Ok(result.rows_affected())
 }
 
+/// Overwrites the names of session `id`'s learners and classrooms now (an
+/// erasure request). Returns how many.
+pub async fn erase_names_of(db: impl PgExecutor<'_>, session_id: Uuid) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "update participants set display_name = $1
+          where session_id = $2 and kind in ('learner', 'classroom') and display_name <> $1",
+        ERASED_NAME,
+        session_id,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// How many seats each of `sessions` has taken now (`holds_seat`);
 /// sessions with none are absent. The caller holds the sessions' locks,
 /// so the counts stay exact until it commits.

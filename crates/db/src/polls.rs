@@ -220,3 +220,36 @@ pub async fn participation(
             .collect(),
     ))
 }
+
+/// One participant's answer to a poll, for an access request.
+#[derive(Debug, Clone)]
+pub struct AnswerRow {
+    /// The poll.
+    pub poll_id: Uuid,
+    /// Its question.
+    pub question: String,
+    /// Who answered.
+    pub participant_id: Uuid,
+    /// The choice's text.
+    pub choice: String,
+    /// When (the last change).
+    pub answered_at: DateTime<Utc>,
+}
+
+/// Every answer given in session `id`'s polls, oldest poll first.
+pub async fn answers_of(
+    db: impl PgExecutor<'_>,
+    session_id: Uuid,
+) -> Result<Vec<AnswerRow>, sqlx::Error> {
+    sqlx::query_as!(
+        AnswerRow,
+        r#"select a.poll_id, p.question, a.participant_id,
+                  p.choices[a.choice + 1] as "choice!", a.answered_at
+             from poll_answers a join polls p on p.id = a.poll_id
+            where p.session_id = $1
+            order by p.opened_at, a.answered_at, a.participant_id"#,
+        session_id
+    )
+    .fetch_all(db)
+    .await
+}

@@ -136,3 +136,16 @@ pub async fn erase_after(db: impl PgExecutor<'_>, retention: Duration) -> Result
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Overwrites the texts of session `id`'s questions now (an erasure
+/// request). Returns how many.
+pub async fn erase_of(db: impl PgExecutor<'_>, session_id: Uuid) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "update questions set text = $1 where session_id = $2 and text <> $1",
+        ERASED_NAME,
+        session_id,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}

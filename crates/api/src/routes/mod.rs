@@ -10,6 +10,7 @@ pub mod health;
 pub mod join;
 pub mod participants;
 pub mod polls;
+pub mod privacy;
 pub mod questions;
 pub mod reconcile;
 pub mod report;
