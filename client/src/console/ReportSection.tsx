@@ -13,7 +13,7 @@ import type { SessionStatus } from '../api/client'
 import { useConsole } from './context'
 import { consoleMessage, isExpiry, type Said } from './errors'
 import { isoDuration } from './hands'
-import { debounce } from './participants'
+import { debounce } from '../app/debounce'
 import { clock, concentration, delay, fractions, percent, turns, type Report } from './report'
 
 /** Floor changes come in bursts: one read after the last. */

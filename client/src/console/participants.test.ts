@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 
 import type { Participant } from './api'
-import { debounce, kindOf, mayKick, microphoneWithoutFloor, presenceKey, sortParticipants } from './participants'
+import { kindOf, mayKick, microphoneWithoutFloor, presenceKey, sortParticipants } from './participants'
 
 const person = (id: string, change: Partial<Participant> = {}): Participant => ({
   id,
@@ -50,31 +50,5 @@ describe('the participants', () => {
     expect(microphoneWithoutFloor(person('a', { unauthorized_microphone: true }))).toBe(true)
     expect(microphoneWithoutFloor(person('a', { unauthorized_microphone: false }))).toBe(false)
     expect(microphoneWithoutFloor(person('a'))).toBe(false)
-  })
-})
-
-describe('the list’s refresh after presence events', () => {
-  it('runs once, after the last of a burst', () => {
-    const timers: { run: () => void; ms: number; cleared: boolean }[] = []
-    let runs = 0
-    const refresh = debounce(() => (runs += 1), 400, {
-      set: (run, ms) => {
-        const t = { run, ms, cleared: false }
-        timers.push(t)
-        return t
-      },
-      clear: (t) => {
-        ;(t as { cleared: boolean }).cleared = true
-      },
-    })
-    refresh.call()
-    refresh.call()
-    refresh.call()
-    expect(timers.map((t) => t.cleared)).toEqual([true, true, false])
-    timers[2]?.run()
-    expect(runs).toBe(1)
-    refresh.call()
-    refresh.cancel()
-    expect(timers[3]?.cleared).toBe(true)
   })
 })
