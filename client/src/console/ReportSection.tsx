@@ -65,6 +65,7 @@ export function ReportSection({ sessionId, status, floorVersion }: Props) {
   const s = report?.session
   const people = report?.participants ?? []
   const bars = fractions(people.map((p) => p.talk_time_s))
+  const waitBars = fractions(people.map((p) => p.longest_wait_s ?? 0))
 
   return (
     <section className="panel report" aria-labelledby="report-title">
@@ -152,6 +153,18 @@ export function ReportSection({ sessionId, status, floorVersion }: Props) {
                       <span className="bar-fill" style={{ inlineSize: `${Math.round((bars[i] ?? 0) * 100)}%` }} />
                     </span>
                     <span>{length(p.talk_time_s)}</span>
+                  </li>
+                ))}
+              </ul>
+              <h3 id="report-wait-bars-title">{t('console.report.wait_bars')}</h3>
+              <ul className="report-bars" aria-labelledby="report-wait-bars-title">
+                {people.map((p, i) => (
+                  <li key={p.participant_id}>
+                    <span className="bar-name">{p.display_name}</span>
+                    <span className="bar-track" aria-hidden="true">
+                      <span className="bar-fill" style={{ inlineSize: `${Math.round((waitBars[i] ?? 0) * 100)}%` }} />
+                    </span>
+                    <span>{length(p.longest_wait_s)}</span>
                   </li>
                 ))}
               </ul>
