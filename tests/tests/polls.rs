@@ -217,10 +217,23 @@ async fn bad_polls_and_refused_answers_get_a_clear_error_and_change_nothing(db: 
         (status, body["error"]["code"].as_str()),
         (422, Some("invalid_choice"))
     );
-    let (status, _) = app
-        .post_as(&answer, token(ana), json!({"choice": -1}))
+    for (choice, code) in [(json!(-1), "invalid_choice"), (json!(0.5), "invalid_body")] {
+        let (status, body) = app
+            .post_as(&answer, token(ana), json!({ "choice": choice }))
+            .await;
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some(code)));
+    }
+    assert_eq!(
+        app.count("poll_answers").await,
+        0,
+        "nothing refused is kept"
+    );
+    // JSON's 1.0 is the whole number 1, as the schema's integer allows.
+    let (status, body) = app
+        .post_as(&answer, token(ana), json!({"choice": 1.0}))
         .await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["my_choice"], 1);
     let (status, _) = app.post_as(&answer, &c.teacher, json!({"choice": 0})).await;
     assert!(status == 401 || status == 403, "{status}");
     let other = app.class(moderated(), 1).await;
@@ -237,7 +250,7 @@ async fn bad_polls_and_refused_answers_get_a_clear_error_and_change_nothing(db: 
         )
         .await;
     assert_eq!(status, 404);
-    assert_eq!(app.count("poll_answers").await, 0);
+    assert_eq!(app.count("poll_answers").await, 1, "only Ana's accepted answer");
     let (_, list) = app.get_as(&c.path("/polls"), &c.teacher).await;
     assert_eq!(list["polls"][0]["closed_at"], Value::Null, "still open");
 }

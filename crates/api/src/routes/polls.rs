@@ -41,9 +41,10 @@ pub struct OpenPoll {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerPoll {
-    /// Index of the choice, from 0.
+    /// Index of the choice, from 0 (a whole number: `3.0` is 3).
     #[schema(minimum = 0, maximum = 5)]
-    pub choice: usize,
+    #[serde(deserialize_with = "crate::extract::whole")]
+    pub choice: i32,
 }
 
 /// How the teacher closes a poll.
@@ -124,7 +125,9 @@ pub async fn answer(
     if caller.session_id != id {
         return Err(Error::NotFound);
     }
-    let poll = polls::answer(&state.deps, caller.participant_id, id, pid, req.choice).await?;
+    // A negative index names no choice, like one past the last.
+    let choice = usize::try_from(req.choice).map_err(|_| estrade_app::Error::InvalidChoice)?;
+    let poll = polls::answer(&state.deps, caller.participant_id, id, pid, choice).await?;
     Ok(Json(poll))
 }
 
