@@ -461,6 +461,25 @@ export function classWorld() {
   return world
 }
 
+/**
+ * Signs in to the console with `key` by keyboard, waits for the list of
+ * classes (`admin`: "All classes"), and opens the page of `session` (by
+ * its address) until its section headed `section` shows.
+ */
+export async function consoleClass(page, estrade, { key, admin = false, session, section, lang }) {
+  const t = catalogs[lang].console
+  await page.goto(`${estrade.api}/console`)
+  await tabToField(page, t.sign_in.key)
+  await page.keyboard.type(key)
+  await page.keyboard.press('Enter')
+  const list = admin ? t.list.title_all : t.list.title_teacher
+  await until(() => page.getByRole('heading', { name: list, exact: true }).isVisible(), { what: 'the list of classes' })
+  await page.goto(`${estrade.api}/console/sessions/${session.id}`)
+  await until(() => page.getByRole('heading', { name: section, exact: true }).isVisible(), {
+    what: `the section “${section}”`,
+  })
+}
+
 /** Presses Tab until the form field labelled `label` has the focus. */
 export async function tabToField(page, label, { max = 40 } = {}) {
   const target = page.getByLabel(label, { exact: true })

@@ -12,6 +12,7 @@ import { test } from 'node:test'
 import { expectAccessible } from './a11y.mjs'
 import {
   catalogs,
+  consoleClass,
   classWorld,
   joinByKeyboard,
   liveAudioTracks,
@@ -19,7 +20,6 @@ import {
   said,
   saidSoFar,
   tabTo,
-  tabToField,
   teacherBot,
   teacherVideoPlays,
   until,
@@ -39,17 +39,7 @@ for (const lang of ['en', 'fr']) {
 
     // The admin signs in and opens the class.
     const admin = await openPage(world.browser, { lang })
-    await admin.goto(`${world.estrade.api}/console`)
-    await tabToField(admin, t.console.sign_in.key)
-    await admin.keyboard.type(world.estrade.admin_key)
-    await admin.keyboard.press('Enter')
-    await until(() => admin.getByRole('heading', { name: t.console.list.title_all, exact: true }).isVisible(), {
-      what: 'all classes',
-    })
-    await admin.goto(`${world.estrade.api}/console/sessions/${session.id}`)
-    await until(() => admin.getByRole('heading', { name: o.title, exact: true }).isVisible(), {
-      what: 'the watch section',
-    })
+    await consoleClass(admin, world.estrade, { key: world.estrade.admin_key, admin: true, session, section: o.title, lang })
     const saidToAda = (await saidSoFar(ada)).length
 
     // Watch: the teacher's camera plays and the sound arrives.

@@ -13,6 +13,7 @@ import { test } from 'node:test'
 import { expectAccessible } from './a11y.mjs'
 import {
   catalogs,
+  consoleClass,
   classWorld,
   fill,
   joinByKeyboard,
@@ -47,17 +48,7 @@ for (const lang of ['en', 'fr']) {
 
     // The teacher signs in to the console and opens the class.
     const teacher = await openPage(world.browser, { lang })
-    await teacher.goto(`${world.estrade.api}/console`)
-    await tabToField(teacher, t.console.sign_in.key)
-    await teacher.keyboard.type(world.estrade.teacher_key)
-    await teacher.keyboard.press('Enter')
-    await until(() => teacher.getByRole('heading', { name: t.console.list.title_teacher, exact: true }).isVisible(), {
-      what: 'the list of classes',
-    })
-    await teacher.goto(`${world.estrade.api}/console/sessions/${session.id}`)
-    await until(() => teacher.getByRole('heading', { name: h.title, exact: true }).isVisible(), {
-      what: 'the hands section',
-    })
+    await consoleClass(teacher, world.estrade, { key: world.estrade.teacher_key, session, section: h.title, lang })
 
     const link = world.estrade.link(session)
     const ada = await openPage(world.browser, { lang })

@@ -250,7 +250,11 @@ async fn bad_polls_and_refused_answers_get_a_clear_error_and_change_nothing(db: 
         )
         .await;
     assert_eq!(status, 404);
-    assert_eq!(app.count("poll_answers").await, 1, "only Ana's accepted answer");
+    assert_eq!(
+        app.count("poll_answers").await,
+        1,
+        "only Ana's accepted answer"
+    );
     let (_, list) = app.get_as(&c.path("/polls"), &c.teacher).await;
     assert_eq!(list["polls"][0]["closed_at"], Value::Null, "still open");
 }

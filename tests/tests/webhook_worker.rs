@@ -1014,13 +1014,17 @@ async fn start_up_delays_are_taken_once_from_livekits_webhooks_and_reported(db: 
         assert_eq!(app.deliver(&event).await, 200);
         applied(event_id).await;
     }
-    let first: (Option<chrono::DateTime<chrono::Utc>>,) =
-        sqlx::query_as("select first_connected_at from participants where id = $1")
-            .bind(learner)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-    assert!(first.0.is_some());
+    let first_connection = || async {
+        sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
+            "select first_connected_at from participants where id = $1",
+        )
+        .bind(learner)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+    };
+    let first = first_connection().await;
+    assert!(first.is_some());
 
     // A reconnection later, and a second track: neither moves the marks.
     let mut microphone = participant_event(
@@ -1053,13 +1057,11 @@ async fn start_up_delays_are_taken_once_from_livekits_webhooks_and_reported(db: 
         assert_eq!(app.deliver(&event).await, 200);
         applied(event_id).await;
     }
-    let again: (Option<chrono::DateTime<chrono::Utc>>,) =
-        sqlx::query_as("select first_connected_at from participants where id = $1")
-            .bind(learner)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-    assert_eq!(again, first, "the first connection stays the first");
+    assert_eq!(
+        first_connection().await,
+        first,
+        "the first connection stays the first"
+    );
 
     let (status, report) = app
         .get_as(&format!("/v1/sessions/{id}/report"), &admin)

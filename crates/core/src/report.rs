@@ -44,8 +44,9 @@ pub struct Person {
     pub headcount: Option<i32>,
 }
 
-/// One stored turn: a raised hand, or a direct grant.
-#[derive(Debug, Clone)]
+/// One stored turn: a raised hand, a typed question's place in line, or a
+/// direct grant.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Turn {
     /// Whose turn.
     pub participant_id: Uuid,

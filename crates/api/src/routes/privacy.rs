@@ -7,6 +7,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use estrade_core::domain::{ParticipantKind, Presence, SessionStatus};
 use estrade_core::question::Question;
+use estrade_core::report::Turn;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -97,23 +98,6 @@ pub struct ExportedParticipant {
     pub kicked_at: Option<DateTime<Utc>>,
 }
 
-/// A raised hand, a typed question's place in line, or a direct grant.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ExportedTurn {
-    /// Whose.
-    pub participant_id: Uuid,
-    /// When the hand went up (or the question was asked).
-    pub raised_at: Option<DateTime<Utc>>,
-    /// When the floor was given.
-    pub granted_at: Option<DateTime<Utc>>,
-    /// When it ended.
-    pub ended_at: Option<DateTime<Utc>>,
-    /// Why it ended.
-    pub end_reason: Option<String>,
-    /// Whether it carried a typed question.
-    pub question: bool,
-}
-
 /// One poll answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportedAnswer {
@@ -139,7 +123,7 @@ pub struct SessionExport {
     /// Its typed questions, oldest first.
     pub questions: Vec<Question>,
     /// Its floor history.
-    pub turns: Vec<ExportedTurn>,
+    pub turns: Vec<Turn>,
     /// Every poll answer.
     pub poll_answers: Vec<ExportedAnswer>,
 }
@@ -183,18 +167,7 @@ pub async fn export(
             })
             .collect(),
         questions: e.questions,
-        turns: e
-            .turns
-            .into_iter()
-            .map(|t| ExportedTurn {
-                participant_id: t.participant_id,
-                raised_at: t.raised_at,
-                granted_at: t.granted_at,
-                ended_at: t.ended_at,
-                end_reason: t.end_reason,
-                question: t.question,
-            })
-            .collect(),
+        turns: e.turns,
         poll_answers: e
             .poll_answers
             .into_iter()
