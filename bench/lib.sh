@@ -10,7 +10,7 @@ bench_setup() {
   export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
   export ESTRADE_REDIS_NAMESPACE=bench-$db
   # The benchmarks run thousands of classes and learners at once.
-  export ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER=100 ESTRADE_MAX_LIVE_SESSIONS=100000 ESTRADE_MAX_PARTICIPANTS=10000000
+  export ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER=100000 ESTRADE_MAX_LIVE_SESSIONS=100000 ESTRADE_MAX_PARTICIPANTS=10000000
   bench_db=$db
   trap 'psql -q "$admin_url" -c "drop database if exists $bench_db" >/dev/null' EXIT
   ESTRADE_LOG=warn target/release/estrade migrate

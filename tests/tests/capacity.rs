@@ -1,9 +1,9 @@
 //! The deployment's admission limits (docs/CONFIGURATION.md "Capacity"):
-//! live sessions per teacher account, live sessions in all, and seated
-//! learners and classrooms across every live session. A refusal says which
-//! limit in a code and a sentence, waits are given in `Retry-After` where
-//! waiting helps, and nothing of a refused start or join is left behind —
-//! no session row changed, no LiveKit room, no participant row.
+//! live sessions per teacher account, live sessions in all, and the seats
+//! live sessions reserve together, each checked when a session starts. A
+//! refusal says which limit in a code and a sentence, waits are given in
+//! `Retry-After` where waiting helps, and nothing of a refused start is
+//! left behind — no session row changed, no LiveKit room.
 
 use estrade_tests::{Options, TestApp};
 use serde_json::{Value, json};
@@ -159,81 +159,42 @@ async fn the_deployments_live_session_limit_answers_503_with_a_wait_and_creates_
 }
 
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
-async fn the_deployments_participant_limit_refuses_the_next_learner_across_sessions_and_writes_nothing(
+async fn a_start_that_would_reserve_more_seats_than_the_deployment_has_is_refused_and_creates_nothing(
     db: PgPool,
 ) {
-    let app = app_with(db, &[("ESTRADE_MAX_PARTICIPANTS", "2")]).await;
+    let app = app_with(db, &[("ESTRADE_MAX_PARTICIPANTS", "100")]).await;
     let admin = app.admin_key().await;
     let (_, chef) = app.teacher(&admin, "Chef").await;
-    let bread = app.live_session(&chef, json!({"title": "Bread"})).await;
-    let soup = app.live_session(&chef, json!({"title": "Soup"})).await;
-    let (status, ana) = app.join(s(&bread["join_code"]), "Ana").await;
-    assert_eq!(status, 200, "{ana}");
-    let (status, _) = app.join(s(&soup["join_code"]), "Bea").await;
-    assert_eq!(status, 200);
-
-    let rows = || async {
-        sqlx::query_scalar::<_, i64>("select count(*) from participants")
-            .fetch_one(&app.db)
-            .await
-            .unwrap()
+    let (_, other) = app.teacher(&admin, "Other").await;
+    let sized = |title: &str, seats: i32| json!({"title": title, "max_learners": seats});
+    let sixty = {
+        let (status, s) = app.post_as("/v1/sessions", &chef, sized("Bread", 60)).await;
+        assert_eq!(status, 201, "{s}");
+        s
     };
-    let before = rows().await;
-    let body = json!({"code": s(&soup["join_code"]), "name": "Cy"});
-    let response = raw(&app, "/v1/join", None, body).await;
+    assert_eq!(start(&app, &chef, &sixty).await.0, 200);
+    // 60 reserved: another 60 would make 120 of 100.
+    let (_, big) = app.post_as("/v1/sessions", &other, sized("Soup", 60)).await;
+    let path = format!("/v1/sessions/{}/start", s(&big["id"]));
+    let response = raw(&app, &path, Some(&other), json!({})).await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "60");
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "at_capacity");
-    assert!(s(&body["error"]["message"]).contains("2 participants"));
-    assert_eq!(rows().await, before, "nothing written for a refused join");
-    assert!(refused_metric("participants"));
-
-    // Ana removed gives her seat back to the deployment: Cy comes in.
-    let (status, _) = app
-        .post_as(
-            &format!(
-                "/v1/sessions/{}/participants/{}/kick",
-                s(&bread["id"]),
-                s(&ana["participant_id"])
-            ),
-            &chef,
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, body) = app.join(s(&soup["join_code"]), "Cy").await;
-    assert_eq!(status, 200, "{body}");
-}
-
-#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
-async fn a_storm_of_joins_across_sessions_admits_exactly_the_deployments_limit(db: PgPool) {
-    let app = app_with(db, &[("ESTRADE_MAX_PARTICIPANTS", "5")]).await;
-    let admin = app.admin_key().await;
-    let (_, chef) = app.teacher(&admin, "Chef").await;
-    let bread = app.live_session(&chef, json!({"title": "Bread"})).await;
-    let soup = app.live_session(&chef, json!({"title": "Soup"})).await;
-    // 16 at once: what one address may have in flight (more would be 429s).
-    let joins = (0..16).map(|i| {
-        let code = if i % 2 == 0 { &bread } else { &soup }["join_code"].clone();
-        let app = &app;
-        async move { app.join(s(&code), &format!("L{i}")).await.0 }
-    });
-    let statuses = futures::future::join_all(joins).await;
-    assert_eq!(
-        statuses.iter().filter(|&&st| st == 200).count(),
-        5,
-        "{statuses:?}"
-    );
+    assert_eq!(body["error"]["code"], "too_many_seats");
+    assert!(s(&body["error"]["message"]).contains("100 seats"), "{body}");
+    assert_eq!(status_of(&app, &big).await, "scheduled");
     assert!(
-        statuses.iter().all(|&st| st == 200 || st == 503),
-        "{statuses:?}"
+        !app.stub
+            .room_names()
+            .contains(&s(&big["room_name"]).to_owned())
     );
-    let seated: i64 = sqlx::query_scalar(
-        "select count(*) from participants where kind in ('learner', 'classroom')",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    assert_eq!(seated, 5);
+    assert!(refused_metric("seats"));
+    // 40 more fit exactly; joins themselves are only held to each
+    // session's own seats.
+    let (_, fits) = app
+        .post_as("/v1/sessions", &other, sized("Salad", 40))
+        .await;
+    assert_eq!(start(&app, &other, &fits).await.0, 200);
+    let (status, body) = app.join(s(&fits["join_code"]), "Ana").await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -62,7 +62,6 @@ describe('the API client', () => {
     [409, 'floor_closed', 'errors.floor_closed', null],
     [401, 'token_revoked', 'errors.token_revoked', null],
     [503, 'unavailable', 'errors.unavailable', null],
-    [503, 'at_capacity', 'errors.at_capacity', null],
     [500, 'internal', 'errors.generic', null],
   ])('maps %i %s to %s (field %s)', async (status, code, key, field) => {
     const { api } = respond(status, error(code))

@@ -142,7 +142,6 @@ const MESSAGES: Record<string, MessageKey> = {
   session_not_live: 'errors.session_not_live',
   participant_left: 'errors.participant_left',
   unavailable: 'errors.unavailable',
-  at_capacity: 'errors.at_capacity',
   poll_closed: 'poll.errors.poll_closed',
   question_waiting: 'questions.errors.question_waiting',
   too_many_questions: 'questions.errors.too_many_questions',

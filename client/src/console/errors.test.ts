@@ -20,6 +20,7 @@ describe('what the teacher is told', () => {
     [409, 'floor_full', 'console.errors.floor_full'],
     [409, 'too_many_live_sessions', 'console.errors.too_many_live_sessions'],
     [503, 'too_many_sessions', 'console.errors.too_many_sessions'],
+    [503, 'too_many_seats', 'console.errors.too_many_seats'],
     [409, 'queue_empty', 'console.errors.queue_empty'],
     [409, 'participant_left', 'console.errors.participant_left'],
     [409, 'cannot_kick_teacher', 'console.errors.cannot_kick_teacher'],

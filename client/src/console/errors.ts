@@ -38,6 +38,7 @@ const MESSAGES: Record<string, MessageKey> = {
   question_not_waiting: 'console.errors.question_not_waiting',
   too_many_live_sessions: 'console.errors.too_many_live_sessions',
   too_many_sessions: 'console.errors.too_many_sessions',
+  too_many_seats: 'console.errors.too_many_seats',
 }
 
 /** Anything thrown by a call, as an ApiError (an unexpected throw is a network failure). */

@@ -483,10 +483,10 @@ impl From<estrade_app::Error> for Error {
                             "Estrade is running its limit of {n} live sessions; try again when one ends."
                         ),
                     ),
-                    CapacityLimit::Participants(n) => (
-                        "at_capacity",
+                    CapacityLimit::Seats(n) => (
+                        "too_many_seats",
                         format!(
-                            "Estrade is holding its limit of {n} participants across live sessions; try again in a minute."
+                            "Live sessions already reserve Estrade's limit of {n} seats; start a smaller class, or try again when one ends."
                         ),
                     ),
                 };

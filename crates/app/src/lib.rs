@@ -164,8 +164,8 @@ pub enum Error {
 pub enum CapacityLimit {
     /// Live sessions in all.
     LiveSessions(i64),
-    /// Seated learners and classrooms across live sessions.
-    Participants(i64),
+    /// Seats reserved by live sessions (their `max_learners`) in all.
+    Seats(i64),
 }
 
 /// Who reads a session's questions or polls.
@@ -234,7 +234,7 @@ impl Deps {
     ) -> Self {
         let queue = WebhookQueue::new(redis.clone(), &config.redis_namespace);
         Self {
-            admissions: participants::Admissions::new(db.clone(), config.graces, config.capacity),
+            admissions: participants::Admissions::new(db.clone(), config.graces),
             inbox: webhooks::inbox(db.clone(), queue.clone()),
             db,
             livekit: Gateway::new(&config.livekit),

@@ -6,9 +6,7 @@ use std::time::{Duration, SystemTime};
 use futures::FutureExt as _;
 use sqlx::PgPool;
 
-use estrade_core::domain::{
-    Capacity, DisplayName, Graces, JoinCode, ParticipantKind, SessionStatus,
-};
+use estrade_core::domain::{DisplayName, Graces, JoinCode, ParticipantKind, SessionStatus};
 use estrade_core::floor::Command;
 use estrade_db::audit::{self, Actor, Entry};
 use estrade_db::floor::Audit;
@@ -20,7 +18,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::batch::Lanes;
-use crate::{Account, CapacityLimit, Deps, Error};
+use crate::{Account, Deps, Error};
 
 /// Kicks participant `pid` of session `session_id` (idempotent), if `by`
 /// manages the session: its tokens are refused from now on,
@@ -145,12 +143,12 @@ pub(crate) struct Admissions {
 }
 
 impl Admissions {
-    pub(crate) fn new(db: PgPool, graces: Graces, capacity: Capacity) -> Self {
+    pub(crate) fn new(db: PgPool, graces: Graces) -> Self {
         let lanes = Lanes::new(JOIN_LANES, JOIN_BATCH_MAX, move |batch| {
             let db = db.clone();
             async move {
                 let n = batch.len();
-                admit_batch(&db, graces, capacity, batch)
+                admit_batch(&db, graces, batch)
                     .await
                     .unwrap_or_else(|e| crate::batch_failed(n, e))
             }
@@ -171,8 +169,7 @@ impl Admissions {
 /// seats) lets it through: the participant row and its audit entry are
 /// durable before the answer. Refusals: [`Error::NoSuchCode`],
 /// [`Error::NotStarted`], [`Error::SessionEnded`], [`Error::Locked`],
-/// [`Error::Full`], [`Error::AtCapacity`] (every seat of the deployment is
-/// taken), or `admit`'s.
+/// [`Error::Full`], or `admit`'s.
 ///
 /// Group commit: the joins that arrive together (in the same lane: a share
 /// of the codes) are admitted in one transaction (one lock per session
@@ -198,7 +195,7 @@ pub async fn join_together(deps: &Deps, joins: Vec<(Joiner, Admit)>) -> Vec<Admi
         .into_iter()
         .map(|(joiner, admit)| Request::new(joiner, admit))
         .collect();
-    admit_batch(&deps.db, deps.graces, deps.capacity, batch)
+    admit_batch(&deps.db, deps.graces, batch)
         .await
         .unwrap_or_else(|e| crate::batch_failed(n, e))
 }
@@ -228,7 +225,6 @@ impl Request {
 async fn admit_batch(
     db: &PgPool,
     graces: Graces,
-    capacity: Capacity,
     batch: Vec<Request>,
 ) -> Result<Vec<Admitted>, sqlx::Error> {
     let (people, admits): (Vec<(Joiner, String)>, Vec<Admit>) = batch
@@ -237,11 +233,6 @@ async fn admit_batch(
         .unzip();
     let codes: Vec<&str> = people.iter().map(|(j, _)| j.code.as_str()).collect();
     let mut tx = db.begin().await?;
-    // The deployment's seats across every live session: counted under a
-    // lock every replica's batches take first, so the count stays exact
-    // until this one commits (the sessions' row locks come after, always).
-    estrade_db::participants::lock_admissions(&mut tx).await?;
-    let mut seated_in_all = estrade_db::participants::seated_everywhere(&mut tx, graces).await?;
     let sessions = estrade_db::sessions::lock_by_codes(&mut tx, &codes).await?;
     let by_code: HashMap<&str, &Session> =
         sessions.iter().map(|s| (s.join_code.as_str(), s)).collect();
@@ -283,16 +274,8 @@ async fn admit_batch(
                 if *taken >= i64::from(session.max_learners) {
                     return Err(Error::Full);
                 }
-                if seated_in_all >= capacity.participants {
-                    metrics::counter!("admissions_refused_total", "limit" => "participants")
-                        .increment(1);
-                    return Err(Error::AtCapacity(CapacityLimit::Participants(
-                        capacity.participants,
-                    )));
-                }
                 admit(session.max_learners)?;
                 *taken += 1;
-                seated_in_all += 1;
                 Ok(*session)
             }),
         };

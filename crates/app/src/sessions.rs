@@ -120,7 +120,13 @@ pub async fn start(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error
     match locked.status {
         SessionStatus::Ended => return Err(Error::SessionEnded),
         SessionStatus::Scheduled => {
-            admits_one_more(&mut tx, deps.capacity, locked.teacher_id).await?;
+            admits_one_more(
+                &mut tx,
+                deps.capacity,
+                locked.teacher_id,
+                locked.max_learners,
+            )
+            .await?;
         }
         SessionStatus::Live => {}
     }
@@ -142,25 +148,35 @@ pub async fn start(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error
     Ok(session)
 }
 
-/// Whether one more live session fits: the teacher's own limit, then the
-/// deployment's (each refusal counted in `admissions_refused_total`).
+/// Whether one more live session, reserving `seats` (its `max_learners`),
+/// fits: the teacher's own limit, then the deployment's live sessions and
+/// seats (each refusal counted in `admissions_refused_total`).
 async fn admits_one_more(
     tx: &mut sqlx::PgConnection,
     capacity: domain::Capacity,
     teacher_id: Uuid,
+    seats: i32,
 ) -> Result<(), Error> {
-    let (teacher, all) = estrade_db::sessions::live_counts(tx, teacher_id).await?;
-    if teacher >= capacity.live_sessions_per_teacher {
-        metrics::counter!("admissions_refused_total", "limit" => "live_sessions_per_teacher")
-            .increment(1);
+    let live = estrade_db::sessions::live_counts(tx, teacher_id).await?;
+    let refused = |limit: &'static str| {
+        metrics::counter!("admissions_refused_total", "limit" => limit).increment(1);
+    };
+    if live.teacher >= capacity.live_sessions_per_teacher {
+        refused("live_sessions_per_teacher");
         return Err(Error::TooManyLiveSessions {
             limit: capacity.live_sessions_per_teacher,
         });
     }
-    if all >= capacity.live_sessions {
-        metrics::counter!("admissions_refused_total", "limit" => "live_sessions").increment(1);
+    if live.all >= capacity.live_sessions {
+        refused("live_sessions");
         return Err(Error::AtCapacity(crate::CapacityLimit::LiveSessions(
             capacity.live_sessions,
+        )));
+    }
+    if live.seats + i64::from(seats) > capacity.participants {
+        refused("seats");
+        return Err(Error::AtCapacity(crate::CapacityLimit::Seats(
+            capacity.participants,
         )));
     }
     Ok(())

@@ -159,7 +159,7 @@ fn role(args: &Args, role: &str, livekit_url: &str) -> Command {
         .env("ESTRADE_JOINS_PER_CODE_PER_MIN", "1000000")
         .env("ESTRADE_TOKEN_MINTS_PER_S", "1000000")
         // Thousands of classes and learners at once.
-        .env("ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER", "100")
+        .env("ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER", "100000")
         .env("ESTRADE_MAX_LIVE_SESSIONS", "100000")
         .env("ESTRADE_MAX_PARTICIPANTS", "10000000")
         .stdout(Stdio::null());

@@ -500,11 +500,15 @@ impl Config {
         let console_session_ttl =
             Duration::from_secs(r.ranged("ESTRADE_CONSOLE_SESSION_TTL_S", 8 * 3600, 300, 86_400));
         // Sized from the field figure (docs/SCALING.md): a class of 60 takes
-        // about 14 % of a 4 vCPU / 8 GB box, so 300 seated connections (five
-        // such classes) keep a margin on one box.
+        // about 14 % of a 4 vCPU / 8 GB box, so 300 seats (five such
+        // classes) keep a margin on one box.
         let capacity = Capacity {
-            live_sessions_per_teacher: r.ranged("ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER", 2, 1, 100)
-                as i64,
+            live_sessions_per_teacher: r.ranged(
+                "ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER",
+                2,
+                1,
+                100_000,
+            ) as i64,
             live_sessions: r.ranged("ESTRADE_MAX_LIVE_SESSIONS", 10, 1, 100_000) as i64,
             participants: r.ranged("ESTRADE_MAX_PARTICIPANTS", 300, 1, 10_000_000) as i64,
         };

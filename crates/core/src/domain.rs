@@ -431,17 +431,16 @@ pub struct Graces {
 
 /// What one deployment admits at once (docs/CONFIGURATION.md): live
 /// classes per teacher account (`ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER`),
-/// live classes in all (`ESTRADE_MAX_LIVE_SESSIONS`), and learners and
-/// classrooms holding a seat across every live class
-/// (`ESTRADE_MAX_PARTICIPANTS`; a classroom is one connection, whatever its
-/// headcount).
+/// live classes in all (`ESTRADE_MAX_LIVE_SESSIONS`), and the seats they
+/// reserve together (`ESTRADE_MAX_PARTICIPANTS`: the sum of their
+/// `max_learners`; a classroom takes one seat, whatever its headcount).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capacity {
     /// Live sessions one teacher account runs at once.
     pub live_sessions_per_teacher: i64,
     /// Live sessions at once.
     pub live_sessions: i64,
-    /// Seated learners and classrooms at once, across live sessions.
+    /// Seats the live sessions reserve together (their `max_learners`).
     pub participants: i64,
 }
 

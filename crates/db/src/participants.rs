@@ -238,33 +238,6 @@ pub async fn seated(
     Ok(rows.into_iter().map(|r| (r.session_id, r.n)).collect())
 }
 
-/// Serialises admissions for the rest of the caller's transaction (every
-/// replica's), so the count of [`seated_everywhere`] stays exact until it
-/// commits.
-pub async fn lock_admissions(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query!("select pg_advisory_xact_lock(hashtext('estrade.admissions'))")
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Learners and classrooms holding a seat in any live session.
-pub async fn seated_everywhere(
-    conn: &mut PgConnection,
-    graces: Graces,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"select count(*) as "n!" from participants p join sessions s on s.id = p.session_id
-            where s.status = 'live' and p.kind in ('learner', 'classroom')
-              and holds_seat(p.presence, p.kicked_at, p.created_at, p.left_at,
-                             make_interval(secs => $1), make_interval(secs => $2))"#,
-        graces.arrival.as_secs_f64(),
-        graces.departure.as_secs_f64(),
-    )
-    .fetch_one(conn)
-    .await
-}
-
 /// Inserts `new` participants with one `participant.joined` audit entry
 /// each, in one statement (the caller checked their seats under the
 /// sessions' locks). Returns the rows in no particular order: match them by

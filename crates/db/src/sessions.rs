@@ -412,19 +412,31 @@ pub async fn lock_starts(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Live sessions: of one teacher, and in all.
+/// What live sessions hold now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveCounts {
+    /// Live sessions of the teacher asked about.
+    pub teacher: i64,
+    /// Live sessions in all.
+    pub all: i64,
+    /// Seats the live sessions reserve (their `max_learners`, summed).
+    pub seats: i64,
+}
+
+/// Live sessions: of one teacher, in all, and the seats they reserve.
 pub async fn live_counts(
     conn: &mut PgConnection,
     teacher_id: Uuid,
-) -> Result<(i64, i64), sqlx::Error> {
-    let row = sqlx::query!(
-        r#"select count(*) filter (where teacher_id = $1) as "teacher!", count(*) as "all!"
+) -> Result<LiveCounts, sqlx::Error> {
+    sqlx::query_as!(
+        LiveCounts,
+        r#"select count(*) filter (where teacher_id = $1) as "teacher!", count(*) as "all!",
+                  coalesce(sum(max_learners), 0)::int8 as "seats!"
              from sessions where status = 'live'"#,
         teacher_id
     )
     .fetch_one(conn)
-    .await?;
-    Ok((row.teacher, row.all))
+    .await
 }
 
 /// Records the teacher's first published track of session `id`, reported

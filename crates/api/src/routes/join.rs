@@ -157,7 +157,7 @@ pub struct Joined {
         (status = 410, description = "`session_ended`", body = ErrorBody),
         (status = 422, description = "`invalid_code`, `invalid_name`, `invalid_kind`, `invalid_headcount`, `invalid_link`", body = ErrorBody),
         (status = 429, description = "too many failed codes from this address or its network (IPv6 /64, /56, /48), or across the service; too many refused joins on this code, or more joins on it within a minute than it has seats. A join with the link's key (`link`) is not counted as a guess", body = ErrorBody),
-        (status = 503, description = "`at_capacity`: the deployment holds `ESTRADE_MAX_PARTICIPANTS` seated learners and classrooms across live sessions (`Retry-After`); or PostgreSQL or Redis is unavailable; nothing written", body = ErrorBody),
+        (status = 503, description = "PostgreSQL or Redis is unavailable; nothing written", body = ErrorBody),
         (status = 400, body = ErrorBody),
     ))]
 pub async fn join(

@@ -290,7 +290,7 @@ pub async fn update_session(
     params(("id" = Uuid, Path, description = "Session id")),
     responses((status = 200, body = SessionView), (status = 404, body = ErrorBody),
         (status = 409, description = "`session_ended`; `too_many_live_sessions`: the teacher's account already runs `ESTRADE_MAX_LIVE_SESSIONS_PER_TEACHER` live sessions", body = ErrorBody),
-        (status = 503, description = "LiveKit is unavailable; or `too_many_sessions`: the deployment runs `ESTRADE_MAX_LIVE_SESSIONS` live sessions (`Retry-After`); nothing changed", body = ErrorBody),
+        (status = 503, description = "LiveKit is unavailable; or `too_many_sessions`: the deployment runs `ESTRADE_MAX_LIVE_SESSIONS` live sessions, or `too_many_seats`: the live sessions' `max_learners` and this one's would pass `ESTRADE_MAX_PARTICIPANTS` (`Retry-After`); nothing changed", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn start_session(
     State(state): State<AppState>,
