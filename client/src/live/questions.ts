@@ -45,8 +45,3 @@ function same(a: Question, b: Question): boolean {
 export function questionList(questions: Questions): Question[] {
   return Object.values(questions).sort((a, b) => Date.parse(a.asked_at) - Date.parse(b.asked_at) || a.id.localeCompare(b.id))
 }
-
-/** The question still waiting, if any (a participant has at most one). */
-export function waitingOf(questions: Questions, participantId: string): Question | null {
-  return Object.values(questions).find((q) => q.participant_id === participantId && q.status === 'waiting') ?? null
-}

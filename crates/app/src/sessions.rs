@@ -211,12 +211,13 @@ pub async fn end(deps: &Deps, by: &Account, id: Uuid) -> Result<Session, Error> 
     Ok(ended)
 }
 
-/// The teacher's way into the room of a live session it owns.
+/// A way into the room of a live session: the teacher's (camera,
+/// microphone, screen share, data) or an observer's (subscribe only).
 #[derive(Debug)]
-pub struct TeacherToken {
-    /// The teacher's LiveKit identity in this session.
+pub struct RoomToken {
+    /// The holder's LiveKit identity in this session.
     pub identity: String,
-    /// The LiveKit token: camera, microphone, screen share, data.
+    /// The LiveKit token.
     pub token: MintedToken,
 }
 
@@ -229,7 +230,7 @@ pub async fn teacher_token<E: From<Error>>(
     teacher: &Account,
     id: Uuid,
     admit: impl FnOnce() -> Result<(), E>,
-) -> Result<TeacherToken, E> {
+) -> Result<RoomToken, E> {
     let session = live_and_owned(deps, teacher, id).await?;
     admit()?;
     Ok(seat_teacher(deps, teacher, &session).await?)
@@ -255,7 +256,7 @@ async fn seat_teacher(
     deps: &Deps,
     teacher: &Account,
     session: &Session,
-) -> Result<TeacherToken, Error> {
+) -> Result<RoomToken, Error> {
     let identity = format!("t-{}", session.id.simple());
     // Account names allow 128 characters, display names 64.
     let display: String = teacher
@@ -277,7 +278,7 @@ async fn seat_teacher(
     let token = deps
         .livekit
         .mint(Role::Teacher, &session.room_name, &identity, &display)?;
-    Ok(TeacherToken { identity, token })
+    Ok(RoomToken { identity, token })
 }
 
 /// How long an observer token is accepted for a new connection (capped by
@@ -294,7 +295,7 @@ pub async fn observer_token<E: From<Error>>(
     admin: &Account,
     id: Uuid,
     admit: impl FnOnce() -> Result<(), E>,
-) -> Result<TeacherToken, E> {
+) -> Result<RoomToken, E> {
     if admin.role != AccountRole::Admin {
         return Err(Error::Forbidden.into());
     }
@@ -313,7 +314,7 @@ async fn seat_observer(
     deps: &Deps,
     admin: &Account,
     session: &Session,
-) -> Result<TeacherToken, Error> {
+) -> Result<RoomToken, Error> {
     // One seat per admin and session; the schema allows 64 characters
     // after the prefix, so 96 bits of the account id follow the session's.
     let account = admin.id.simple().to_string();
@@ -338,7 +339,7 @@ async fn seat_observer(
         &display,
         OBSERVER_TOKEN_TTL,
     )?;
-    Ok(TeacherToken { identity, token })
+    Ok(RoomToken { identity, token })
 }
 
 /// Session `id`, locked for this transaction, if `by` may manage it.
