@@ -289,6 +289,37 @@ async fn every_use_case_that_changes_state_writes_exactly_one_audit_entry(db: Pg
         .unwrap();
     ledger.one("privacy::erase", "session.erased").await;
 
+    // Webhooks to the LMS: registered, a delivery sent again, removed.
+    let events = ["session.ended".to_owned()];
+    let registered =
+        estrade_app::outbound::register(&deps, &admin, "https://lms.example.org/h", &events, "")
+            .await
+            .unwrap();
+    ledger
+        .one("outbound::register", "webhook_endpoint.registered")
+        .await;
+    let endpoint = registered.endpoint.id;
+    let delivery: uuid::Uuid = sqlx::query_scalar(
+        "insert into webhook_deliveries (endpoint_id, event, payload)
+         values ($1, 'session.ended', '{}') returning id",
+    )
+    .bind(endpoint)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    estrade_app::outbound::retry(&deps, &admin, endpoint, delivery)
+        .await
+        .unwrap();
+    ledger
+        .one("outbound::retry", "webhook_delivery.retried")
+        .await;
+    estrade_app::outbound::remove(&deps, &admin, endpoint)
+        .await
+        .unwrap();
+    ledger
+        .one("outbound::remove", "webhook_endpoint.removed")
+        .await;
+
     // Webhooks: a dead letter replayed.
     let body = br#"{"id": "EV_audit", "event": "room_started", "room": {"name": "x"}}"#;
     let envelope = estrade_core::webhook::Envelope::parse(body).unwrap();

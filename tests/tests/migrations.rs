@@ -70,6 +70,10 @@ const LANDED: &[(i64, &str)] = &[
         15,
         "9472c914576d6185c016e46cb64e1854b1ac8eb4c7bf3c66b9f062b56a693d346772062d4f3e083114b2d0805f81258c",
     ),
+    (
+        16,
+        "49eb5cc7c6f8bbd2f5ea1bcb804164c4fecf4bcbf362bfc9c84e552ea97149d804a54dd3fa9a021a8e17d4b5151cfb3b",
+    ),
 ];
 
 #[test]
@@ -139,6 +143,9 @@ async fn migrations_apply_to_an_empty_database_and_are_idempotent(db: PgPool) {
             "reconcile_reports",
             "session_events",
             "sessions",
+            "webhook_attempts",
+            "webhook_deliveries",
+            "webhook_endpoints",
             "webhook_inbox"
         ]
     );

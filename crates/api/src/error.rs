@@ -34,6 +34,15 @@ pub enum Error {
     /// 403: the credential is valid but may not do this.
     #[error("this credential may not do that")]
     Forbidden,
+    /// 403 with a specific code: the deployment's policy forbids it
+    /// (`refused_destination`).
+    #[error("{message}")]
+    Denied {
+        /// Machine-readable code.
+        code: &'static str,
+        /// One sentence for a person.
+        message: String,
+    },
     /// 403: only the session's own teacher may do this (run the floor).
     #[error("only the session's teacher may do that")]
     OwnerOnly,
@@ -155,7 +164,9 @@ impl Error {
             Self::Gone { .. } => StatusCode::GONE,
             Self::RateLimited(_) | Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
-            Self::Forbidden | Self::CrossOrigin | Self::OwnerOnly => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CrossOrigin | Self::OwnerOnly | Self::Denied { .. } => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -211,6 +222,7 @@ impl Error {
             | Self::Invalid { code, message }
             | Self::Missing { code, message }
             | Self::Refused { code, message }
+            | Self::Denied { code, message }
             | Self::Gone { code, message }
             | Self::TooMany { code, message, .. }
             | Self::Saturated { code, message, .. } => (*code, message.clone(), None),
@@ -457,6 +469,13 @@ impl From<estrade_app::Error> for Error {
             E::Refused(refusal) => refused(refusal),
             E::InvalidQuestion(error) => Self::invalid("invalid_question", error.to_string()),
             E::InvalidPoll(error) => Self::invalid("invalid_poll", error.to_string()),
+            E::InvalidEndpoint(error @ estrade_core::outbound::EndpointError::Destination) => {
+                Self::Denied {
+                    code: error.code(),
+                    message: error.to_string(),
+                }
+            }
+            E::InvalidEndpoint(error) => Self::invalid(error.code(), error.to_string()),
             E::PollOpen => Self::conflict(
                 "poll_open",
                 "A poll is open in this session; close it before opening another.",

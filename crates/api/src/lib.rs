@@ -174,6 +174,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::questions::router())
         .merge(routes::polls::router())
         .merge(routes::privacy::router())
+        .merge(routes::outbound::router())
         .merge(routes::events::router())
         .merge(routes::reconcile::router())
         .merge(routes::report::router())

@@ -13,8 +13,8 @@ use crate::AppState;
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::extract::Json;
 use crate::routes::{
-    accounts, audit, connectivity, console, events, floor, health, join, participants, polls,
-    privacy, questions, reconcile, report, sessions, webhooks,
+    accounts, audit, connectivity, console, events, floor, health, join, outbound, participants,
+    polls, privacy, questions, reconcile, report, sessions, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -33,6 +33,8 @@ use crate::routes::{
         floor::configure, questions::ask, questions::list, questions::answer,
         questions::dismiss, polls::open, polls::list, polls::answer, polls::close,
         privacy::erase, privacy::export,
+        outbound::register, outbound::list, outbound::show, outbound::remove, outbound::log,
+        outbound::retry,
         events::events, reconcile::run_now, reconcile::last,
         connectivity::connectivity,
         console::sign_in, console::signed_in, console::sign_out,
@@ -43,7 +45,7 @@ use crate::routes::{
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "console", description = "Signing in to the teacher console (a cookie instead of the key)"),
-        (name = "admin", description = "Accounts, API keys, stored webhooks and sessions' personal data (admins)"),
+        (name = "admin", description = "Accounts, API keys, stored webhooks, webhooks to the LMS and sessions' personal data (admins)"),
         (name = "sessions", description = "Teaching sessions"),
         (name = "participants", description = "Joining, tokens and participants"),
         (name = "floor", description = "Voice floor control: hands, grants, settings"),
@@ -97,6 +99,15 @@ impl Modify for NamePatterns {
         item.pattern = Some(NAME_PATTERN.to_owned());
         item.min_length = Some(1);
         item.max_length = Some(estrade_core::poll::MAX_CHOICE_CHARS);
+        // An endpoint's URL: the grammar the API checks.
+        let Some(RefOr::T(Schema::Object(endpoint))) = components.schemas.get_mut("NewEndpoint")
+        else {
+            panic!("the OpenAPI document has no object schema NewEndpoint");
+        };
+        let Some(RefOr::T(Schema::Object(url))) = endpoint.properties.get_mut("url") else {
+            panic!("NewEndpoint has no string property url");
+        };
+        url.pattern = Some(estrade_core::outbound::ENDPOINT_URL_PATTERN.to_owned());
     }
 }
 

@@ -13,6 +13,8 @@
 //! - [`questions`]: typed questions in the floor's line.
 //! - [`polls`]: quick polls, answered anonymously.
 //! - [`webhooks`]: accepting, replaying and applying LiveKit's events.
+//! - [`outbound`]: webhooks to the LMS: endpoints, the delivery log, and
+//!   the worker's sending.
 //! - [`reconcile`]: comparing LiveKit with PostgreSQL and repairing.
 //! - [`retention`]: erasing learner data past its retention period.
 //! - [`enforce`]: making LiveKit match a floor decision.
@@ -32,6 +34,7 @@ pub mod console;
 pub mod enforce;
 pub mod events;
 pub mod floor;
+pub mod outbound;
 pub mod participants;
 pub mod polls;
 pub mod privacy;
@@ -117,6 +120,9 @@ pub enum Error {
     /// A new poll is refused.
     #[error(transparent)]
     InvalidPoll(#[from] estrade_core::poll::PollError),
+    /// A webhook endpoint is refused.
+    #[error(transparent)]
+    InvalidEndpoint(#[from] estrade_core::outbound::EndpointError),
     /// A poll is open in the session already.
     #[error("a poll is open already")]
     PollOpen,
@@ -210,6 +216,9 @@ pub struct Deps {
     pub graces: Graces,
     /// What the deployment admits at once.
     pub capacity: estrade_core::domain::Capacity,
+    /// How webhooks to the LMS are delivered (the API reads its allowed
+    /// ranges; the worker sends).
+    pub outbound: std::sync::Arc<estrade_core::config::Outbound>,
     /// Admits joins in batches (group commit).
     admissions: participants::Admissions,
     /// Stores webhooks in batches (group commit).
@@ -242,6 +251,7 @@ impl Deps {
             queue,
             graces: config.graces,
             capacity: config.capacity,
+            outbound: std::sync::Arc::new(config.outbound.clone()),
         }
     }
 }

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use estrade_core::domain::{DisplayName, Graces, JoinCode, ParticipantKind, SessionStatus};
 use estrade_core::floor::Command;
+use estrade_core::outbound::Event;
 use estrade_db::audit::{self, Actor, Entry};
 use estrade_db::floor::Audit;
 use estrade_db::participants::{NewParticipant, Participant};
@@ -96,6 +97,11 @@ async fn kick_in(
         .target(pid)
         .details(details);
     audit::record(&mut *tx, entry).await?;
+    let told = json!({
+        "session_id": session.id, "participant_id": pid, "kind": kicked.kind,
+        "kicked_at": kicked.kicked_at,
+    });
+    estrade_db::outbound::enqueue(&mut *tx, Event::ParticipantKicked, &told).await?;
     Ok((kicked, decision))
 }
 

@@ -8,7 +8,8 @@
 //! events older than the period are deleted too (their payloads carry
 //! identities, never names: the API strips names before storing), and so
 //! are the live-update logs of those sessions (their floor and presence
-//! events carry names). Safe to run twice, on any number of workers at
+//! events carry names) and the finished webhooks to the LMS with their
+//! attempts (ids and times only, but no use once that old). Safe to run twice, on any number of workers at
 //! once: it only ever overwrites a name or a text with the same
 //! placeholder.
 
@@ -31,6 +32,8 @@ pub struct Erased {
     pub webhooks: u64,
     /// Live-update events deleted.
     pub session_events: u64,
+    /// Finished webhooks to the LMS deleted, with their attempts.
+    pub deliveries: u64,
 }
 
 /// Removes what has outlived `period`, in one transaction with one audit
@@ -42,6 +45,7 @@ pub async fn erase_expired(db: &PgPool, period: Duration) -> Result<Erased, Erro
         questions: estrade_db::questions::erase_after(&mut *tx, period).await?,
         webhooks: estrade_db::webhooks::purge_processed(&mut *tx, period).await?,
         session_events: estrade_db::events::purge_ended(&mut *tx, period).await?,
+        deliveries: estrade_db::outbound::purge_finished(&mut *tx, period).await?,
     };
     if erased != Erased::default() {
         let entry = Entry::new(Actor::System, "retention.erased").details(json!({
@@ -49,6 +53,7 @@ pub async fn erase_expired(db: &PgPool, period: Duration) -> Result<Erased, Erro
             "questions_erased": erased.questions,
             "webhooks_purged": erased.webhooks,
             "session_events_purged": erased.session_events,
+            "deliveries_purged": erased.deliveries,
             "retention_s": period.as_secs(),
         }));
         audit::record(&mut tx, entry).await?;

@@ -90,6 +90,27 @@ pub struct Config {
     pub graces: Graces,
     /// What the deployment admits at once.
     pub capacity: Capacity,
+    /// How webhooks to the LMS are delivered.
+    pub outbound: Outbound,
+}
+
+/// How webhooks to the LMS (outbound) are delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    /// Ranges deliveries may reach although the guard refuses them
+    /// (loopback, private…) (`ESTRADE_OUTBOUND_ALLOWED_RANGES`).
+    pub allowed: Vec<ipnet::IpNet>,
+    /// How long one attempt may take, connection included
+    /// (`ESTRADE_OUTBOUND_TIMEOUT_S`).
+    pub timeout: std::time::Duration,
+    /// How long a delivery is retried before it is marked failed
+    /// (`ESTRADE_OUTBOUND_RETRY_FOR_S`).
+    pub retry_for: std::time::Duration,
+    /// The first retry's delay, doubled each time
+    /// (`ESTRADE_OUTBOUND_RETRY_BASE_MS`).
+    pub retry_base: std::time::Duration,
+    /// The longest delay between two attempts (`ESTRADE_OUTBOUND_RETRY_CAP_S`).
+    pub retry_cap: std::time::Duration,
 }
 
 impl Config {
@@ -512,6 +533,28 @@ impl Config {
             live_sessions: r.ranged("ESTRADE_MAX_LIVE_SESSIONS", 10, 1, 100_000) as i64,
             participants: r.ranged("ESTRADE_MAX_PARTICIPANTS", 300, 1, 10_000_000) as i64,
         };
+        let outbound = Outbound {
+            allowed: r.proxies("ESTRADE_OUTBOUND_ALLOWED_RANGES"),
+            timeout: Duration::from_secs(r.ranged("ESTRADE_OUTBOUND_TIMEOUT_S", 10, 1, 60)),
+            retry_for: Duration::from_secs(r.ranged(
+                "ESTRADE_OUTBOUND_RETRY_FOR_S",
+                86_400,
+                1,
+                7 * 86_400,
+            )),
+            retry_base: Duration::from_millis(r.ranged(
+                "ESTRADE_OUTBOUND_RETRY_BASE_MS",
+                5_000,
+                10,
+                3_600_000,
+            )),
+            retry_cap: Duration::from_secs(r.ranged(
+                "ESTRADE_OUTBOUND_RETRY_CAP_S",
+                3600,
+                1,
+                86_400,
+            )),
+        };
 
         let turn_ttl = Duration::from_secs(r.ranged("ESTRADE_TURN_TTL_S", 600, 60, 86_400));
         let turn = match r.raw("ESTRADE_TURN_SECRET") {
@@ -597,6 +640,7 @@ impl Config {
                 console_session_ttl,
                 graces,
                 capacity,
+                outbound,
             })
         })();
         r.finish(config)

@@ -361,6 +361,18 @@ pub enum InboxStatus {
     Failed,
 }
 
+/// Where a webhook to the LMS stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt (or in one).
+    Pending,
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Every attempt of its retry window failed.
+    Failed,
+}
+
 /// A string stored in Postgres that is not one of an enum's names: the
 /// schema's check constraints make this a bug, not bad input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -409,6 +421,7 @@ impl ParticipantKind {
 text_enum!(Presence { Invited => "invited", Present => "present", Left => "left" });
 text_enum!(TurnState { Queued => "queued", Speaking => "speaking", Done => "done" });
 text_enum!(InboxStatus { Pending => "pending", Processed => "processed", Failed => "failed" });
+text_enum!(DeliveryStatus { Pending => "pending", Delivered => "delivered", Failed => "failed" });
 text_enum!(ParticipantKind {
     Teacher => "teacher",
     Learner => "learner",

@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod floor;
 pub mod floor_view;
+pub mod outbound;
 pub mod poll;
 pub mod question;
 pub mod report;

@@ -10,8 +10,10 @@ use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
 
 use crate::domain::{
-    AccountRole, FloorMode, InboxStatus, ParticipantKind, Presence, SessionStatus, TurnState,
+    AccountRole, DeliveryStatus, FloorMode, InboxStatus, ParticipantKind, Presence, SessionStatus,
+    TurnState,
 };
+use crate::outbound::Event;
 
 macro_rules! stored_as_text {
     ($($ty:ty),+ $(,)?) => {$(
@@ -48,4 +50,6 @@ stored_as_text!(
     Presence,
     InboxStatus,
     TurnState,
+    DeliveryStatus,
+    Event,
 );

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod console;
 pub mod events;
 pub mod floor;
+pub mod outbound;
 pub mod participants;
 pub mod polls;
 pub mod questions;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use estrade_core::domain::{FloorMode, JoinCode, SessionStatus};
+use estrade_core::outbound::Event;
 use serde_json::json;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
@@ -385,6 +386,10 @@ pub async fn end(
     }));
     crate::audit::record(conn, entry).await?;
     crate::events::append(conn, id, "session", &ended.event()).await?;
+    let told = json!({ "session_id": id, "ended_at": ended.ended_at, "reason": reason });
+    crate::outbound::enqueue(conn, Event::SessionEnded, &told).await?;
+    let report = json!({ "session_id": id, "report": format!("/v1/sessions/{id}/report") });
+    crate::outbound::enqueue(conn, Event::ReportReady, &report).await?;
     Ok(ended)
 }
 
@@ -400,6 +405,11 @@ pub async fn start(
     let entry = Entry::new(actor, "session.started").session(id);
     crate::audit::record(conn, entry).await?;
     crate::events::append(conn, id, "session", &live.event()).await?;
+    let told = json!({
+        "session_id": id, "title": live.title, "teacher_id": live.teacher_id,
+        "started_at": live.started_at, "max_learners": live.max_learners,
+    });
+    crate::outbound::enqueue(conn, Event::SessionStarted, &told).await?;
     Ok(live)
 }
 

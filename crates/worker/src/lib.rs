@@ -1,5 +1,5 @@
-//! Background work: the webhook consumer, its sweeper, the floor's timers
-//! and the scheduled jobs: when things run. What they do is the use cases'
+//! Background work: the webhook consumer, its sweeper, the floor's timers,
+//! the webhooks to the LMS and the scheduled jobs: when things run. What they do is the use cases'
 //! (`estrade_app`). This crate runs apalis (its 1.0 API is young); the
 //! queue's type itself is `estrade_app::queue`, where the API pushes. One
 //! file per job under `jobs/`.
@@ -108,7 +108,8 @@ pub async fn run(
     let consumer = consume_webhooks(&config, &deps, &health, &shutdown);
     let sweeper = sweep(&config, &deps, &health, &shutdown);
     let timers = floor_timers(&deps, &shutdown);
-    let (scheduled, (), (), ()) = tokio::join!(scheduled, consumer, sweeper, timers);
+    let outbound = deliver_outbound(&deps, &shutdown);
+    let (scheduled, (), (), (), ()) = tokio::join!(scheduled, consumer, sweeper, timers, outbound);
     scheduled?;
     tracing::info!("worker stopped");
     Ok(())
@@ -218,6 +219,48 @@ async fn floor_timers(deps: &Deps, shutdown: &CancellationToken) {
         }
         if let Err(error) = estrade_app::enforce::repair_due(&deps.db, &deps.livekit).await {
             tracing::warn!(%error, "retrying LiveKit floor changes failed");
+        }
+    }
+}
+
+/// Every second, and at once again after a full pass: sends the due
+/// webhooks to the LMS (`estrade_app::outbound::send`) and publishes the
+/// outbox's backlog. An attempt in flight at shutdown is dropped; its lease
+/// brings it back to the next worker, with the same `webhook-id`.
+async fn deliver_outbound(deps: &Deps, shutdown: &CancellationToken) {
+    use estrade_app::outbound::send;
+    let sender = send::Sender::new(&deps.outbound);
+    metrics::counter!("outbound_webhook_attempts_total", "result" => "delivered").absolute(0);
+    metrics::counter!("outbound_webhook_attempts_total", "result" => "retry").absolute(0);
+    metrics::counter!("outbound_webhook_attempts_total", "result" => "failed").absolute(0);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        loop {
+            let pass = tokio::select! {
+                pass = send::deliver_due(deps, &sender) => pass,
+                () = shutdown.cancelled() => return,
+            };
+            match pass {
+                Ok(n) if n == send::BATCH as usize => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "sending webhooks to the LMS failed");
+                    break;
+                }
+            }
+        }
+        match estrade_db::outbound::backlog(&deps.db).await {
+            Ok(backlog) => {
+                metrics::gauge!("outbound_webhooks_pending").set(backlog.pending as f64);
+                metrics::gauge!("outbound_webhooks_oldest_pending_seconds")
+                    .set(backlog.oldest_pending_s);
+            }
+            Err(error) => tracing::warn!(%error, "reading the outbox's backlog failed"),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod floor;
 pub mod health;
 pub mod join;
+pub mod outbound;
 pub mod participants;
 pub mod polls;
 pub mod privacy;

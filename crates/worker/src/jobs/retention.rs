@@ -24,6 +24,7 @@ pub async fn erase_expired_learner_data(
             participants.erased = erased.names,
             webhooks.purged = erased.webhooks,
             session_events.purged = erased.session_events,
+            outbound.purged = erased.deliveries,
             "learner data and applied webhooks past retention removed"
         );
     }
