@@ -630,3 +630,46 @@ async fn the_outbox_is_written_with_the_change_even_while_no_worker_runs(db: PgP
     assert_eq!(count("report.ready").await, 1);
     assert_eq!(count("participant.kicked").await, 0);
 }
+
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn finished_deliveries_past_the_retention_period_are_deleted_with_their_attempts(db: PgPool) {
+    let app = app_with_worker(db).await;
+    let receiver = Receiver::start().await;
+    let admin = app.admin_key().await;
+    let (endpoint, secret) =
+        register(&app, &admin, &receiver.url("kept"), &["session.started"]).await;
+    receiver.script("kept", &secret, &["fail", "ok"]).await;
+    app.class(json!({"mode": "moderated", "max_speakers": 1}), 0)
+        .await;
+    app.class(json!({"mode": "moderated", "max_speakers": 1}), 0)
+        .await;
+    log_when_all(&app, &admin, &endpoint, 2, "delivered").await;
+    let retention = app.config.retention;
+    // One of the two finished longer ago than the retention period.
+    let old: uuid::Uuid = sqlx::query_scalar(
+        "update webhook_deliveries set finished_at = now() - make_interval(secs => $1) - interval '1 minute'
+          where id = (select id from webhook_deliveries order by created_at limit 1) returning id",
+    )
+    .bind(retention.as_secs() as f64)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    let erased = estrade_app::retention::erase_expired(&app.db, retention)
+        .await
+        .unwrap();
+    assert_eq!(erased.deliveries, 1);
+    let left: Vec<uuid::Uuid> = sqlx::query_scalar("select id from webhook_deliveries")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0], old);
+    let attempts_of_old: i64 =
+        sqlx::query_scalar("select count(*) from webhook_attempts where delivery_id = $1")
+            .bind(old)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(attempts_of_old, 0, "its attempts went with it");
+    assert_eq!(log(&app, &admin, &endpoint).await.len(), 1);
+}
