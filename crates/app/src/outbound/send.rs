@@ -45,14 +45,24 @@ impl Sender {
     pub fn new(config: &Outbound) -> Self {
         let allowed = Arc::new(config.allowed.clone());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = {
-            use rustls_platform_verifier::BuilderVerifierExt as _;
-            rustls::ClientConfig::builder_with_provider(provider)
+        let builder = || {
+            rustls::ClientConfig::builder_with_provider(provider.clone())
                 .with_safe_default_protocol_versions()
                 .expect("ring supports the default TLS versions")
-                .with_platform_verifier()
-                .expect("the system's trust store")
-                .with_no_client_auth()
+        };
+        let tls = {
+            use rustls_platform_verifier::BuilderVerifierExt as _;
+            match builder().with_platform_verifier() {
+                Ok(verifying) => verifying.with_no_client_auth(),
+                // A host without CA certificates still sends to http
+                // endpoints; https ones fail their attempts with `tls`.
+                Err(error) => {
+                    tracing::error!(%error, "no trust store: webhooks to https endpoints will fail");
+                    builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth()
+                }
+            }
         };
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
