@@ -1091,3 +1091,80 @@ async fn start_up_delays_are_taken_once_from_livekits_webhooks_and_reported(db: 
         assert!(metrics.contains(histogram), "{histogram} in {metrics}");
     }
 }
+
+/// A batch of webhooks spanning rooms takes its sessions' locks in id
+/// order, as a join batch does, so the two never deadlock: found by
+/// bench/classes.sh (50 classes joining while their webhooks arrived:
+/// "deadlock detected" on joins) when the batch took them in the events'
+/// order. Here a join-like transaction holds the lower session; the batch,
+/// whose first event is the higher session's, waits for it without holding
+/// the higher one, which the other transaction can then take.
+#[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+async fn a_webhook_batch_across_rooms_locks_its_sessions_in_id_order(db: PgPool) {
+    let app = TestApp::spawn(db).await;
+    let (a, learner_a) = session_with_learner(&app).await;
+    let (b, learner_b) = session_with_learner(&app).await;
+    let (low, high) = if id_of(&a, "id") < id_of(&b, "id") {
+        ((a, learner_a), (b, learner_b))
+    } else {
+        ((b, learner_b), (a, learner_a))
+    };
+    let joined = |(session, learner): &(Value, Value), n: usize| {
+        json!({
+            "event": "participant_joined", "id": format!("EV_lock_{n}"), "createdAt": "1790000000",
+            "room": {"name": session["room_name"], "sid": "RM_x"},
+            "participant": {"sid": format!("PA_{n}"), "identity": learner["identity"],
+                            "joinedAtMs": "1790000000000"}
+        })
+    };
+    // The higher session's event first.
+    for (n, side) in [&high, &low].into_iter().enumerate() {
+        assert_eq!(app.deliver(&joined(side, n)).await, 200);
+    }
+    let low_id = id_of(&low.0, "id");
+    let high_id = id_of(&high.0, "id");
+    let mut holder = app.db.begin().await.unwrap();
+    sqlx::query("select id from sessions where id = $1 for update")
+        .bind(low_id)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let deps = estrade_app::Deps::new(&app.config, app.db.clone()).unwrap();
+    let ids = vec!["EV_lock_0".to_owned(), "EV_lock_1".to_owned()];
+    let batch = tokio::spawn(async move {
+        let via = estrade_db::webhooks::Via::Queue;
+        estrade_app::webhooks::apply_in_order(&deps, &ids, via).await
+    });
+    // The batch waits on a row lock: the lower session.
+    until(WAIT, || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+              where datname = current_database() and wait_event_type = 'Lock'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        waiting == 1
+    })
+    .await;
+    // Meanwhile the higher session is free: a join batch can take it.
+    let mut other = app.db.begin().await.unwrap();
+    let taken = sqlx::query("select id from sessions where id = $1 for update nowait")
+        .bind(high_id)
+        .execute(&mut *other)
+        .await;
+    assert!(
+        taken.is_ok(),
+        "the batch holds the higher session while it waits for the lower: {taken:?}"
+    );
+    other.rollback().await.unwrap();
+    holder.commit().await.unwrap();
+    let applied = batch.await.unwrap().unwrap();
+    assert_eq!(applied, 2, "both applied in the one batch");
+    for learner in [&low.1, &high.1] {
+        assert_eq!(
+            presence(&app.db, id_of(learner, "participant_id")).await.0,
+            "present"
+        );
+    }
+}

@@ -227,6 +227,16 @@ pub async fn apply_in_order(
         .map(|(i, id)| (id.as_str(), i))
         .collect();
     rows.sort_by_key(|row| position.get(row.event_id.as_str()).copied());
+    // A batch may span rooms (a lane carries several): their sessions are
+    // locked first, in id order, as a join batch locks its sessions, so a
+    // webhook batch and a join batch never wait on each other (taken in
+    // the events' order, they deadlocked under 50 classes joining at once).
+    let mut rooms: Vec<&str> = rows.iter().filter_map(|r| r.room_name.as_deref()).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    if rooms.len() > 1 {
+        estrade_db::sessions::lock_rooms(&mut tx, &rooms).await?;
+    }
     let mut done = Vec::with_capacity(rows.len());
     let mut after = Vec::with_capacity(rows.len());
     for row in rows {

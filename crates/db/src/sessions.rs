@@ -246,6 +246,19 @@ pub async fn lock_by_codes(
     .await
 }
 
+/// Locks the sessions owning `rooms`, in id order (the order every
+/// transaction that locks several sessions takes them in, so two never
+/// wait on each other). Returns how many.
+pub async fn lock_rooms(conn: &mut PgConnection, rooms: &[&str]) -> Result<usize, sqlx::Error> {
+    let locked = sqlx::query_scalar!(
+        "select id from sessions where room_name = any($1) order by id for update",
+        rooms as &[&str]
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(locked.len())
+}
+
 /// Which of `codes` an ended session used (to say "ended", not
 /// "unknown").
 pub async fn codes_of_ended(

@@ -79,6 +79,8 @@ pub async fn lock(conn: &mut PgConnection, event_id: &str) -> Result<Option<Stor
 pub struct Locked {
     /// LiveKit's event id.
     pub event_id: String,
+    /// The room it concerns, if any.
+    pub room_name: Option<String>,
     /// Failed attempts so far.
     pub attempts: i32,
     /// The event as LiveKit sent it.
@@ -95,7 +97,7 @@ pub async fn lock_pending(
 ) -> Result<Vec<Locked>, sqlx::Error> {
     sqlx::query_as!(
         Locked,
-        "select event_id, attempts, payload, received_at from webhook_inbox
+        "select event_id, room_name, attempts, payload, received_at from webhook_inbox
           where event_id = any($1) and status = 'pending' and next_attempt_at <= now()
             for update skip locked",
         event_ids,
