@@ -11,6 +11,9 @@
 //!   memory before and after.
 //! - `reconcile`: one reconciliation run over many rooms and participants
 //!   in the stand-in, without drift and with some.
+//! - `classes`: many classes at once (50 × 60 by default), signalling
+//!   only: joins, streams, webhooks, a hand granted in every class every
+//!   two seconds; latencies, each process's CPU and the API's memory.
 //!
 //! Run through `bench/floor.sh` and `bench/sse_memory.sh`, which prepare a
 //! database and an admin key; results go in `docs/PERFORMANCE.md`.
@@ -85,6 +88,24 @@ enum Scenario {
         /// then drains the backlog from the inbox.
         #[arg(long)]
         empty_redis: bool,
+    },
+    /// Many classes at once, signalling only: joins, every learner's live
+    /// stream, LiveKit's webhooks (from the stand-in, applied by `estrade
+    /// worker`), and in every class a hand raised, granted and revoked at
+    /// a steady pace.
+    Classes {
+        /// Live sessions.
+        #[arg(long, default_value_t = 50)]
+        sessions: usize,
+        /// Learners per session, each watching the stream.
+        #[arg(long, default_value_t = 60)]
+        learners: usize,
+        /// How long the classes run once everyone is in.
+        #[arg(long, default_value_t = 120)]
+        seconds: u64,
+        /// Each class's teacher grants a raised hand this often.
+        #[arg(long, default_value_t = 2000)]
+        every_ms: u64,
     },
     /// Resident memory of the server with many open streams.
     SseMemory {
@@ -609,6 +630,331 @@ async fn sse_memory(
     Ok(())
 }
 
+/// The shape of the many-classes run.
+#[derive(Debug, Clone, Copy)]
+struct Classes {
+    sessions: usize,
+    learners: usize,
+    run: Duration,
+    every: Duration,
+}
+
+/// CPU seconds (user + system) a process has used, from `/proc`.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command (which may hold spaces) start after ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0)
+}
+
+/// CPU seconds used by every process whose command is `name`.
+fn cpu_seconds_of(name: &str) -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == name)
+        })
+        .filter_map(|pid| cpu_seconds(pid).ok())
+        .sum()
+}
+
+/// Peak resident memory of a process, in KiB.
+fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("VmHWM")
+}
+
+/// One class of the run: its teacher, session and learners.
+struct Class {
+    teacher: String,
+    id: String,
+    learners: Vec<Value>,
+    seen: Vec<Seen>,
+}
+
+/// Many classes at once: every learner joins (all classes together, 16
+/// joins in flight, the API's cap per client address), connects to the stand-in (whose webhooks `estrade
+/// worker` applies) and watches its class's stream; then for `run`, in
+/// every class, a learner raises a hand every `every`, the teacher grants
+/// it and revokes it once the class saw it. Reports the joins' latency,
+/// grant → UpdateParticipant, grant → every learner's stream, and each
+/// process's CPU and the API's memory over the run.
+async fn classes(
+    args: &Args,
+    api: &Api,
+    stub: &Stub,
+    server: &Server,
+    shape: Classes,
+) -> anyhow::Result<()> {
+    use futures::StreamExt as _;
+    let mut worker = role(args, "worker", &stub.url())
+        .env("ESTRADE_METRICS_LISTEN", "127.0.0.1:0")
+        .spawn()
+        .context("starting estrade worker")?;
+    let worker_pid = worker.id();
+    let result = async {
+        let mut classes = Vec::new();
+        for _ in 0..shape.sessions {
+            let teacher = api.teacher(&args.admin_key).await?;
+            let session = api
+                .live_session(&teacher, json!({"mode": "moderated", "max_speakers": 1}))
+                .await?;
+            classes.push((teacher, session));
+        }
+        // Every join of every class, interleaved, 64 at a time.
+        let joins: Vec<(usize, String)> = (0..shape.learners)
+            .flat_map(|i| {
+                classes.iter().enumerate().map(move |(c, (_, session))| {
+                    (c, session["join_code"].as_str().unwrap_or_default().to_owned())
+                }).map(move |(c, code)| (c, format!("{code}|Learner {i}")))
+            })
+            .collect();
+        let joined: Vec<anyhow::Result<(usize, Value, Duration)>> = futures::stream::iter(joins)
+            .map(|(c, code_name)| async move {
+                let (code, name) = code_name.split_once('|').context("code")?;
+                let sent = Instant::now();
+                let learner = api.call("/v1/join", "", json!({"code": code, "name": name})).await?;
+                let took = sent.elapsed();
+                stub.connect(learner["livekit_token"].as_str().context("token")?)
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                Ok((c, learner, took))
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut join_times = Vec::new();
+        let mut per_class: Vec<Vec<Value>> = vec![Vec::new(); shape.sessions];
+        for j in joined {
+            let (c, learner, took) = j?;
+            join_times.push(took);
+            per_class[c].push(learner);
+        }
+        let clients: Vec<reqwest::Client> = (0..16).map(|_| reqwest::Client::new()).collect();
+        let mut all = Vec::new();
+        for (c, learners) in per_class.into_iter().enumerate() {
+            let (teacher, session) = &classes[c];
+            let id = session["id"].as_str().context("id")?.to_owned();
+            let mut seen = Vec::new();
+            for (i, learner) in learners.iter().enumerate() {
+                let log: Seen = Arc::new(Mutex::new(Vec::new()));
+                seen.push(log.clone());
+                tokio::spawn(watch(
+                    clients[i % clients.len()].clone(),
+                    format!("{}/v1/sessions/{id}/events", api.base),
+                    learner["participant_token"].as_str().context("token")?.to_owned(),
+                    log,
+                ));
+            }
+            all.push(Class { teacher: teacher.clone(), id, learners, seen });
+        }
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while all.iter().any(|c| c.seen.iter().any(|l| l.lock().expect("seen").is_empty())) {
+            if Instant::now() > deadline {
+                bail!("not every stream opened");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        println!(
+            "classes: {} sessions x {} learners ({} streams), {:?} at a grant every {:?} per class",
+            shape.sessions,
+            shape.learners,
+            shape.sessions * shape.learners,
+            shape.run,
+            shape.every
+        );
+        report("join answered (all classes joining at once, 16 in flight: the API's cap per address)", join_times);
+
+        let cpu_at = |label: &str| -> anyhow::Result<(String, f64, f64, f64, f64)> {
+            Ok((
+                label.to_owned(),
+                cpu_seconds(server.child.id())?,
+                cpu_seconds(worker_pid)?,
+                cpu_seconds_of("postgres"),
+                cpu_seconds_of("redis-server"),
+            ))
+        };
+        let before = cpu_at("start")?;
+        let started = Instant::now();
+        let rounds = futures::future::join_all(all.iter().map(|class| {
+            run_class(api, stub, class, shape, started)
+        }))
+        .await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let after = cpu_at("end")?;
+        let (mut to_livekit, mut to_stream, mut to_last, mut answered) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for r in rounds {
+            let r = r?;
+            to_livekit.extend(r.to_livekit);
+            to_stream.extend(r.to_stream);
+            to_last.extend(r.to_last);
+            answered.extend(r.answered);
+        }
+        println!("grants: {} in {elapsed:.0} s", answered.len());
+        report("grant answered", answered);
+        report("grant -> UpdateParticipant received", to_livekit);
+        report("grant -> floor event, each learner", to_stream);
+        report("grant -> floor event, last learner of the class", to_last);
+        let share = |b: f64, a: f64| (a - b) / elapsed * 100.0;
+        println!(
+            "CPU over the run (% of one core): api {:.0} %, worker {:.0} %, postgres {:.0} %, redis {:.0} %",
+            share(before.1, after.1),
+            share(before.2, after.2),
+            share(before.3, after.3),
+            share(before.4, after.4),
+        );
+        // LiveKit's webhooks (from the stand-in) were applied: everyone is present.
+        let mut present = 0;
+        for class in &all {
+            let listed: Value = api
+                .client
+                .get(format!("{}/v1/sessions/{}/participants", api.base, class.id))
+                .bearer_auth(&class.teacher)
+                .send()
+                .await?
+                .json()
+                .await?;
+            present += listed["participants"]
+                .as_array()
+                .context("participants")?
+                .iter()
+                .filter(|p| p["presence"] == "present")
+                .count();
+        }
+        println!(
+            "presence from LiveKit's webhooks: {present} of {} learners present",
+            shape.sessions * shape.learners
+        );
+        println!(
+            "api RSS: {:.1} MiB now, {:.1} MiB peak; worker peak {:.1} MiB",
+            server.rss_kib()? as f64 / 1024.0,
+            peak_rss_kib(server.child.id())? as f64 / 1024.0,
+            peak_rss_kib(worker_pid)? as f64 / 1024.0,
+        );
+        Ok(())
+    }
+    .await;
+    let _ = worker.kill();
+    let _ = worker.wait();
+    result
+}
+
+/// What one class measured.
+#[derive(Default)]
+struct Rounds {
+    answered: Vec<Duration>,
+    to_livekit: Vec<Duration>,
+    to_stream: Vec<Duration>,
+    to_last: Vec<Duration>,
+}
+
+/// One class for `shape.run` from `started`: every `shape.every`, the
+/// next learner raises a hand, the teacher grants it, the class sees it,
+/// the teacher revokes it.
+async fn run_class(
+    api: &Api,
+    stub: &Stub,
+    class: &Class,
+    shape: Classes,
+    started: Instant,
+) -> anyhow::Result<Rounds> {
+    let mut rounds = Rounds::default();
+    let wait_all = |version: i64| async move {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !class
+            .seen
+            .iter()
+            .all(|log| log.lock().expect("seen").iter().any(|(v, _)| *v >= version))
+        {
+            if Instant::now() > deadline {
+                bail!("streams did not reach version {version}");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Ok(())
+    };
+    // Classes start their rounds spread over the first period.
+    let offset = shape.every.mul_f64(rand_fraction(&class.id));
+    tokio::time::sleep(offset).await;
+    let mut tick = tokio::time::interval(shape.every);
+    let grant = format!("/v1/sessions/{}/floor/grant", class.id);
+    let revoke = format!("/v1/sessions/{}/floor/revoke", class.id);
+    let hand = format!("/v1/sessions/{}/hand", class.id);
+    let mut n = 0;
+    while started.elapsed() < shape.run {
+        tick.tick().await;
+        let learner = &class.learners[n % class.learners.len()];
+        n += 1;
+        let identity = learner["identity"].as_str().context("identity")?;
+        let token = learner["participant_token"].as_str().context("token")?;
+        api.call(&hand, token, json!({})).await?;
+        let sent = Instant::now();
+        let floor = api
+            .call(
+                &grant,
+                &class.teacher,
+                json!({"participant_id": learner["participant_id"]}),
+            )
+            .await?;
+        rounds.answered.push(sent.elapsed());
+        let version = floor["version"].as_i64().context("version")?;
+        wait_all(version).await?;
+        let granted_at = stub
+            .permission_updates()
+            .iter()
+            .rev()
+            .find(|u| u.identity == identity && u.can_publish && u.at >= sent)
+            .map(|u| u.at)
+            .context("the grant never reached LiveKit")?;
+        rounds.to_livekit.push(granted_at - sent);
+        let arrivals: Vec<Duration> = class
+            .seen
+            .iter()
+            .map(|log| {
+                let log = log.lock().expect("seen");
+                log.iter()
+                    .find(|(v, _)| *v == version)
+                    .map_or(Duration::ZERO, |(_, at)| *at - sent)
+            })
+            .collect();
+        rounds
+            .to_last
+            .push(*arrivals.iter().max().expect("learners"));
+        rounds.to_stream.extend(arrivals);
+        let revoked = api
+            .call(
+                &revoke,
+                &class.teacher,
+                json!({"participant_id": learner["participant_id"]}),
+            )
+            .await?;
+        wait_all(revoked["version"].as_i64().context("version")?).await?;
+    }
+    Ok(rounds)
+}
+
+/// A number in [0, 1) drawn from `seed` (a session id): spreads the
+/// classes' rounds without a random-number generator.
+fn rand_fraction(seed: &str) -> f64 {
+    use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+    let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(seed);
+    (h % 10_000) as f64 / 10_000.0
+}
+
 /// Stores and queues a backlog as the webhook endpoint does, with no
 /// worker running, then starts `estrade worker` and times how long it takes
 /// to apply every event.
@@ -754,6 +1100,9 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut config = StubConfig::new(LIVEKIT_KEY, LIVEKIT_SECRET);
     config.record_calls = true;
+    if matches!(args.command, Scenario::Classes { .. }) {
+        config.webhook_url = Some(format!("http://127.0.0.1:{}/webhooks/livekit", args.port));
+    }
     let stub = Stub::start(config).await?;
     let server = Server::start(&args, &stub.url()).await?;
     let api = Api {
@@ -786,6 +1135,20 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::SseMemory { streams, sessions } => {
             sse_memory(&args, &api, &server, streams, sessions).await
+        }
+        Scenario::Classes {
+            sessions,
+            learners,
+            seconds,
+            every_ms,
+        } => {
+            let shape = Classes {
+                sessions,
+                learners,
+                run: Duration::from_secs(seconds),
+                every: Duration::from_millis(every_ms),
+            };
+            classes(&args, &api, &stub, &server, shape).await
         }
     }
 }
