@@ -17,7 +17,7 @@ pub fn free_port() -> anyhow::Result<u16> {
 
 /// Finds a PostgreSQL server binary: on PATH, or in Debian's versioned
 /// directories (newest first).
-fn postgres_bin(name: &str) -> Option<PathBuf> {
+pub fn postgres_bin(name: &str) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             let candidate = dir.join(name);
