@@ -972,3 +972,43 @@ impl TestApp {
         }
     }
 }
+
+/// One address on loopback that forwards each new connection to a port
+/// the test moves: what a virtual IP, or a proxy that failover tooling
+/// (Patroni, Sentinel's client scripts, keepalived) repoints, is to the
+/// clients. Connections already made stay with their server.
+pub struct Forwarder {
+    /// The address's port.
+    pub port: u16,
+    target: Arc<std::sync::atomic::AtomicU16>,
+}
+
+impl Forwarder {
+    /// Forwards to `port` on 127.0.0.1 until moved.
+    pub async fn start(port: u16) -> Self {
+        let target = Arc::new(std::sync::atomic::AtomicU16::new(port));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let own = listener.local_addr().expect("addr").port();
+        let to = target.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let port = to.load(std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    if let Ok(mut server) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", port)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Self { port: own, target }
+    }
+
+    /// New connections go to `port` from now on.
+    pub fn point_to(&self, port: u16) {
+        self.target.store(port, std::sync::atomic::Ordering::SeqCst);
+    }
+}

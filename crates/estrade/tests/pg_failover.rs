@@ -11,12 +11,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use estrade::services::postgres_bin;
-use estrade_tests::{Options, TestApp, until};
+use estrade_tests::{Forwarder, Options, TestApp, until};
 use serde_json::json;
 use tokio::process::Command;
 
@@ -119,24 +118,6 @@ fn owned_dir(root: &Path, name: &str) -> PathBuf {
     dir
 }
 
-/// The one address Estrade knows: forwards each connection to the port
-/// in `target`, which the failover moves.
-async fn forwarder(target: Arc<AtomicU16>) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let to = target.load(Ordering::SeqCst);
-            tokio::spawn(async move {
-                if let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                }
-            });
-        }
-    });
-    port
-}
-
 /// What the storms sent and what they were told.
 #[derive(Default)]
 struct Ledger {
@@ -226,9 +207,8 @@ async fn a_primary_crashing_during_join_and_webhook_storms_loses_no_acknowledged
     .await;
     admin.close().await;
 
-    let target = Arc::new(AtomicU16::new(primary.port));
-    let address = forwarder(target.clone()).await;
-    let url = format!("postgres://estrade@127.0.0.1:{address}/postgres");
+    let address = Forwarder::start(primary.port).await;
+    let url = format!("postgres://estrade@127.0.0.1:{}/postgres", address.port);
     let db = sqlx::postgres::PgPoolOptions::new()
         .acquire_timeout(Duration::from_secs(2))
         .connect(&url)
@@ -319,7 +299,7 @@ async fn a_primary_crashing_during_join_and_webhook_storms_loses_no_acknowledged
     let crashed_at = Instant::now();
     primary.crash().await;
     standby.promote().await;
-    target.store(standby.port, Ordering::SeqCst);
+    address.point_to(standby.port);
     let (joins, webhooks) = counts();
     until(WAIT, || async {
         let (j, w) = counts();
