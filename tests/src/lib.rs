@@ -111,6 +111,9 @@ pub struct Options {
     /// Whether the app talks to a real `livekit-server` (which then posts
     /// its webhooks to the app) instead of the stand-in.
     pub real_livekit: bool,
+    /// With `real_livekit`, how many LiveKit nodes (more than one: its
+    /// distributed mode over the test's Redis; the app talks to the first).
+    pub livekit_nodes: u16,
 }
 
 impl Default for Options {
@@ -121,6 +124,7 @@ impl Default for Options {
             webhooks_to_app: false,
             worker: false,
             real_livekit: false,
+            livekit_nodes: 1,
         }
     }
 }
@@ -195,6 +199,8 @@ pub struct TestApp {
     pub stub: Stub,
     /// The real LiveKit server the API talks to, if it was asked for.
     pub livekit: Option<estrade_livekit::server::LiveKitServer>,
+    /// The other nodes of its cluster (`Options::livekit_nodes`).
+    pub more_livekit: Vec<estrade_livekit::server::LiveKitServer>,
     /// An HTTP client.
     pub client: reqwest::Client,
     /// The configuration it runs with.
@@ -239,15 +245,32 @@ impl TestApp {
             stub_config.webhook_url = Some(format!("http://{addr}/webhooks/livekit"));
         }
         let stub = start_stub_with(stub_config).await;
-        let livekit = options.real_livekit.then(|| {
-            let webhooks = format!("http://{addr}/webhooks/livekit");
-            estrade_livekit::server::LiveKitServer::start(
-                LIVEKIT_KEY,
-                LIVEKIT_SECRET,
-                Some(&webhooks),
-            )
-            .expect("start the real LiveKit server")
-        });
+        let webhooks = format!("http://{addr}/webhooks/livekit");
+        let node = |index: u16| {
+            use estrade_livekit::server::LiveKitServer;
+            let started = if options.livekit_nodes > 1 {
+                let redis = options
+                    .redis_url
+                    .trim_start_matches("redis://")
+                    .trim_end_matches('/');
+                LiveKitServer::start_node(
+                    LIVEKIT_KEY,
+                    LIVEKIT_SECRET,
+                    Some(&webhooks),
+                    redis,
+                    index,
+                )
+            } else {
+                LiveKitServer::start(LIVEKIT_KEY, LIVEKIT_SECRET, Some(&webhooks))
+            };
+            started.expect("start the real LiveKit server")
+        };
+        let livekit = options.real_livekit.then(|| node(0));
+        let more_livekit: Vec<_> = if options.real_livekit {
+            (1..options.livekit_nodes).map(node).collect()
+        } else {
+            Vec::new()
+        };
         let livekit_url = livekit
             .as_ref()
             .map_or_else(|| stub.url(), |lk| lk.url.clone());
@@ -266,6 +289,7 @@ impl TestApp {
             db,
             stub,
             livekit,
+            more_livekit,
             client: http_client(),
             config,
             shutdown,

@@ -601,6 +601,181 @@ mod media {
         assert_eq!(presence(&app, learner_id).await, "present");
     }
 
+    /// LiveKit's distributed mode (docs/SCALING.md): two nodes sharing the
+    /// test's Redis, Estrade talking to the first only. Rooms land on
+    /// either node; in each class one learner connects through each node
+    /// (the one not hosting the room relays its signalling): both nodes
+    /// list both in the one room, the floor's attributes and permissions
+    /// reach the speaker, which then publishes, a kick and the end reach
+    /// the others, reconciliation through the first node repairs nothing,
+    /// and both nodes' webhooks are applied once.
+    #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
+    #[ignore = "carries media: scripts/test runs it, as root, in a loopback-only network namespace"]
+    async fn two_livekit_nodes_sharing_redis_carry_classes_on_either_node_through_one_nodes_api(
+        db: PgPool,
+    ) {
+        use estrade_tests::signal::join_response;
+        let app = TestApp::spawn_with(
+            db,
+            Options {
+                real_livekit: true,
+                livekit_nodes: 2,
+                worker: true,
+                ..Options::default()
+            },
+        )
+        .await;
+        let nodes = [
+            app.livekit.as_ref().unwrap().ws_url.clone(),
+            app.more_livekit[0].ws_url.clone(),
+        ];
+        let admin = app.admin_key().await;
+        let (_, teacher) = app.teacher(&admin, "Chef").await;
+        // Classes until one room is on each node (as the room's own
+        // JoinResponse names its node).
+        let mut by_node: std::collections::HashMap<String, Value> = Default::default();
+        for _ in 0..16 {
+            let session = app
+                .live_session(
+                    &teacher,
+                    json!({"title": "Bread", "floor": {"mode": "moderated", "max_speakers": 1}}),
+                )
+                .await;
+            let publish = app
+                .publish_token(&teacher, session["id"].as_str().unwrap())
+                .await;
+            let join = join_response(&nodes[0], publish["token"].as_str().unwrap()).await;
+            let node = join.server_info.expect("the node's info").node_id;
+            by_node.entry(node).or_insert(session);
+            if by_node.len() == 2 {
+                break;
+            }
+        }
+        assert_eq!(by_node.len(), 2, "rooms landed on both nodes");
+
+        for session in by_node.values() {
+            let id = session["id"].as_str().unwrap().to_owned();
+            let code = session["join_code"].as_str().unwrap();
+            let mut joined = Vec::new();
+            let mut bots = Vec::new();
+            for (n, node) in nodes.iter().enumerate() {
+                let (status, learner) = app.join(code, &format!("Learner {n}")).await;
+                assert_eq!(status, 200, "{learner}");
+                let mut bot = Bot::start(&format!("learner-{n}")).await;
+                let connected = bot
+                    .connect(node, learner["livekit_token"].as_str().unwrap())
+                    .await;
+                assert_eq!(connected["identity"], learner["identity"], "{connected}");
+                joined.push(learner);
+                bots.push(bot);
+            }
+            for learner in &joined {
+                wait_presence(&app, learner["participant_id"].as_str().unwrap(), "present").await;
+            }
+            // Both nodes list both learners in the one room.
+            for url in [&app.livekit.as_ref().unwrap().url, &app.more_livekit[0].url] {
+                let mut listed: Vec<String> =
+                    RoomClient::with_api_key(url, LIVEKIT_KEY, LIVEKIT_SECRET)
+                        .list_participants(session["room_name"].as_str().unwrap())
+                        .await
+                        .expect("either node lists the room's participants")
+                        .into_iter()
+                        .map(|p| p.identity)
+                        .collect();
+                listed.sort();
+                let mut expected: Vec<String> = joined
+                    .iter()
+                    .map(|l| l["identity"].as_str().unwrap().to_owned())
+                    .collect();
+                expected.sort();
+                assert_eq!(listed, expected, "{url}");
+            }
+            // A hand: the learner's own attributes change, wherever its room is.
+            let speaker = &joined[1];
+            let speaker_identity = speaker["identity"].as_str().unwrap().to_owned();
+            let (status, body) = app
+                .post_as(
+                    &format!("/v1/sessions/{id}/hand"),
+                    speaker["participant_token"].as_str().unwrap(),
+                    json!({}),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let identity = speaker_identity.clone();
+            bots[1]
+                .expect("attributes", WAIT, move |e| {
+                    e["of"] == identity.as_str() && e["attributes"]["estrade.hand"] == "raised"
+                })
+                .await;
+            // Grant and revoke reach the learner on the second node.
+            let target = json!({"participant_id": speaker["participant_id"]});
+            let (status, body) = app
+                .post_as(
+                    &format!("/v1/sessions/{id}/floor/grant"),
+                    &teacher,
+                    target.clone(),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            bots[1]
+                .expect("permissions", WAIT, |e| e["can_publish"] == true)
+                .await;
+            bots[1]
+                .publish("microphone")
+                .await
+                .expect("with the floor it publishes");
+            let (status, body) = app
+                .post_as(&format!("/v1/sessions/{id}/floor/revoke"), &teacher, target)
+                .await;
+            assert_eq!(status, 200, "{body}");
+            bots[1]
+                .expect("permissions", WAIT, |e| e["can_publish"] == false)
+                .await;
+            // A kick reaches the learner on the first node.
+            let kick = format!(
+                "/v1/sessions/{id}/participants/{}/kick",
+                joined[0]["participant_id"].as_str().unwrap()
+            );
+            let (status, body) = app.post_as(&kick, &teacher, json!({})).await;
+            assert_eq!(status, 200, "{body}");
+            bots[0].expect("disconnected", WAIT, |_| true).await;
+            // Reconciliation, through the first node's API, finds nothing to repair.
+            let (status, report) = app.post_as("/v1/admin/reconcile", &admin, json!({})).await;
+            assert_eq!(status, 200, "{report}");
+            assert_eq!(report["outcome"], "ok", "{report}");
+            // The end reaches everyone left.
+            let (status, body) = app
+                .post_as(&format!("/v1/sessions/{id}/end"), &teacher, json!({}))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            bots[1].expect("disconnected", WAIT, |_| true).await;
+            assert!(!room_exists(&app, session["room_name"].as_str().unwrap()).await);
+        }
+        // Both nodes' webhooks: each connection's `participant_joined` stored
+        // and applied once, none failed.
+        until(WAIT, || async {
+            sqlx::query_scalar::<_, i64>(
+                "select count(*) from webhook_inbox where status <> 'processed'",
+            )
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+                == 0
+        })
+        .await;
+        let learners_joined: i64 = sqlx::query_scalar(
+            "select count(*) from webhook_inbox
+              where event_type = 'participant_joined' and payload->'participant'->>'identity' like 'l-%'",
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        assert_eq!(
+            learners_joined, 4,
+            "two learners in each of the two classes"
+        );
+    }
+
     #[tokio::test]
     #[ignore = "carries media: scripts/test runs it, as root, in a loopback-only network namespace"]
     async fn livekit_v1_13_5_accepts_the_production_configuration_and_hands_each_client_its_own_coturn_credential_only()

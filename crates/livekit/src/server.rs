@@ -79,6 +79,30 @@ impl LiveKitServer {
     /// Starts a server with the API key `key`/`secret`, posting its
     /// webhooks to `webhook_url` when given; returns once it answers.
     pub fn start(key: &str, secret: &str, webhook_url: Option<&str>) -> Result<Self, StartError> {
+        Self::start_in(key, secret, webhook_url, None)
+    }
+
+    /// Starts node `index` (0, 1 …) of a cluster whose nodes share the
+    /// Redis at `redis` (`host:port`): LiveKit's distributed mode, each
+    /// room on one node, chosen at random, and every node serving any
+    /// room (signalling relayed to the room's node, RoomService calls
+    /// routed to it).
+    pub fn start_node(
+        key: &str,
+        secret: &str,
+        webhook_url: Option<&str>,
+        redis: &str,
+        index: u16,
+    ) -> Result<Self, StartError> {
+        Self::start_in(key, secret, webhook_url, Some((redis, index)))
+    }
+
+    fn start_in(
+        key: &str,
+        secret: &str,
+        webhook_url: Option<&str>,
+        cluster: Option<(&str, u16)>,
+    ) -> Result<Self, StartError> {
         let dir = tempfile::tempdir().map_err(StartError::Config)?;
         let (http, tcp, udp, turn) = (
             free_tcp_port().map_err(StartError::Config)?,
@@ -88,6 +112,11 @@ impl LiveKitServer {
         );
         let webhook = webhook_url.map_or_else(String::new, |url| {
             format!("webhook:\n  api_key: {key}\n  urls:\n    - {url}\n")
+        });
+        // Each node relays TURN allocations on its own ports.
+        let relay = 40_000 + 1_000 * u32::from(cluster.map_or(0, |(_, index)| index));
+        let distributed = cluster.map_or_else(String::new, |(redis, _)| {
+            format!("redis:\n  address: {redis}\nnode_selector:\n  kind: any\n  sort_by: random\n")
         });
         let config = format!(
             "port: {http}
@@ -112,10 +141,11 @@ turn:
   domain: localhost
   udp_port: {turn}
   bind_addresses: [\"127.0.0.1\"]
-  relay_range_start: 40000
-  relay_range_end: 40999
+  relay_range_start: {relay}
+  relay_range_end: {relay_end}
   allow_restricted_peer_cidrs: [\"127.0.0.0/8\"]
-{webhook}"
+{webhook}{distributed}",
+            relay_end = relay + 999,
         );
         Self::run(dir, &config, http, turn, &[])
     }
