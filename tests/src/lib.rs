@@ -391,6 +391,26 @@ impl TestApp {
         ]
     }
 
+    /// `bin role` (the `estrade` binary, as the caller's
+    /// `CARGO_BIN_EXE_estrade` names it) with this app's environment
+    /// (`worker_env`) and `env` on top, nothing else inherited but `PATH`,
+    /// logging warnings only, its stdout dropped.
+    pub fn estrade_command(&self, bin: &str, role: &str, env: &[(&str, String)]) -> Command {
+        let mut cmd = Command::new(bin);
+        cmd.arg(role)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ESTRADE_LOG", "warn")
+            .stdout(Stdio::null());
+        for (k, v) in self.worker_env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
     /// The absolute URL of `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)

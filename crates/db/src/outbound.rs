@@ -90,23 +90,19 @@ pub async fn insert_endpoint(
 
 /// Every endpoint, oldest first, with its deliveries counted.
 pub async fn endpoints(db: impl PgExecutor<'_>) -> Result<Vec<Endpoint>, sqlx::Error> {
-    sqlx::query_as!(
-        Endpoint,
-        r#"select e.id, e.url, e.events, e.description, e.created_at,
-                  count(d.id) filter (where d.status = 'pending') as "pending!",
-                  count(d.id) filter (where d.status = 'delivered') as "delivered!",
-                  count(d.id) filter (where d.status = 'failed') as "failed!"
-             from webhook_endpoints e
-             left join webhook_deliveries d on d.endpoint_id = e.id
-            group by e.id
-            order by e.created_at, e.id"#,
-    )
-    .fetch_all(db)
-    .await
+    endpoints_of(db, None).await
 }
 
 /// Endpoint `id`, with its deliveries counted.
 pub async fn endpoint(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Endpoint>, sqlx::Error> {
+    Ok(endpoints_of(db, Some(id)).await?.pop())
+}
+
+/// Endpoint `id`, or every one when `None`, oldest first.
+async fn endpoints_of(
+    db: impl PgExecutor<'_>,
+    id: Option<Uuid>,
+) -> Result<Vec<Endpoint>, sqlx::Error> {
     sqlx::query_as!(
         Endpoint,
         r#"select e.id, e.url, e.events, e.description, e.created_at,
@@ -115,11 +111,12 @@ pub async fn endpoint(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Endpoi
                   count(d.id) filter (where d.status = 'failed') as "failed!"
              from webhook_endpoints e
              left join webhook_deliveries d on d.endpoint_id = e.id
-            where e.id = $1
-            group by e.id"#,
+            where $1::uuid is null or e.id = $1
+            group by e.id
+            order by e.created_at, e.id"#,
         id,
     )
-    .fetch_optional(db)
+    .fetch_all(db)
     .await
 }
 

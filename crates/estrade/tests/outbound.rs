@@ -7,7 +7,7 @@
 //! receiver got and verified, and the delivery log in PostgreSQL and the
 //! API.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use estrade_tests::{Options, TestApp, until};
@@ -34,16 +34,21 @@ fn outbound_env(allow_loopback: bool) -> Vec<(&'static str, String)> {
     env
 }
 
-async fn app_with_worker(db: PgPool) -> TestApp {
+/// The app with `env`, and its worker in process when `worker`.
+async fn app(db: PgPool, env: Vec<(&'static str, String)>, worker: bool) -> TestApp {
     TestApp::spawn_with(
         db,
         Options {
-            env: outbound_env(true),
-            worker: true,
+            env,
+            worker,
             ..Options::default()
         },
     )
     .await
+}
+
+async fn app_with_worker(db: PgPool) -> TestApp {
+    app(db, outbound_env(true), true).await
 }
 
 /// The receiver process, killed when dropped.
@@ -285,15 +290,7 @@ async fn a_delivery_failing_past_its_retry_window_is_marked_failed_and_a_manual_
 ) {
     let mut env = outbound_env(true);
     env.push(("ESTRADE_OUTBOUND_RETRY_FOR_S", "2".to_owned()));
-    let app = TestApp::spawn_with(
-        db,
-        Options {
-            env,
-            worker: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = app(db, env, true).await;
     let receiver = Receiver::start().await;
     let admin = app.admin_key().await;
     let (endpoint, secret) =
@@ -352,15 +349,7 @@ impl Drop for Worker {
 }
 
 fn spawn_worker(app: &TestApp) -> Worker {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("worker")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ESTRADE_LOG", "warn")
-        .stdout(Stdio::null());
-    for (k, v) in app.worker_env().into_iter().chain(outbound_env(true)) {
-        cmd.env(k, v);
-    }
+    let mut cmd = app.estrade_command(BIN, "worker", &outbound_env(true));
     Worker(cmd.spawn().expect("start estrade worker"))
 }
 
@@ -368,14 +357,7 @@ fn spawn_worker(app: &TestApp) -> Worker {
 async fn a_worker_killed_during_a_delivery_loses_nothing_and_the_next_sends_the_same_webhook_id(
     db: PgPool,
 ) {
-    let app = TestApp::spawn_with(
-        db,
-        Options {
-            env: outbound_env(true),
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = app(db, outbound_env(true), false).await;
     let receiver = Receiver::start().await;
     let admin = app.admin_key().await;
     let (endpoint, secret) =
@@ -420,15 +402,7 @@ async fn a_worker_killed_during_a_delivery_loses_nothing_and_the_next_sends_the_
 async fn deliveries_never_reach_loopback_link_local_or_private_addresses_unless_allowed(
     db: PgPool,
 ) {
-    let app = TestApp::spawn_with(
-        db,
-        Options {
-            env: outbound_env(false),
-            worker: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = app(db, outbound_env(false), true).await;
     let receiver = Receiver::start().await;
     let admin = app.admin_key().await;
     // An address in the URL is refused at once, and nothing is stored.
@@ -491,14 +465,7 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed(db: PgPool) {
 
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
 async fn bad_endpoints_are_refused_with_the_field_named_and_nothing_is_stored(db: PgPool) {
-    let app = TestApp::spawn_with(
-        db,
-        Options {
-            env: outbound_env(true),
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = app(db, outbound_env(true), false).await;
     let admin = app.admin_key().await;
     let audited = app.count("audit_log").await;
     let url = "https://lms.example.org/hooks";
@@ -584,14 +551,7 @@ async fn bad_endpoints_are_refused_with_the_field_named_and_nothing_is_stored(db
 
 #[sqlx::test(migrator = "estrade_db::MIGRATOR")]
 async fn the_outbox_is_written_with_the_change_even_while_no_worker_runs(db: PgPool) {
-    let app = TestApp::spawn_with(
-        db,
-        Options {
-            env: outbound_env(true),
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = app(db, outbound_env(true), false).await;
     let admin = app.admin_key().await;
     register(
         &app,

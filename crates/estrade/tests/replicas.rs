@@ -9,7 +9,7 @@
 //! retried). Every invariant is checked afterwards in PostgreSQL, LiveKit's
 //! view and a live stream.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -50,18 +50,7 @@ impl Drop for Proc {
 }
 
 fn spawn(app: &TestApp, role: &str, env: &[(&str, String)]) -> Proc {
-    let mut cmd = Command::new(BIN);
-    cmd.arg(role)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ESTRADE_LOG", "warn")
-        .stdout(Stdio::null());
-    for (k, v) in app.worker_env() {
-        cmd.env(k, v);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    let mut cmd = app.estrade_command(BIN, role, env);
     Proc(cmd.spawn().expect("start estrade"))
 }
 

@@ -3,7 +3,7 @@
 //! restart and pause: every stored event is applied exactly once in effect,
 //! and the worker recovers without being restarted by hand.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use estrade_tests::backlog::Shape;
@@ -40,18 +40,7 @@ impl Drop for Worker {
 
 /// `estrade worker` for `app`, with `env` on top.
 fn spawn_worker(app: &TestApp, env: &[(&str, String)]) -> Worker {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("worker")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ESTRADE_LOG", "warn")
-        .stdout(Stdio::null());
-    for (k, v) in app.worker_env() {
-        cmd.env(k, v);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    let mut cmd = app.estrade_command(BIN, "worker", env);
     Worker(cmd.spawn().expect("start estrade worker"))
 }
 
